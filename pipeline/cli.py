@@ -1,0 +1,154 @@
+"""The command line: parse arguments, call the library, turn problems into exit codes.
+
+Exit 0: done. Exit 1: content problems (printed as ``file:line:col: path: message``, never a
+traceback). Exit 2: usage errors (unknown flags, missing files).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+
+from pipeline.build import BuildOptions, build, check
+from pipeline.errors import PipelineError, Problem, UsageError
+
+DEFAULT_SOURCE = Path("content/questions.yaml")
+DEFAULT_OUT = Path("dist")
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    """Validate the source and write every output into the output folder."""
+    options = BuildOptions(source=args.source, out=args.out, strict=args.strict,
+                           until=args.until, week=args.week)
+    report = build(options)
+    _print_warnings(report.warnings)
+    counts = Counter(f.kind for f in report.files)
+    summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+    print(f"built {len(report.bank.questions)} questions into {args.out}/: {summary}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Check the source only; print problems; write nothing."""
+    bank, warnings = check(args.source)
+    _print_warnings(warnings)
+    print(f"{args.source}: {len(bank.questions)} questions, no errors")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Questions per grade and per tag."""
+    bank, _ = check(args.source)
+    grades = Counter(g for q in bank.questions for g in q.grades)
+    tags = Counter(t for q in bank.questions for t in q.tags)
+    print(f"questions: {len(bank.questions)}")
+    print("grades:")
+    for grade in ("junior", "middle", "senior"):
+        print(f"  {grade:<8} {grades[grade]:>5}")
+    print("tags:")
+    for tag, n in sorted(tags.items(), key=lambda kv: (-kv[1], kv[0])):
+        print(f"  {tag:<24} {n:>5}")
+    return 0
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    """Append a scaffolded question with a fresh, never-used id."""
+    from pipeline.scaffold import append_question
+
+    qid, line = append_question(args.source, args.id, args.grade)
+    print(f"{args.source}:{line}: added question '{qid}'; fill in its question and answer")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    """Print (or write) the JSON Schema of the source format."""
+    from pipeline.schema import schema_json
+
+    text = schema_json()
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date like 2026-12-31; got {text!r}")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="pipeline", description=__doc__.splitlines()[0])
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Command, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(func=func)
+        return p
+
+    def source_flag(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--source", type=Path, default=DEFAULT_SOURCE,
+                       help=f"the question bank (default: {DEFAULT_SOURCE})")
+
+    p = add("build", cmd_build, "validate the source and build every output")
+    source_flag(p)
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                   help=f"output folder (default: {DEFAULT_OUT})")
+    p.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    p.add_argument("--until", type=_date, metavar="YYYY-MM-DD",
+                   help="deck and digest: only questions published by this day")
+    p.add_argument("--week", metavar="YYYY-Www", help="digest: only this ISO week")
+    source_flag(p := add("validate", cmd_validate, "check the source; write nothing"))
+    source_flag(p := add("stats", cmd_stats, "questions per grade and tag"))
+    p = add("new", cmd_new, "append a scaffolded question with a fresh id")
+    source_flag(p)
+    p.add_argument("--id", help="the id to use (default: a fresh 'new-question-N')")
+    p.add_argument("--grade", action="append", choices=("junior", "middle", "senior"),
+                   help="grade(s) of the new question (default: junior)")
+    p = add("schema", cmd_schema, "print the JSON Schema of the source format")
+    p.add_argument("--output", type=Path, help="write it to this file instead")
+    for name, (func, help_text, configure) in EXTRA_COMMANDS.items():
+        configure(add(name, func, help_text))
+    return top
+
+
+#: Commands added by other modules: name -> (function, help, configure(parser)).
+EXTRA_COMMANDS: dict[str, tuple[Command, str, Callable[[argparse.ArgumentParser], None]]] = {}
+
+
+def _print_warnings(warnings: Sequence[Problem]) -> None:
+    for w in warnings:
+        print(str(w), file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except PipelineError as exc:
+        for problem in exc.problems:
+            print(str(problem), file=sys.stderr)
+        n = len(exc.problems)
+        print(f"{n} problem{'s' if n != 1 else ''}; nothing was written", file=sys.stderr)
+        return 1
+    except (UsageError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        where = f"{exc.filename}: " if isinstance(exc, OSError) and exc.filename else ""
+        print(f"pipeline: error: {where}{message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
+
+

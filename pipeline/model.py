@@ -1,0 +1,149 @@
+"""The validated question bank: frozen values that remember where they came from.
+
+Nothing downstream of :mod:`pipeline.validate` sees YAML; it sees these types. Every question
+keeps the position of each field, so later stages (rendering, limits) can still point the editor
+at ``questions.yaml:42:5``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal
+from xml.etree.ElementTree import Element
+from zoneinfo import ZoneInfo
+
+from pipeline.errors import Pos
+
+Grade = Literal["junior", "middle", "senior"]
+#: Canonical grade order: new cards, subdecks and badges follow it.
+GRADES: tuple[Grade, ...] = ("junior", "middle", "senior")
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+UnsubscribeService = Literal["listmonk", "mailchimp", "buttondown", "url"]
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """A local image referenced from Markdown; ``path`` is resolved and known to exist."""
+
+    src: str  # as written in the Markdown
+    path: Path
+    pos: Pos
+
+
+@dataclass(frozen=True, slots=True)
+class Quiz:
+    """A quiz poll attached to a question (Telegram ``sendPoll`` with ``type=quiz``)."""
+
+    question: str | None  # poll question; defaults to the question text
+    options: tuple[str, ...]
+    correct: int  # 0-based index into options
+    explanation: str | None
+    pos: Pos
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """One interview question with its Markdown answer.
+
+    ``doc`` is the answer parsed once into an ElementTree (see :mod:`pipeline.markup`); every
+    renderer serialises this same tree and must not mutate it.
+    """
+
+    id: str
+    question: str  # inline Markdown
+    answer: str  # Markdown
+    grades: tuple[Grade, ...]  # canonical order, no duplicates
+    tags: tuple[str, ...]
+    header: str | None  # optional emoji/short header shown above the question in posts
+    publish_at: datetime | None  # pinned publish time, time-zone aware
+    quiz: Quiz | None
+    images: tuple[Image, ...]
+    index: int  # 0-based position in the source
+    pos: Pos  # the list item
+    positions: Mapping[str, Pos] = field(default_factory=lambda: MappingProxyType({}))
+    doc: Element = field(default_factory=lambda: Element("div"), compare=False, repr=False)
+    title_doc: Element = field(default_factory=lambda: Element("div"), compare=False, repr=False)
+
+    @property
+    def primary_grade(self) -> Grade:
+        """The lowest grade the question is for: it decides the subdeck and new-card order."""
+        return self.grades[0]
+
+    def pos_of(self, name: str) -> Pos:
+        """Position of a field's value, or of the question itself if the field is absent."""
+        return self.positions.get(name, self.pos)
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A weekly publishing slot such as ``thu 18:30``."""
+
+    weekday: int  # 0 = Monday
+    at: time
+
+    def __str__(self) -> str:
+        return f"{WEEKDAYS[self.weekday]} {self.at:%H:%M}"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSettings:
+    name: str = "Библиотека собеса по Data Science"
+    url: str | None = None  # https://t.me/<channel>; links in the digest and the desk
+
+
+@dataclass(frozen=True, slots=True)
+class DeckSettings:
+    title: str = "Вопросы с собеседований по Data Science"
+    slug: str = "ds-interview"  # dist/anki/<slug>.apkg
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleSettings:
+    timezone: str = "Europe/Moscow"
+    start: date | None = None  # first day slots may be used; default: the build day
+    slots: tuple[Slot, ...] = (Slot(0, time(10, 0)), Slot(3, time(18, 30)))
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True, slots=True)
+class NewsletterSettings:
+    title: str = "Еженедельный дайджест вопросов по Data Science"
+    sender: str = "Библиотека собеса по Data Science <digest@example.org>"
+    subject: str = "{title}: {week}"  # {title}, {week} and {count} are filled in
+    base_url: str | None = None  # absolute URL where images are published
+    unsubscribe: UnsubscribeService = "url"
+    unsubscribe_url: str | None = None  # for service 'url' and the List-Unsubscribe header
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    channel: ChannelSettings = ChannelSettings()
+    deck: DeckSettings = DeckSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    newsletter: NewsletterSettings = NewsletterSettings()
+
+
+@dataclass(frozen=True, slots=True)
+class Bank:
+    """The whole validated source: settings plus questions in source order."""
+
+    source: Path  # the YAML file
+    settings: Settings
+    questions: tuple[Question, ...]
+
+    @property
+    def content_dir(self) -> Path:
+        """Image paths and the lock file are relative to the source's folder."""
+        return self.source.parent
+
+    def by_id(self) -> dict[str, Question]:
+        return {q.id: q for q in self.questions}

@@ -1,0 +1,151 @@
+"""Stage 1, load: bytes on disk -> a YAML node tree with positions.
+
+Only this module touches PyYAML. It composes nodes (it never constructs Python objects), so
+typing is decided by :mod:`pipeline.validate` from the text the editor wrote: ``no`` stays the
+word "no", ``2024-01-01`` stays a string. Problems that make the file unreadable (encoding,
+syntax, tabs, emptiness, alias bombs) stop here with one located message.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from pipeline.errors import Pos, fail
+
+try:  # libyaml is about ten times faster; it keeps line/column marks too
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+#: Larger sources are refused before parsing: a question bank of 100,000 questions is ~60 MB.
+MAX_SOURCE_BYTES = 128 * 1024 * 1024
+#: Aliases may repeat a node, but the expanded document may not exceed this many nodes more
+#: than it has distinct nodes: a "billion laughs" file stops here instead of eating memory.
+ALIAS_EXPANSION_BUDGET = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A composed YAML file: the root node and the means to turn marks into positions."""
+
+    path: Path
+    display: str  # the path as the editor should read it in messages
+    text: str
+    root: Node
+
+    def pos(self, node: Node) -> Pos:
+        mark = node.start_mark
+        return Pos(self.display, mark.line + 1, mark.column + 1)
+
+    def line(self, number: int) -> str:
+        """Source line ``number`` (1-based), without its newline; '' past the end."""
+        lines = self.text.splitlines()
+        return lines[number - 1] if 0 < number <= len(lines) else ""
+
+
+def display_path(path: Path) -> str:
+    """The path relative to the working directory when it lies below it, else as given."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def load_source(path: Path) -> Document:
+    """Read and compose ``path``; raise :class:`PipelineError` with a located message."""
+    display = display_path(path)
+    raw = path.read_bytes()
+    if len(raw) > MAX_SOURCE_BYTES:
+        raise fail(Pos(display, 1, 1), "", f"the file is {len(raw):,} bytes; "
+                   f"the limit is {MAX_SOURCE_BYTES:,}: split the bank")
+    text = _decode(raw, display)
+    if not text.strip() or _only_comments(text):
+        raise fail(Pos(display, 1, 1), "", "the file is empty: expected a mapping with a "
+                   "'questions:' list")
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        raise _syntax_error(exc, display, text) from None
+    except yaml.YAMLError as exc:  # unmarked errors are rare (e.g. a reader error)
+        raise fail(Pos(display, 1, 1), "", f"YAML error: {exc}") from None
+    if root is None:
+        raise fail(Pos(display, 1, 1), "", "the file is empty: expected a mapping with a "
+                   "'questions:' list")
+    doc = Document(path, display, text, root)
+    _check_aliases(doc)
+    return doc
+
+
+def _decode(raw: bytes, display: str) -> str:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        col = len(before) - (before.rfind(b"\n") + 1) + 1
+        raise fail(Pos(display, line, col), "", f"invalid UTF-8 (byte 0x{raw[exc.start]:02x}): "
+                   "save the file as UTF-8") from None
+    return text.removeprefix("\ufeff")
+
+
+def _only_comments(text: str) -> bool:
+    return all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines())
+
+
+_TAB_MESSAGE = "a tab character; YAML indentation must use spaces"
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, display: str, text: str) -> Exception:
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = exc.problem or "syntax error"
+    message = f"YAML syntax error: {problem}"
+    if "'\\t'" in problem or "\\t" in problem:
+        message = f"YAML syntax error: {_TAB_MESSAGE}"
+    elif _tab_indented(text, line):
+        # libyaml often reports a tab-indented line as a confusing structure error.
+        message = f"YAML syntax error: {problem} (the line is indented with {_TAB_MESSAGE})"
+    if exc.context and exc.context_mark and exc.context_mark is not mark:
+        message += f" ({exc.context} at line {exc.context_mark.line + 1})"
+    return fail(Pos(display, line, col), "", message)
+
+
+def _tab_indented(text: str, line: int) -> bool:
+    lines = text.splitlines()
+    near = lines[max(0, line - 2) : line]
+    return any(re.match(r"^ *\t", candidate) for candidate in near)
+
+
+def _check_aliases(doc: Document) -> None:
+    """Refuse documents whose aliases would expand beyond the budget (or refer to themselves)."""
+    distinct: set[int] = set()
+    expanded = 0
+    stack: list[tuple[Node, bool]] = [(doc.root, False)]
+    on_path: set[int] = set()
+    while stack:
+        node, leaving = stack.pop()
+        if leaving:
+            on_path.discard(id(node))
+            continue
+        if id(node) in on_path:
+            raise fail(doc.pos(node), "", "an alias refers to the node that contains it")
+        expanded += 1
+        distinct.add(id(node))
+        if expanded - len(distinct) > ALIAS_EXPANSION_BUDGET:
+            raise fail(doc.pos(node), "", "aliases expand this document beyond "
+                       f"{ALIAS_EXPANSION_BUDGET:,} extra nodes; write the values out instead")
+        if isinstance(node, ScalarNode):
+            continue
+        on_path.add(id(node))
+        stack.append((node, True))
+        if isinstance(node, SequenceNode):
+            stack.extend((child, False) for child in reversed(node.value))
+        elif isinstance(node, MappingNode):
+            for key, value in reversed(node.value):
+                stack.append((value, False))
+                stack.append((key, False))

@@ -1,0 +1,332 @@
+"""Stage 2, validate: YAML nodes -> :class:`~pipeline.model.Bank`, every problem at once.
+
+The format is the table :data:`SOURCE` (also the source of the JSON Schema). After the table has
+converted what it can, cross-field rules run: unique ids, duplicate question texts, images that
+exist inside the content folder, quiz answers in range. Errors are raised together as one
+:class:`PipelineError`; warnings are returned with the bank.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo
+
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from pipeline import markup
+from pipeline.errors import PipelineError, Pos, Problem, Severity
+from pipeline.model import (
+    GRADES,
+    Bank,
+    ChannelSettings,
+    DeckSettings,
+    Image,
+    NewsletterSettings,
+    Question,
+    Quiz,
+    ScheduleSettings,
+    Settings,
+)
+from pipeline.source import Document
+from pipeline.spec import (
+    INVALID,
+    Checker,
+    Choice,
+    FieldSpec,
+    Integer,
+    ListOf,
+    Parsed,
+    Record,
+    Text,
+    parse_date,
+    parse_datetime,
+    parse_slot,
+    parse_timezone,
+)
+
+SLUG = r"[a-z0-9]+(?:-[a-z0-9]+)*"
+URL = r"https?://[^\s]+"
+
+QUIZ = Record(
+    description="A quiz poll for Telegram (sendPoll, type quiz).",
+    fields={
+        "question": FieldSpec(Text("Poll question; default: the question text.", max_len=300)),
+        "options": FieldSpec(ListOf(Text(max_len=100), min_items=2, max_items=12, unique=True,
+                                    description="2 to 12 answer options"), required=True),
+        "correct": FieldSpec(Integer(1, 12, "Number of the correct option, counting from 1."),
+                             required=True),
+        "explanation": FieldSpec(Text("Shown after answering.", max_len=200, max_lines=2)),
+    },
+)
+
+QUESTION = Record(
+    description="One interview question.",
+    fields={
+        "id": FieldSpec(Text("Stable id: lowercase slug, unique, never reused. Anki's note "
+                             "identity and the post file names come from it.",
+                             pattern=SLUG, expect="a lowercase slug like 'roc-auc-log'"),
+                        required=True),
+        "question": FieldSpec(Text("The question, inline Markdown."), required=True),
+        "answer": FieldSpec(Text("The answer, Markdown: lists, code, tables, links, images "
+                                 "(paths relative to this file), $math$."), required=True),
+        "grades": FieldSpec(ListOf(Choice(GRADES), min_items=1, unique=True,
+                                   description="Grades: junior, middle, senior."),
+                            required=True),
+        "tags": FieldSpec(ListOf(Text(pattern=SLUG, expect="a lowercase slug like 'metrics'"),
+                                 unique=True, description="Topic tags.")),
+        "header": FieldSpec(Text("Short emoji header shown above the question in posts.",
+                                 max_len=32, max_lines=0)),
+        "publish_at": FieldSpec(Parsed("Pinned publish time, ISO 8601 "
+                                       "(e.g. 2026-12-01 10:00); without an offset it is read "
+                                       "in schedule.timezone.",
+                                       expect="a date and time like '2026-12-01 10:00'",
+                                       parse=parse_datetime)),
+        "quiz": FieldSpec(QUIZ),
+    },
+)
+
+SOURCE = Record(
+    title="Interview question bank",
+    description="The single source of the deck, the Telegram posts and the digest.",
+    fields={
+        "channel": FieldSpec(Record(description="The Telegram channel.", fields={
+            "name": FieldSpec(Text("Channel name.")),
+            "url": FieldSpec(Text("https://t.me/...", pattern=URL, expect="an http(s) URL")),
+        })),
+        "deck": FieldSpec(Record(description="The Anki deck.", fields={
+            "title": FieldSpec(Text("Deck name in Anki.")),
+            "slug": FieldSpec(Text("File name: dist/anki/<slug>.apkg.", pattern=SLUG,
+                                   expect="a lowercase slug")),
+        })),
+        "schedule": FieldSpec(Record(description="Publishing calendar.", fields={
+            "timezone": FieldSpec(Parsed("IANA time zone, e.g. Europe/Moscow.",
+                                         expect="an IANA time zone like 'Europe/Moscow'",
+                                         parse=parse_timezone)),
+            "start": FieldSpec(Parsed("First day slots may be used (YYYY-MM-DD).",
+                                      expect="a date like '2026-12-01'", parse=parse_date)),
+            "slots": FieldSpec(ListOf(Parsed(expect="a weekly slot like 'mon 10:00'",
+                                             parse=parse_slot),
+                                      min_items=1, unique=True,
+                                      description="Weekly slots, e.g. 'mon 10:00'.")),
+        })),
+        "newsletter": FieldSpec(Record(description="The weekly email digest.", fields={
+            "title": FieldSpec(Text("Newsletter title.")),
+            "from": FieldSpec(Text("Sender, e.g. 'Name <digest@example.org>'.",
+                                   pattern=r"[^<>@\s][^<>]*<[^<>@\s]+@[^<>@\s]+>|[^<>@\s]+@[^<>@\s]+",
+                                   expect="an address like 'Name <a@example.org>'")),
+            "subject": FieldSpec(Text("Subject; {title}, {week} and {count} are filled in.")),
+            "base_url": FieldSpec(Text("Where images are published (absolute URL).",
+                                       pattern=URL, expect="an http(s) URL")),
+            "unsubscribe": FieldSpec(Choice(("listmonk", "mailchimp", "buttondown", "url"),
+                                            "Newsletter service whose unsubscribe "
+                                            "placeholder goes into the footer.")),
+            "unsubscribe_url": FieldSpec(Text("Unsubscribe URL (service 'url', "
+                                              "List-Unsubscribe header).",
+                                              pattern=URL, expect="an http(s) URL")),
+        })),
+        "questions": FieldSpec(ListOf(QUESTION, partial=True, description="The questions, "
+                                      "in publishing order."), required=True),
+    },
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Validated:
+    bank: Bank
+    warnings: tuple[Problem, ...]
+
+
+def validate(doc: Document) -> Validated:
+    """Check the document against :data:`SOURCE` and the cross-field rules; build the Bank."""
+    check = Checker(doc)
+    if not isinstance(doc.root, MappingNode):
+        check.expected(doc.root, "top level", "a mapping with a 'questions:' list")
+        raise PipelineError(check.problems)
+    data = SOURCE.convert(doc.root, "", check)
+    # A bad question does not hide the others: 'questions' converts item by item.
+    settings = _settings(data if data is not INVALID else _partial(doc))
+    converted = data.get("questions") if data is not INVALID else None
+    questions = _questions(doc, check, settings, converted)
+    errors = [p for p in check.problems if p.severity is Severity.ERROR]
+    if errors:
+        raise PipelineError(errors)
+    bank = Bank(doc.path, settings, tuple(questions))
+    warnings = tuple(p for p in check.problems if p.severity is Severity.WARNING)
+    return Validated(bank, warnings)
+
+
+def _top(doc: Document, key: str) -> Node | None:
+    assert isinstance(doc.root, MappingNode)
+    return next((v for k, v in doc.root.value if isinstance(k, ScalarNode) and k.value == key),
+                None)
+
+
+def _partial(doc: Document) -> dict[str, Any]:
+    """Settings sections that converted cleanly, when the document as a whole did not."""
+    out: dict[str, Any] = {}
+    for name in ("channel", "deck", "schedule", "newsletter"):
+        node = _top(doc, name)
+        if node is not None:
+            value = SOURCE.fields[name].spec.convert(node, name, Checker(doc))
+            if value is not INVALID:
+                out[name] = value
+    return out
+
+
+def _settings(data: dict[str, Any]) -> Settings:
+    def section(name: str) -> dict[str, Any]:
+        raw = data.get(name, {})
+        return {("sender" if k == "from" else k): v for k, v in raw.items()
+                if k != "__positions__"}
+
+    return Settings(
+        channel=ChannelSettings(**section("channel")),
+        deck=DeckSettings(**section("deck")),
+        schedule=ScheduleSettings(**section("schedule")),
+        newsletter=NewsletterSettings(**section("newsletter")),
+    )
+
+
+def _questions(doc: Document, check: Checker, settings: Settings,
+               converted: tuple[Any, ...] | None) -> list[Question]:
+    """Cross-question rules and model objects; ``converted`` is the table's per-item result.
+
+    When the document failed elsewhere the items are converted again quietly (their problems
+    are already recorded), so duplicate ids and images are still reported in the same run.
+    """
+    node = _top(doc, "questions")
+    if not isinstance(node, SequenceNode):
+        return []
+    out: list[Question] = []
+    first_id: dict[str, Pos] = {}
+    first_text: dict[str, tuple[str, Pos]] = {}
+    tz = ZoneInfo(settings.schedule.timezone)
+    for index, item in enumerate(node.value):
+        path = f"questions[{index}]"
+        data = converted[index] if converted is not None else \
+            QUESTION.convert(item, path, Checker(doc))
+        # Duplicate ids are checked even on questions with other problems.
+        id_node = _value_node(item, "id")
+        if id_node is not item and isinstance(id_node, ScalarNode):
+            qid = id_node.value
+            if qid in first_id:
+                check.error(id_node, f"{path}.id",
+                            f"duplicate id '{qid}' (first used at line {first_id[qid].line}); "
+                            "ids must be unique and are never reused")
+                continue
+            first_id[qid] = doc.pos(id_node)
+        if data is INVALID:
+            continue
+        pos: dict[str, Pos] = dict(data["__positions__"])
+        question = _question(doc, check, data, pos, index, item, path, tz)
+        if question is None:
+            continue
+        key = _normalise(markup.plain_text(question.title_doc))
+        if key in first_text:
+            other, other_pos = first_text[key]
+            check.warn(pos["question"], f"{path}.question", f"same question text as '{other}' "
+                       f"(line {other_pos.line})")
+        else:
+            first_text[key] = (qid, pos["question"])
+        out.append(question)
+    return out
+
+
+def _question(doc: Document, check: Checker, data: dict[str, Any], pos: dict[str, Pos],
+              index: int, item: Node, path: str, tz: ZoneInfo) -> Question | None:
+    ok = True
+    quiz = None
+    if "quiz" in data:
+        q = data["quiz"]
+        if q["correct"] > len(q["options"]):
+            check.error(_value_node(_value_node(item, "quiz"), "correct"), f"{path}.quiz.correct",
+                        f"expected a number from 1 to {len(q['options'])} (one of the options); "
+                        f"got {q['correct']}")
+            ok = False
+        quiz = Quiz(q.get("question"), q["options"], q["correct"] - 1, q.get("explanation"),
+                    pos["quiz"])
+    publish_at: datetime | None = data.get("publish_at")
+    if publish_at is not None and publish_at.tzinfo is None:
+        publish_at = publish_at.replace(tzinfo=tz)
+    doc_tree = markup.parse_markdown(data["answer"])
+    title_tree = markup.parse_markdown(data["question"])
+    images = []
+    for field_name, tree in (("answer", doc_tree), ("question", title_tree)):
+        for img in markup.iter_images(tree):
+            image = _image(doc, check, item, path, field_name, img.get("src", ""))
+            if image is False:
+                ok = False
+            elif image is not None:
+                images.append(image)
+    if not ok:
+        return None
+    grades = tuple(g for g in GRADES if g in data["grades"])
+    return Question(
+        id=data["id"], question=data["question"], answer=data["answer"], grades=grades,
+        tags=data.get("tags", ()), header=data.get("header"), publish_at=publish_at, quiz=quiz,
+        images=tuple(images), index=index, pos=doc.pos(item),
+        positions=MappingProxyType(pos), doc=doc_tree, title_doc=title_tree,
+    )
+
+
+def _image(doc: Document, check: Checker, item: Node, path: str, field_name: str,
+           src: str) -> Image | None | bool:
+    """Resolve a local image; None for remote URLs, False (reported) for a bad one."""
+    parts = urlsplit(src)
+    if parts.scheme in ("http", "https"):
+        return None
+    node = _value_node(item, field_name)
+    where = _pos_in_value(doc, node, src)
+    content_dir = doc.path.parent.resolve()
+    if parts.scheme or parts.netloc or not parts.path:
+        check.problems.append(Problem(where, f"{path}.{field_name}",
+                                      f"image '{src}': expected a file path relative to "
+                                      f"{doc.path.parent.name or '.'}/ or an http(s) URL"))
+        return False
+    target = (content_dir / unquote(parts.path)).resolve()
+    if not target.is_relative_to(content_dir):
+        check.problems.append(Problem(where, f"{path}.{field_name}",
+                                      f"image '{src}' lies outside the content folder "
+                                      f"{doc.path.parent}/"))
+        return False
+    if not target.is_file():
+        check.problems.append(Problem(where, f"{path}.{field_name}",
+                                      f"image '{src}' not found (looked for {target})"))
+        return False
+    return Image(src, target, where)
+
+
+def _value_node(mapping: Node, key: str) -> Node:
+    if isinstance(mapping, MappingNode):
+        for k, v in mapping.value:
+            if isinstance(k, ScalarNode) and k.value == key:
+                return v
+    return mapping
+
+
+def _pos_in_value(doc: Document, node: Node, needle: str) -> Pos:
+    """Position of ``needle`` inside a scalar, exact for block scalars (``|``)."""
+    base = doc.pos(node)
+    value = node.value if isinstance(node, ScalarNode) else ""
+    offset = value.find(needle)
+    if offset < 0 or node.style not in ("|",):
+        return base
+    line_in_value = value.count("\n", 0, offset)
+    line_start = value.rfind("\n", 0, offset) + 1
+    src_line = doc.line(base.line + 1 + line_in_value)
+    value_line = value[line_start: value.find("\n", offset) if "\n" in value[offset:]
+                       else len(value)]
+    indent = len(src_line) - len(value_line)
+    return Pos(base.file, base.line + 1 + line_in_value, indent + (offset - line_start) + 1)
+
+
+def _normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join("".join(c if c.isalnum() else " " for c in text).split())
+
+
