@@ -1,0 +1,53 @@
+"""Shared test helpers: build a source into a temporary folder, run the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from pipeline.build import BuildOptions, BuildReport, build
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "content" / "questions.yaml"
+TEMPLATES = ROOT / "templates"
+#: A fixed "now" for builds in tests: 2026-11-20 12:00 UTC.
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def dedent(text: str) -> str:
+    return textwrap.dedent(text).lstrip("\n")
+
+
+@pytest.fixture
+def write_source(tmp_path: Path) -> Callable[[str], Path]:
+    """Write YAML text (dedented) to tmp/content/questions.yaml and return its path."""
+
+    def write(text: str, name: str = "questions.yaml") -> Path:
+        content = tmp_path / "content"
+        content.mkdir(exist_ok=True)
+        path = content / name
+        path.write_text(dedent(text), encoding="utf-8")
+        return path
+
+    return write
+
+
+def build_into(source: Path, out: Path, **options: object) -> BuildReport:
+    """Build ``source`` into ``out`` with the repository's templates and a fixed clock."""
+    opts: dict[str, object] = {"source": source, "out": out, "templates": TEMPLATES, "now": NOW}
+    opts.update(options)
+    return build(BuildOptions(**opts))  # type: ignore[arg-type]
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m pipeline ARGS`` as a user would."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=cwd or ROOT,
+                          capture_output=True, text=True, env=env, timeout=120)
