@@ -37,6 +37,7 @@ class Document:
     display: str  # the path as the editor should read it in messages
     text: str
     root: Node
+    lines: tuple[str, ...] = ()
 
     def pos(self, node: Node) -> Pos:
         mark = node.start_mark
@@ -44,8 +45,7 @@ class Document:
 
     def line(self, number: int) -> str:
         """Source line ``number`` (1-based), without its newline; '' past the end."""
-        lines = self.text.splitlines()
-        return lines[number - 1] if 0 < number <= len(lines) else ""
+        return self.lines[number - 1] if 0 < number <= len(self.lines) else ""
 
 
 def display_path(path: Path) -> str:
@@ -76,7 +76,7 @@ def load_source(path: Path) -> Document:
     if root is None:
         raise fail(Pos(display, 1, 1), "", "the file is empty: expected a mapping with a "
                    "'questions:' list")
-    doc = Document(path, display, text, root)
+    doc = Document(path, display, text, root, tuple(text.splitlines()))
     _check_aliases(doc)
     return doc
 
@@ -105,7 +105,7 @@ def _syntax_error(exc: yaml.MarkedYAMLError, display: str, text: str) -> Excepti
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     problem = exc.problem or "syntax error"
     message = f"YAML syntax error: {problem}"
-    if "'\\t'" in problem or "\\t" in problem:
+    if "'\\t'" in problem or "\\t" in problem or "tab character" in problem:
         message = f"YAML syntax error: {_TAB_MESSAGE}"
     elif _tab_indented(text, line):
         # libyaml often reports a tab-indented line as a confusing structure error.
@@ -122,30 +122,37 @@ def _tab_indented(text: str, line: int) -> bool:
 
 
 def _check_aliases(doc: Document) -> None:
-    """Refuse documents whose aliases would expand beyond the budget (or refer to themselves)."""
+    """Refuse documents whose aliases would expand beyond the budget (or refer to themselves).
+
+    The composed graph shares one node per anchor; walking it as a reader would (expanding
+    every alias) costs as much as the expanded document, so the walk itself is bounded.
+    """
     distinct: set[int] = set()
     expanded = 0
-    stack: list[tuple[Node, bool]] = [(doc.root, False)]
+    # (node, leaving, outermost repeated node above it: where the expansion is blamed)
+    stack: list[tuple[Node, bool, Node | None]] = [(doc.root, False, None)]
     on_path: set[int] = set()
     while stack:
-        node, leaving = stack.pop()
+        node, leaving, blame = stack.pop()
         if leaving:
             on_path.discard(id(node))
             continue
         if id(node) in on_path:
             raise fail(doc.pos(node), "", "an alias refers to the node that contains it")
+        if blame is None and id(node) in distinct:
+            blame = node  # an alias: the first repeat of an anchored node
         expanded += 1
         distinct.add(id(node))
         if expanded - len(distinct) > ALIAS_EXPANSION_BUDGET:
-            raise fail(doc.pos(node), "", "aliases expand this document beyond "
+            raise fail(doc.pos(blame or node), "", "aliases expand this document beyond "
                        f"{ALIAS_EXPANSION_BUDGET:,} extra nodes; write the values out instead")
         if isinstance(node, ScalarNode):
             continue
         on_path.add(id(node))
-        stack.append((node, True))
+        stack.append((node, True, blame))
         if isinstance(node, SequenceNode):
-            stack.extend((child, False) for child in reversed(node.value))
+            stack.extend((child, False, blame) for child in reversed(node.value))
         elif isinstance(node, MappingNode):
             for key, value in reversed(node.value):
-                stack.append((value, False))
-                stack.append((key, False))
+                stack.append((value, False, blame))
+                stack.append((key, False, blame))

@@ -12,6 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
@@ -51,6 +52,9 @@ from pipeline.spec import (
 
 SLUG = r"[a-z0-9]+(?:-[a-z0-9]+)*"
 URL = r"https?://[^\s]+"
+DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+DATETIME = DATE + r"[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?"
+SLOT = r"(?:mon|tue|wed|thu|fri|sat|sun) [0-9]{1,2}:[0-9]{2}"
 
 QUIZ = Record(
     description="A quiz poll for Telegram (sendPoll, type quiz).",
@@ -85,7 +89,7 @@ QUESTION = Record(
                                        "(e.g. 2026-12-01 10:00); without an offset it is read "
                                        "in schedule.timezone.",
                                        expect="a date and time like '2026-12-01 10:00'",
-                                       parse=parse_datetime)),
+                                       pattern=DATETIME, parse=parse_datetime)),
         "quiz": FieldSpec(QUIZ),
     },
 )
@@ -108,9 +112,10 @@ SOURCE = Record(
                                          expect="an IANA time zone like 'Europe/Moscow'",
                                          parse=parse_timezone)),
             "start": FieldSpec(Parsed("First day slots may be used (YYYY-MM-DD).",
-                                      expect="a date like '2026-12-01'", parse=parse_date)),
+                                      expect="a date like '2026-12-01'", pattern=DATE,
+                                      parse=parse_date)),
             "slots": FieldSpec(ListOf(Parsed(expect="a weekly slot like 'mon 10:00'",
-                                             parse=parse_slot),
+                                             pattern=SLOT, parse=parse_slot),
                                       min_items=1, unique=True,
                                       description="Weekly slots, e.g. 'mon 10:00'.")),
         })),
@@ -296,7 +301,8 @@ def _image(doc: Document, check: Checker, item: Node, path: str, field_name: str
         return False
     if not target.is_file():
         check.problems.append(Problem(where, f"{path}.{field_name}",
-                                      f"image '{src}' not found (looked for {target})"))
+                                      f"image '{src}' not found (looked for "
+                                      f"{Path(doc.display).parent / unquote(parts.path)})"))
         return False
     return Image(src, target, where)
 
