@@ -268,6 +268,9 @@ def _question(doc: Document, check: Checker, data: dict[str, Any], pos: dict[str
                 ok = False
             elif image is not None:
                 images.append(image)
+    for name in ("question", "answer"):
+        if "TODO" in data[name]:
+            check.warn(pos[name], f"{path}.{name}", "still says TODO; fill it in")
     if not ok:
         return None
     grades = tuple(g for g in GRADES if g in data["grades"])
