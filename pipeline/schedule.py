@@ -1,9 +1,17 @@
 """Stage 3, plan: which publishing slot each question gets, and the weeks they fall in.
 
-Pinned questions (``publish_at``) keep their time. The others fill the weekly slots from
-``schedule.start`` (default: the build day) in source order, skipping pinned slots. Assignments
-are remembered in the lock file, so adding questions never moves existing ones and a slot in
-the past never changes.
+Rules, in the order they apply:
+
+1. A pinned question (``publish_at``) keeps its time. Two pins on the same instant are an error
+   located at the second pin; so is a pin on a past slot that another question already used.
+2. A remembered assignment (the lock file's ``schedule`` section, written by every build) is
+   kept when it lies in the past (published posts never move) or when it is still one of the
+   weekly slots and nobody pinned it. A remembered slot that is in the future but no longer a
+   valid slot (the weekly slots or the start date changed) is planned again.
+3. Everything else fills the free weekly slots in source order, from ``schedule.start`` (default:
+   the build day) but never before the build time, skipping taken slots.
+
+So appending questions never moves existing ones, and a slot in the past never changes.
 """
 
 from __future__ import annotations
@@ -13,7 +21,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from pipeline.model import Bank, Question
+from pipeline.errors import PipelineError, Problem
+from pipeline.model import Bank, Question, ScheduleSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +32,7 @@ class Schedule:
     items: tuple[tuple[Question, datetime], ...]
 
     def slot_of(self, qid: str) -> datetime:
+        """The publish time of question ``qid`` (KeyError-like StopIteration if unknown)."""
         return next(at for q, at in self.items if q.id == qid)
 
     def until(self, day: date | None) -> Schedule:
@@ -40,6 +50,7 @@ class Schedule:
         return {k: tuple(v) for k, v in out.items()}
 
     def lock_section(self) -> dict[str, Any]:
+        """What the lock file remembers: question id -> ISO publish time."""
         return {q.id: at.isoformat() for q, at in self.items}
 
 
@@ -47,15 +58,50 @@ def plan_schedule(bank: Bank, remembered: Mapping[str, Any], now: datetime) -> S
     """Give every question a slot; see the module docstring for the rules."""
     settings = bank.settings.schedule
     tz = settings.tz
-    taken: dict[datetime, str] = {}
+    now = now.astimezone(tz)
+    start = settings.start or now.date()
+    taken: dict[datetime, Question] = {}
     assigned: dict[str, datetime] = {}
+    problems: list[Problem] = []
+
+    # Pins first: they win over remembered future slots of other questions.
     for q in bank.questions:
-        at = q.publish_at or _remembered(remembered, q.id)
-        if at is not None:
-            assigned[q.id] = at.astimezone(tz)
-            taken[assigned[q.id]] = q.id
-    start = settings.start or now.astimezone(tz).date()
-    free = _slots(bank, start)
+        if q.publish_at is None:
+            continue
+        at = q.publish_at.astimezone(tz)
+        other = taken.get(at)
+        if other is not None:
+            problems.append(Problem(q.pos_of("publish_at"), f"questions[{q.index}].publish_at",
+                                    f"{at:%Y-%m-%d %H:%M} is already pinned by '{other.id}' "
+                                    f"(line {other.pos_of('publish_at').line}); two posts "
+                                    "cannot share a slot"))
+            continue
+        assigned[q.id] = at
+        taken[at] = q
+
+    # Remembered slots: the past is fixed; the future only while still a valid, free slot.
+    pinned_at = {at: q for at, q in taken.items()}
+    for q in bank.questions:
+        at = _remembered(remembered, q.id, tz)
+        if q.id in assigned or at is None:
+            continue
+        if at <= now:
+            pin = pinned_at.get(at)
+            if pin is not None:
+                problems.append(Problem(
+                    pin.pos_of("publish_at"), f"questions[{pin.index}].publish_at",
+                    f"{at:%Y-%m-%d %H:%M} is in the past and was already used by '{q.id}'; "
+                    "published slots never change, pick another time"))
+                continue
+            assigned[q.id] = at
+            taken[at] = q
+        elif at not in taken and _is_slot(settings, start, at):
+            assigned[q.id] = at
+            taken[at] = q
+    if problems:
+        raise PipelineError(problems)
+
+    free = _slots(settings, start, now)
     for q in bank.questions:
         if q.id in assigned:
             continue
@@ -63,22 +109,38 @@ def plan_schedule(bank: Bank, remembered: Mapping[str, Any], now: datetime) -> S
         while at in taken:
             at = next(free)
         assigned[q.id] = at
-        taken[at] = q.id
+        taken[at] = q
     items = sorted(((q, assigned[q.id]) for q in bank.questions), key=lambda x: (x[1], x[0].index))
     return Schedule(tuple(items))
 
 
-def _remembered(remembered: Mapping[str, Any], qid: str) -> datetime | None:
+def _remembered(remembered: Mapping[str, Any], qid: str, tz: Any) -> datetime | None:
     value = remembered.get(qid)
-    return datetime.fromisoformat(value) if isinstance(value, str) else None
+    if not isinstance(value, str):
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        return None  # a hand-edited lock: plan the question again rather than fail
+    return at.astimezone(tz) if at.tzinfo is not None else at.replace(tzinfo=tz)
 
 
-def _slots(bank: Bank, start: date) -> Iterator[datetime]:
-    settings = bank.settings.schedule
+def _is_slot(settings: ScheduleSettings, start: date, at: datetime) -> bool:
+    """True if ``at`` (in the schedule's zone) is one of the weekly slots on or after start."""
+    return at.date() >= start and any(
+        s.weekday == at.weekday() and s.at == at.timetz().replace(tzinfo=None)
+        for s in settings.slots)
+
+
+def _slots(settings: ScheduleSettings, start: date, now: datetime) -> Iterator[datetime]:
+    """Weekly slots from ``start`` on, in time order, skipping those not after ``now``."""
     tz = settings.tz
-    day = start
+    by_time = sorted(settings.slots, key=lambda s: s.at)
+    day = max(start, now.date())
     while True:
-        for slot in sorted(settings.slots, key=lambda s: s.at):
+        for slot in by_time:
             if slot.weekday == day.weekday():
-                yield datetime.combine(day, slot.at, tzinfo=tz)
+                at = datetime.combine(day, slot.at, tzinfo=tz)
+                if at > now:
+                    yield at
         day += timedelta(days=1)
