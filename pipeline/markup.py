@@ -36,6 +36,16 @@ from pipeline import sanitize
 #: Bumped whenever the tree this module produces changes shape (part of render cache keys).
 MARKUP_VERSION = "1"
 
+#: Python-Markdown's link and image rules are quadratic in the number of '[' on a line, and
+#: its block parser recurses per nesting level: beyond these bounds a field is refused with a
+#: located error instead of hanging the build.
+MAX_FIELD_CHARS = 100_000
+MAX_BRACKETS = 1_000
+
+
+class MarkupLimitError(ValueError):
+    """A field too large or too deeply nested to parse safely."""
+
 _FENCE_OPEN = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`\n]*?)[ \t]*$")
 _STASH = "\x02mdfence:{}\x03"
 _STASH_RE = re.compile("\x02mdfence:(\\d+)\x03")
@@ -256,10 +266,20 @@ _local = threading.local()
 
 def parse_markdown(text: str) -> Element:
     """Parse Markdown into the tree described in the module docstring (root is ``<div>``)."""
+    if len(text) > MAX_FIELD_CHARS:
+        raise MarkupLimitError(f"{len(text):,} characters; at most {MAX_FIELD_CHARS:,} per field")
+    if text.count("[") > MAX_BRACKETS:
+        raise MarkupLimitError(f"{text.count('['):,} '[' characters; at most {MAX_BRACKETS:,} "
+                               "per field (links and images)")
     parser: _Parser | None = getattr(_local, "parser", None)
     if parser is None:
         parser = _local.parser = _Parser()
-    return parser.parse(text)
+    try:
+        return parser.parse(text)
+    except RecursionError:
+        _local.parser = None  # its state is unknown after the unwind
+        raise MarkupLimitError("Markdown nested too deeply (lists or quotes); flatten "
+                               "it") from None
 
 
 def inline_children(root: Element) -> Element:

@@ -258,8 +258,16 @@ def _question(doc: Document, check: Checker, data: dict[str, Any], pos: dict[str
     publish_at: datetime | None = data.get("publish_at")
     if publish_at is not None and publish_at.tzinfo is None:
         publish_at = publish_at.replace(tzinfo=tz)
-    doc_tree = markup.parse_markdown(data["answer"])
-    title_tree = markup.parse_markdown(data["question"])
+    trees = {}
+    for name in ("answer", "question"):
+        try:
+            trees[name] = markup.parse_markdown(data[name])
+        except markup.MarkupLimitError as exc:
+            check.problems.append(Problem(pos[name], f"{path}.{name}", str(exc)))
+            ok = False
+    if not ok:
+        return None
+    doc_tree, title_tree = trees["answer"], trees["question"]
     images = []
     for field_name, tree in (("answer", doc_tree), ("question", title_tree)):
         for img in markup.iter_images(tree):

@@ -192,3 +192,22 @@ def test_harmless_aliases_are_allowed(write_source) -> None:  # type: ignore[no-
     """)
     bank, _ = check(source)
     assert [q.grades for q in bank.questions] == [("junior", "middle")] * 2
+
+
+@pytest.mark.parametrize(("answer", "message"), [
+    ("- " * 20000 + "x",
+     "Markdown nested too deeply (lists or quotes); flatten it"),
+    ("[" * 5000, "5,000 '[' characters; at most 1,000 per field (links and images)"),
+    ("a" * 100_001, "100,001 characters; at most 100,000 per field"),
+])
+def test_pathological_markdown_is_refused_quickly(write_source, answer: str,  # type: ignore[no-untyped-def]
+                                                  message: str) -> None:
+    import json
+
+    source = write_source("questions:\n  - id: x\n    question: Q?\n    grades: [junior]\n"
+                          f"    answer: {json.dumps(answer)}\n")
+    with pytest.raises(PipelineError) as caught:
+        check(source)
+    (problem,) = caught.value.problems
+    assert (problem.path, problem.message) == ("questions[0].answer", message)
+    assert problem.pos is not None and (problem.pos.line, problem.pos.col) == (5, 13)
