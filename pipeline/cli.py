@@ -115,6 +115,9 @@ def parser() -> argparse.ArgumentParser:
                    help="grade(s) of the new question (default: junior)")
     p = add("schema", cmd_schema, "print the JSON Schema of the source format")
     p.add_argument("--output", type=Path, help="write it to this file instead")
+    from pipeline import mail  # send: exit codes and arguments are documented there
+
+    mail.configure_send(add("send", mail.cmd_send, "send a built digest .eml over SMTP"))
     for name, (func, help_text, configure) in EXTRA_COMMANDS.items():
         configure(add(name, func, help_text))
     return top

@@ -1,0 +1,297 @@
+"""The digest as an email message, and ``pipeline send``: one ``.eml`` over SMTP.
+
+:func:`build_message` makes the ``.eml`` bytes: ``multipart/alternative`` with the plain text
+first and the HTML last (clients show the last part they can), both UTF-8 in base64 (8bit needs
+the server's 8BITMIME; quoted-printable triples Cyrillic), and a deterministic ``Message-ID``.
+It is serialised with ``policy.SMTP.clone(max_line_length=998)``: with the default 78 Python
+RFC-2047-encodes a long ``List-Unsubscribe`` value, which breaks one-click unsubscribe.
+
+:func:`send_eml` delivers a file with :mod:`smtplib`; credentials come from ``SMTP_USER`` and
+``SMTP_PASSWORD`` and are never printed. Failures raise :class:`SendError` whose ``code`` is the
+command's exit status (see :data:`EXIT_CODES`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import smtplib
+import socket
+import ssl
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import format_datetime, getaddresses, parseaddr
+from pathlib import Path
+
+#: How the message is written: SMTP line ends, long header lines kept whole (see above).
+POLICY = policy.SMTP.clone(max_line_length=998)
+
+#: Exit status of ``pipeline send`` for each kind of failure (0 = sent).
+EXIT_CODES = {
+    "usage": 2,  # bad arguments, unreadable or invalid .eml, credentials half set
+    "connect": 3,  # connection refused, host unknown, timeout, connection dropped
+    "auth": 4,  # authentication failed or not offered by the server
+    "recipient": 5,  # the server rejected a recipient
+    "smtp": 6,  # any other refusal: sender, message data, TLS handshake
+}
+DEFAULT_PORTS = {"plain": 25, "starttls": 587, "ssl": 465}
+TIMEOUT_SECONDS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Letter:
+    """What one digest email says; :func:`build_message` turns it into bytes."""
+
+    subject: str
+    sender: str
+    date: datetime
+    text: str
+    html: str
+    ident: str  # unique part of the Message-ID, e.g. the week label
+    unsubscribe_url: str | None = None
+    language: str = "ru"
+
+
+def build_message(letter: Letter) -> bytes:
+    """The complete ``.eml``: deterministic for the same letter (no clock, no random)."""
+    # Bodies are encoded under the message's policy: base64 lines must stay at 76 characters,
+    # so only serialisation uses the long-line POLICY.
+    msg = EmailMessage(policy=policy.SMTP)
+    msg["Subject"] = letter.subject
+    msg["From"] = letter.sender
+    msg["Date"] = format_datetime(letter.date)
+    msg["Message-ID"] = message_id(letter)
+    msg["MIME-Version"] = "1.0"
+    msg["Content-Language"] = letter.language
+    if letter.unsubscribe_url:
+        # RFC 8058 one-click: mail providers POST to this URL; it must stay unencoded.
+        msg["List-Unsubscribe"] = f"<{letter.unsubscribe_url}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg.set_content(letter.text, subtype="plain", charset="utf-8", cte="base64")
+    msg.add_alternative(letter.html, subtype="html", charset="utf-8", cte="base64")
+    for part in msg.iter_parts():
+        del part["MIME-Version"]  # belongs to the top level only
+    return msg.as_bytes(policy=POLICY)
+
+
+def message_id(letter: Letter) -> str:
+    """``<ident.hash@domain>``: stable for the same content, new when the content changes."""
+    digest = hashlib.sha256(
+        "\0".join((letter.subject, letter.text, letter.html)).encode()).hexdigest()[:16]
+    domain = parseaddr(letter.sender)[1].rpartition("@")[2] or "localhost"
+    return f"<{letter.ident}.{digest}@{domain}>"
+
+
+def encoded_size(data: bytes) -> int:
+    """Bytes ``data`` takes in the message as base64 (76-character lines, CRLF)."""
+    chars = 4 * ((len(data) + 2) // 3)
+    return chars + 2 * ((chars + 75) // 76)
+
+
+def encoded_size_of(text: str) -> int:
+    """:func:`encoded_size` of a UTF-8 string (what a part of :func:`build_message` takes)."""
+    return encoded_size(text.encode("utf-8"))
+
+
+# --- sending ---------------------------------------------------------------------------------
+
+
+class SendError(Exception):
+    """Sending failed; ``code`` is the exit status, the message a single line."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.code = EXIT_CODES[kind]
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    host: str
+    port: int
+    security: str  # plain | starttls | ssl
+
+
+def parse_server(text: str | None, security: str) -> Server:
+    """``HOST[:PORT]`` (default localhost, port by security: 25, 587 or 465)."""
+    text = (text or "localhost").strip()
+    if text.startswith("["):  # [IPv6]:port
+        host, _, rest = text[1:].partition("]")
+        port = rest.removeprefix(":")
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    else:
+        host, port = text, ""
+    if not host or (port and not port.isdigit()) or (port and not 0 < int(port) < 65536):
+        raise SendError("usage", f"--smtp: expected HOST:PORT like smtp.example.org:587; "
+                        f"got {text!r}")
+    return Server(host, int(port) if port else DEFAULT_PORTS[security], security)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What was sent: for the one-line report."""
+
+    subject: str
+    sender: str
+    recipients: tuple[str, ...]
+    size: int
+
+
+def read_eml(path: Path) -> tuple[bytes, EmailMessage]:
+    """The file's bytes and its parsed message; SendError('usage') if it is not an email."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SendError("usage", f"{path}: {exc.strerror or exc}") from None
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(message, EmailMessage)
+    if not message.get("From") or not parseaddr(str(message["From"]))[1]:
+        raise SendError("usage", f"{path}: not an email message (no From: header)")
+    return raw, message
+
+
+def send_eml(path: Path, recipients: list[str], server: Server, *, dry_run: bool = False,
+             user: str | None = None, password: str | None = None) -> Outcome:
+    """Deliver the ``.eml`` at ``path`` to ``recipients``; raise :class:`SendError` on failure.
+
+    The file is sent as built, with a ``To:`` header added when it has none (digest files are
+    built once for every subscriber, so they carry no recipient).
+    """
+    raw, message = read_eml(path)
+    for address in recipients:
+        if not _plain_address(address):
+            raise SendError("usage", f"--to: expected an address like reader@example.org; "
+                            f"got {address!r}")
+    if (user is None) != (password is None):
+        raise SendError("usage", "set both SMTP_USER and SMTP_PASSWORD, or neither")
+    sender = parseaddr(str(message["From"]))[1]
+    if not message.get("To"):
+        raw = f"To: {', '.join(recipients)}\r\n".encode("ascii") + raw
+    outcome = Outcome(str(message.get("Subject", "")), sender, tuple(recipients), len(raw))
+    if dry_run:
+        return outcome
+    where = f"{server.host}:{server.port}"
+    try:
+        smtp = _connect(server)
+    except ConnectionRefusedError:
+        raise SendError("connect", f"cannot connect to {where}: connection refused") from None
+    except socket.gaierror:
+        raise SendError("connect", f"cannot connect to {where}: unknown host") from None
+    except TimeoutError:
+        raise SendError("connect", f"cannot connect to {where}: timed out") from None
+    except ssl.SSLError as exc:
+        raise SendError("smtp", f"TLS with {where} failed: {exc.reason or exc}") from None
+    except (OSError, smtplib.SMTPException) as exc:
+        raise SendError("connect", f"cannot connect to {where}: {_reason(exc)}") from None
+    try:
+        with smtp:
+            if server.security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+            if user is not None and password is not None:
+                smtp.login(user, password)
+            refused = smtp.sendmail(sender, recipients, raw)
+    except smtplib.SMTPAuthenticationError as exc:
+        raise SendError("auth", f"authentication failed at {where}: {_reply(exc)} "
+                        "(check SMTP_USER and SMTP_PASSWORD)") from None
+    except smtplib.SMTPNotSupportedError as exc:
+        kind = "auth" if user is not None and "AUTH" in str(exc) else "smtp"
+        raise SendError(kind, f"{where} does not support this: {exc}") from None
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise SendError("recipient", _refused(exc.recipients)) from None
+    except smtplib.SMTPSenderRefused as exc:
+        raise SendError("smtp", f"sender {sender} rejected: {_reply(exc)}") from None
+    except smtplib.SMTPDataError as exc:
+        raise SendError("smtp", f"message rejected: {_reply(exc)}") from None
+    except smtplib.SMTPResponseException as exc:
+        raise SendError("smtp", f"{where} refused: {_reply(exc)}") from None
+    except ssl.SSLError as exc:
+        raise SendError("smtp", f"TLS with {where} failed: {exc.reason or exc}") from None
+    except (smtplib.SMTPServerDisconnected, ConnectionError, TimeoutError) as exc:
+        raise SendError("connect", f"connection to {where} lost: {_reason(exc)}") from None
+    except smtplib.SMTPException as exc:
+        raise SendError("smtp", f"{where}: {_reason(exc)}") from None
+    if refused:  # some recipients got it, others were refused: still a failure to report
+        raise SendError("recipient", _refused(refused) + "; sent to the others")
+    return outcome
+
+
+def _connect(server: Server) -> smtplib.SMTP:
+    if server.security == "ssl":
+        return smtplib.SMTP_SSL(server.host, server.port, timeout=TIMEOUT_SECONDS,
+                                context=ssl.create_default_context())
+    return smtplib.SMTP(server.host, server.port, timeout=TIMEOUT_SECONDS)
+
+
+def _plain_address(address: str) -> bool:
+    parsed = getaddresses([address])
+    return (len(parsed) == 1 and parsed[0][1] == address and "@" in address
+            and address.isascii() and not any(c.isspace() or c in "<>,\"" for c in address))
+
+
+def _reply(exc: smtplib.SMTPResponseException) -> str:
+    text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) \
+        else str(exc.smtp_error)
+    return f"{exc.smtp_code} {' '.join(text.split())}"
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _refused(refused: dict[str, tuple[int, bytes]]) -> str:
+    parts = [f"{rcpt} ({code} {' '.join(msg.decode('utf-8', 'replace').split())})"
+             for rcpt, (code, msg) in sorted(refused.items())]
+    return "recipient rejected: " + ", ".join(parts)
+
+
+# --- the command -----------------------------------------------------------------------------
+
+
+def configure_send(p: argparse.ArgumentParser) -> None:
+    """Arguments of ``pipeline send`` (called by :mod:`pipeline.cli`)."""
+    p.add_argument("eml", type=Path, metavar="PATH.eml", help="a built message, e.g. "
+                   "dist/digest/2026-W49.eml")
+    p.add_argument("--to", action="append", required=True, metavar="ADDRESS",
+                   help="recipient (repeat for several)")
+    p.add_argument("--smtp", metavar="HOST:PORT",
+                   help="SMTP server (default localhost, port 25 / 587 with --starttls / "
+                        "465 with --ssl)")
+    security = p.add_mutually_exclusive_group()
+    security.add_argument("--starttls", action="store_const", dest="security",
+                          const="starttls", help="upgrade the connection with STARTTLS")
+    security.add_argument("--ssl", action="store_const", dest="security", const="ssl",
+                          help="connect over TLS (SMTPS)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check the message and the arguments; connect to nothing")
+    p.set_defaults(security="plain")
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    """``pipeline send``: the CLI face of :func:`send_eml` (prints one line, returns a code)."""
+    user = os.environ.get("SMTP_USER") or None
+    password = os.environ.get("SMTP_PASSWORD") or None
+    try:
+        server = parse_server(args.smtp, args.security)
+        if user is not None and server.security == "plain" and not args.dry_run:
+            print("pipeline: warning: sending SMTP credentials without TLS "
+                  "(use --starttls or --ssl)", file=sys.stderr)
+        outcome = send_eml(args.eml, list(args.to), server, dry_run=args.dry_run,
+                           user=user, password=password)
+    except SendError as exc:
+        print(f"pipeline: error: {exc}", file=sys.stderr)
+        return exc.code
+    verb = "would send" if args.dry_run else "sent"
+    via = f"{server.host}:{server.port}" + ("" if server.security == "plain"
+                                            else f" ({server.security})")
+    print(f"{verb} {args.eml.name} ({outcome.size} bytes) from {outcome.sender} to "
+          f"{', '.join(outcome.recipients)} via {via}")
+    return 0

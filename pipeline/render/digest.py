@@ -1,0 +1,369 @@
+"""The weekly email digest: ``dist/digest/<YYYY-Www>.html``, ``.txt`` and ``.eml``.
+
+One message per ISO week of the schedule that has questions (``--until`` cuts the schedule,
+``--week`` picks one week). The HTML comes from ``templates/digest/email.html``; the styles in
+``style.css`` and ``code.css`` are inlined into every element by css-inline (the Gmail app drops
+``<style>`` for non-Google accounts), while ``extras.css`` (mobile and dark mode only) stays in a
+``<style>`` block. The plain text comes from ``email.txt`` and the Markdown trees
+(:mod:`pipeline.render.digest_text`), never from the HTML.
+
+Size: Gmail clips a message at about 102 KB, so the base64-encoded HTML part must stay within
+:data:`HTML_BUDGET`. A week that does not fit is split into numbered parts
+(``2026-W49-1``, ``2026-W49-2`` …, subjects ending in ``(1/2)``) with a warning; whole
+questions are never cut, and a single answer too large for any email is an error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import css_inline
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateError,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    select_autoescape,
+)
+from markupsafe import Markup
+
+from pipeline.build import RenderContext, Rendered
+from pipeline.errors import Pos, Problem, Severity
+from pipeline.mail import Letter, build_message, encoded_size_of
+from pipeline.markup import inline_children
+from pipeline.model import NewsletterSettings, Question
+from pipeline.render.digest_html import Segment, Urls, answer_segments, inline_html
+from pipeline.render.digest_text import Footnotes, TextWriter
+from pipeline.write import OutputFile
+
+#: Encoded (base64) size limit of the HTML part: Gmail clips at about 102 KB of message.
+HTML_BUDGET = 90 * 1024
+#: Mail clients ignore a ``<style>`` block beyond this size (Gmail: 16 KB).
+STYLE_BUDGET = 16 * 1024
+TEMPLATE_DIR = "digest"
+INLINED_CSS = ("style.css", "code.css")
+_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+
+#: Unsubscribe link per newsletter service: the service replaces its placeholder when sending.
+UNSUBSCRIBE_PLACEHOLDERS = {
+    "listmonk": "{{ UnsubscribeURL }}",
+    "mailchimp": "*|UNSUB|*",
+    "buttondown": "{{ unsubscribe_url }}",
+}
+GRADE_LABELS = {"junior": "Junior", "middle": "Middle", "senior": "Senior"}
+MONTHS = ("января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа",
+          "сентября", "октября", "ноября", "декабря")
+WEEKDAYS = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")
+
+
+@dataclass(frozen=True, slots=True)
+class Badge:
+    grade: str  # junior | middle | senior (also the CSS class suffix)
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionView:
+    """One question as the templates see it (documented at the top of the templates)."""
+
+    id: str
+    number: int
+    header: str
+    title: Markup
+    title_text: str
+    badges: tuple[Badge, ...]
+    tags: tuple[str, ...]
+    published: str
+    segments: tuple[Segment, ...]
+    question: Question
+
+
+@dataclass(frozen=True, slots=True)
+class Templates:
+    env: Environment
+    html: Template
+    text: Template
+    css: str
+
+
+def render(ctx: RenderContext) -> Rendered:
+    """Every week's digest (or the ``--week`` one) as html, txt and eml files."""
+    out = Rendered()
+    try:
+        templates = load_templates(ctx.options.templates / TEMPLATE_DIR)
+    except TemplateError as exc:
+        out.warnings.append(_template_problem(exc, ctx.options.templates / TEMPLATE_DIR))
+        return out
+    weeks = ctx.schedule.until(ctx.options.until).weeks()
+    if ctx.options.week:
+        chosen = _choose_week(ctx.options.week, weeks)
+        if isinstance(chosen, Problem):
+            out.warnings.append(chosen)
+            return out
+        weeks = {ctx.options.week: chosen}
+    settings = ctx.bank.settings
+    urls = Urls(settings.newsletter.base_url, ctx.bank.content_dir,
+                (img for q in ctx.bank.questions for img in q.images))
+    slots = {q.id: at for q, at in ctx.schedule.items}
+    digest = Digest(ctx, templates, urls, slots)
+    try:
+        for week in sorted(weeks):
+            digest.week(week, weeks[week], out)
+    except TemplateError as exc:
+        out.files.clear()
+        out.warnings.append(_template_problem(exc, ctx.options.templates / TEMPLATE_DIR))
+    return out
+
+
+def load_templates(folder: Path) -> Templates:
+    """The digest's Jinja environment (one per build) and its templates and styles."""
+    env = Environment(
+        loader=FileSystemLoader(folder),
+        autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    css = "\n".join(_source(env, name) for name in INLINED_CSS)
+    return Templates(env, env.get_template("email.html"), env.get_template("email.txt"), css)
+
+
+def _source(env: Environment, name: str) -> str:
+    assert env.loader is not None
+    return env.loader.get_source(env, name)[0]
+
+
+class Digest:
+    """Renders the weeks of one build; holds what is shared between them."""
+
+    def __init__(self, ctx: RenderContext, templates: Templates, urls: Urls,
+                 slots: Mapping[str, datetime]) -> None:
+        self.ctx = ctx
+        self.settings: NewsletterSettings = ctx.bank.settings.newsletter
+        self.templates = templates
+        self.urls = urls
+        self.slots = slots
+        self.inliner = css_inline.CSSInliner(
+            extra_css=templates.css, inline_style_tags=False, keep_style_tags=True,
+            load_remote_stylesheets=False)
+        extras = _source(templates.env, "extras.css")
+        self.extras_warning = len(extras.encode()) > STYLE_BUDGET
+
+    def week(self, week: str, questions: Sequence[Question], out: Rendered) -> None:
+        """One week: a single message, or numbered parts when it is over the size budget."""
+        views = [self.view(q, n) for n, q in enumerate(questions, start=1)]
+        html = self.html(week, views, 1, 1)
+        if encoded_size_of(html) <= HTML_BUDGET:
+            self.emit(week, week, views, html, 1, 1, out)
+            return
+        parts = self.split(week, views, out)
+        if parts is None:
+            return
+        for n, part in enumerate(parts, start=1):
+            renumbered = [_renumber(v, i) for i, v in enumerate(part, start=1)]
+            self.emit(week, f"{week}-{n}", renumbered,
+                      self.html(week, renumbered, n, len(parts)), n, len(parts), out)
+        first = questions[0]
+        out.warnings.append(Problem(
+            first.pos, f"questions[{first.index}]",
+            f"digest {week}: {len(questions)} questions make {_kib(encoded_size_of(html))} of "
+            f"encoded HTML, over the {_kib(HTML_BUDGET)} Gmail budget; split into "
+            f"{len(parts)} emails ({', '.join(f'{week}-{n}' for n in range(1, len(parts) + 1))})",
+            Severity.WARNING))
+
+    def split(self, week: str, views: list[QuestionView],
+              out: Rendered) -> list[list[QuestionView]] | None:
+        """Pack whole questions greedily into parts that fit; None (with errors) if one can't.
+
+        Each question's share is measured once (the email with it alone minus the empty
+        email), so packing is linear; every part is then rendered and checked for real.
+        """
+        empty = encoded_size_of(self.html(week, [], 1, 2))
+        sizes = []
+        too_big = False
+        for v in views:
+            size = encoded_size_of(self.html(week, [v], 1, 2))
+            if size > HTML_BUDGET:
+                too_big = True
+                out.warnings.append(Problem(
+                    v.question.pos_of("answer"), f"questions[{v.question.index}].answer",
+                    f"too long for one email: {_kib(size)} of encoded HTML, the limit is "
+                    f"{_kib(HTML_BUDGET)}; shorten the answer or split the question"))
+            sizes.append(size - empty)
+        if too_big:
+            return None
+        parts: list[list[QuestionView]] = [[]]
+        used = empty
+        for v, size in zip(views, sizes, strict=True):
+            if parts[-1] and used + size > HTML_BUDGET:
+                parts.append([])
+                used = empty
+            parts[-1].append(v)
+            used += size
+        # The estimate ignores small per-part differences (numbers, preheader): verify.
+        checked: list[list[QuestionView]] = []
+        while parts:
+            part = parts.pop(0)
+            while len(part) > 1 and encoded_size_of(self.html(week, part, 1, 2)) > HTML_BUDGET:
+                if not parts:
+                    parts.append([])
+                parts[0].insert(0, part.pop())
+            checked.append(part)
+        return checked
+
+    def view(self, q: Question, number: int) -> QuestionView:
+        at = self.slots[q.id]
+        return QuestionView(
+            id=q.id, number=number, header=q.header or "",
+            title=Markup(inline_html(inline_children(q.title_doc), self.urls)),
+            title_text=TextWriter(self.urls).inline(inline_children(q.title_doc)),
+            badges=tuple(Badge(g, GRADE_LABELS[g]) for g in q.grades), tags=q.tags,
+            published=f"{WEEKDAYS[at.weekday()]}, {at.day} {MONTHS[at.month - 1]}, {at:%H:%M}",
+            segments=tuple(Segment(s.kind, Markup(s.html), s.language)
+                           for s in answer_segments(q.doc, self.urls)),
+            question=q)
+
+    def common(self, week: str, views: Sequence[QuestionView], part: int,
+               parts: int) -> dict[str, Any]:
+        """Variables both templates receive."""
+        s = self.settings
+        channel = self.ctx.bank.settings.channel
+        unsubscribe = UNSUBSCRIBE_PLACEHOLDERS.get(s.unsubscribe, s.unsubscribe_url)
+        return {
+            "subject": self.subject(week, len(views), part, parts),
+            "title": s.title,
+            "week": week,
+            "period": week_period(week),
+            "part": part,
+            "parts": parts,
+            "count": len(views),
+            "count_text": count_text(len(views)),
+            "questions": views,
+            "preheader": _preheader(views),
+            "channel_name": channel.name,
+            "channel_url": channel.url,
+            # A service placeholder must reach the service verbatim: never escaped.
+            "unsubscribe_url": Markup(unsubscribe) if unsubscribe else None,
+        }
+
+    def html(self, week: str, views: Sequence[QuestionView], part: int, parts: int) -> str:
+        page = self.templates.html.render(self.common(week, views, part, parts))
+        return str(self.inliner.inline(page))
+
+    def text(self, week: str, views: Sequence[QuestionView], part: int, parts: int) -> str:
+        notes = Footnotes()
+        writer = TextWriter(self.urls, notes)
+        answers = {v.id: writer.answer(v.question.doc) for v in views}
+        return self.templates.text.render(
+            self.common(week, views, part, parts) | {"answers": answers,
+                                                      "footnotes": notes.listing()})
+
+    def subject(self, week: str, count: int, part: int, parts: int) -> str:
+        s = self.settings
+        # Plain replacement, not str.format: a stray brace in the setting must not crash.
+        text = (s.subject.replace("{title}", s.title).replace("{week}", week)
+                .replace("{count}", str(count)))
+        return f"{text} ({part}/{parts})" if parts > 1 else text
+
+    def emit(self, week: str, name: str, views: Sequence[QuestionView], html: str, part: int,
+             parts: int, out: Rendered) -> None:
+        ids = tuple(v.id for v in views)
+        text = self.text(week, views, part, parts)
+        letter = Letter(
+            subject=self.subject(week, len(views), part, parts), sender=self.settings.sender,
+            date=self.ctx.now, text=text, html=html, ident=f"digest-{name}",
+            unsubscribe_url=self.settings.unsubscribe_url)
+        out.files += [
+            _file(f"digest/{name}.html", "digest-html", html.encode(), ids),
+            _file(f"digest/{name}.txt", "digest-text", text.encode(), ids),
+            _file(f"digest/{name}.eml", "digest-eml", build_message(letter), ids),
+        ]
+        if self.extras_warning:
+            self.extras_warning = False
+            out.warnings.append(Problem(None, "", f"templates/{TEMPLATE_DIR}/extras.css is "
+                                        f"over {_kib(STYLE_BUDGET)}: Gmail drops the whole "
+                                        "<style> block", Severity.WARNING))
+
+
+def count_text(n: int) -> str:
+    """``1 вопрос``, ``3 вопроса``, ``5 вопросов``: Russian plural forms."""
+    if n % 10 == 1 and n % 100 != 11:
+        return f"{n} вопрос"
+    if n % 10 in (2, 3, 4) and n % 100 not in (12, 13, 14):
+        return f"{n} вопроса"
+    return f"{n} вопросов"
+
+
+def week_period(week: str) -> str:
+    """``2026-W49`` -> ``30 ноября — 6 декабря 2026`` (Monday to Sunday)."""
+    m = _WEEK.match(week)
+    assert m is not None
+    year, number = int(m.group(1)), int(m.group(2))
+    first, last = date.fromisocalendar(year, number, 1), date.fromisocalendar(year, number, 7)
+    if first.year != last.year:
+        return (f"{first.day} {MONTHS[first.month - 1]} {first.year} — "
+                f"{last.day} {MONTHS[last.month - 1]} {last.year}")
+    if first.month == last.month:
+        return f"{first.day}–{last.day} {MONTHS[last.month - 1]} {last.year}"
+    start = f"{first.day} {MONTHS[first.month - 1]}"
+    return f"{start} — {last.day} {MONTHS[last.month - 1]} {last.year}"
+
+
+def _choose_week(week: str, weeks: Mapping[str, tuple[Question, ...]]
+                 ) -> tuple[Question, ...] | Problem:
+    m = _WEEK.match(week)
+    valid = False
+    if m:
+        try:
+            date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
+            valid = True
+        except ValueError:
+            pass
+    if not valid:
+        return Problem(None, "--week", f"expected an ISO week like 2026-W49; got {week!r}")
+    if week not in weeks:
+        ordered = sorted(weeks)
+        known = f"{ordered[0]} … {ordered[-1]}" if ordered else "none"
+        return Problem(None, "--week", f"no questions are scheduled in {week} "
+                       f"(weeks with questions: {known})")
+    return weeks[week]
+
+
+def _preheader(views: Sequence[QuestionView]) -> str:
+    """The inbox preview line: what the week is about."""
+    if not views:
+        return ""
+    titles = "; ".join(v.title_text for v in views[:3])
+    more = f" и ещё {len(views) - 3}" if len(views) > 3 else ""
+    return f"{titles}{more}"
+
+
+def _renumber(view: QuestionView, number: int) -> QuestionView:
+    return QuestionView(view.id, number, view.header, view.title, view.title_text, view.badges,
+                        view.tags, view.published, view.segments, view.question)
+
+
+def _file(path: str, kind: str, data: bytes, ids: tuple[str, ...]) -> OutputFile:
+    return OutputFile(path, kind, data, ids)
+
+
+def _kib(size: int) -> str:
+    return f"{size / 1024:.1f} KiB"
+
+
+def _template_problem(exc: TemplateError, folder: Path) -> Problem:
+    if isinstance(exc, TemplateSyntaxError):
+        where = Pos(str(folder / (exc.name or "?")), exc.lineno or 1, 1)
+        return Problem(where, "", f"template error: {exc.message}")
+    if isinstance(exc, TemplateNotFound):
+        return Problem(None, "", f"template {folder / str(exc.name)} not found")
+    return Problem(None, "", f"template error in {folder}: {exc}")
