@@ -7,8 +7,9 @@ Each takes a :class:`~pipeline.build.RenderContext` and returns
 from __future__ import annotations
 
 from pipeline.build import Renderer
-from pipeline.render import digest
+from pipeline.render import anki, digest
 
 RENDERERS: dict[str, Renderer] = {
+    "anki": anki.render,
     "digest": digest.render,
 }

@@ -1,0 +1,158 @@
+"""Note fields for the Anki deck: each question's parsed Markdown written as card HTML.
+
+One :class:`FieldWriter` per build holds what is costly to build (the Pygments formatter, lexers
+by name, image names by path), so a 10,000-question bank pays for it once. Per question it
+serialises the shared tree with :func:`pipeline.markup.to_html` and three hooks:
+
+* code blocks are highlighted at build time with Pygments into ``<span class="k">`` tokens; the
+  colours for light and night mode come from :func:`highlight_css`, so cards need no
+  JavaScript and no network (phones study offline);
+* math stays ``\\(…\\)`` / ``\\[…\\]`` (:func:`pipeline.markup.mathjax`): Anki's own MathJax
+  renders it;
+* local images are packed into the deck under a flat, content-hashed name (see
+  :meth:`FieldWriter.media_name`) and ``src`` is rewritten to it; http(s) images stay links.
+
+Raw HTML from the source is cleaned by :mod:`pipeline.sanitize` inside ``to_html``: one policy
+for every output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+from xml.etree.ElementTree import Element
+
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexer import Lexer
+from pygments.lexers import get_lexer_by_name
+from pygments.util import ClassNotFound
+
+from pipeline import markup
+from pipeline.model import Question
+
+#: Pygments styles for code on a light card and in night mode.
+LIGHT_STYLE = "default"
+NIGHT_STYLE = "github-dark"
+#: Anki desktop marks night mode with ``.nightMode``; AnkiDroid with ``.night_mode``.
+NIGHT_SELECTORS = (".nightMode", ".night_mode")
+_CODE = "pre > code"
+_SAFE_EXT = re.compile(r"^\.[a-z0-9]{1,8}$")
+
+
+@dataclass(frozen=True, slots=True)
+class NoteText:
+    """What one note shows: its fields in the note type's order, its tags, its media."""
+
+    fields: tuple[str, ...]
+    tags: tuple[str, ...]
+    media: tuple[str, ...]  # packed file names the fields reference
+
+    @property
+    def digest(self) -> str:
+        """Content hash: what decides whether the note's ``mod`` moves (see the lock)."""
+        data = "\x1e".join(["\x1f".join(self.fields), " ".join(self.tags)])
+        return hashlib.sha256(data.encode()).hexdigest()[:20]
+
+
+def highlight_css() -> str:
+    """Token colours for both modes; night selectors win by specificity."""
+    light = HtmlFormatter(style=LIGHT_STYLE).get_token_style_defs(_CODE)
+    night = HtmlFormatter(style=NIGHT_STYLE).get_token_style_defs(
+        [f"{night} {_CODE}" for night in NIGHT_SELECTORS])
+    return "\n".join(["/* Code colours (Pygments, generated at build time) */", *light, *night])
+
+
+@lru_cache(maxsize=256)
+def _lexer(lang: str) -> Lexer | None:
+    # stripnl=False: leading blank lines in a code block are the author's
+    try:
+        return get_lexer_by_name(lang, stripnl=False)
+    except ClassNotFound:
+        return None
+
+
+def read_image(path: Path) -> bytes:
+    """The one place the deck reads an input file: an image the source references.
+
+    Images are inputs like the YAML itself (validation already checked they exist), not
+    outputs, so reading them here keeps the renderer's contract: it writes nothing.
+    """
+    return path.read_bytes()
+
+
+class FieldWriter:
+    """Writes questions as note fields; create one per build."""
+
+    def __init__(self, slug: str, read: Callable[[Path], bytes] = read_image) -> None:
+        self.slug = slug
+        self.read = read
+        self.formatter = HtmlFormatter(nowrap=True)
+        self.media: dict[str, bytes] = {}  # packed name -> bytes
+        self._names: dict[Path, str] = {}
+
+    def media_name(self, path: Path) -> str:
+        """``<slug>-<sha256 prefix><ext>``: flat, short, safe, and new whenever bytes change.
+
+        Anki never overwrites a same-named media file with different bytes (it renames the
+        incoming one), so the name must change with the content.
+        """
+        name = self._names.get(path)
+        if name is None:
+            data = self.read(path)
+            ext = path.suffix.lower()
+            ext = ext if _SAFE_EXT.match(ext) else ".bin"
+            name = f"{self.slug}-{hashlib.sha256(data).hexdigest()[:16]}{ext}"
+            self._names[path] = name
+            self.media[name] = data
+        return name
+
+    def code_block(self, code: str, lang: str | None) -> str:
+        """Inner HTML of ``<pre><code>``: Pygments tokens, or escaped text for unknown
+        languages."""
+        lexer = _lexer(lang.lower()) if lang else None
+        if lexer is None:
+            return html.escape(code, quote=False)
+        out = str(highlight(code, lexer, self.formatter))
+        return out[:-1] if out.endswith("\n") and not code.endswith("\n") else out
+
+    def html(self, root: Element, images: dict[str, Path], used: list[str]) -> str:
+        """One tree as HTML; names of packed images are appended to ``used``."""
+
+        def image_src(src: str) -> str | None:
+            path = images.get(src)
+            if path is not None:
+                name = self.media_name(path)
+                used.append(name)
+                return name
+            scheme = urlsplit(src).scheme.lower()
+            return src if scheme in ("http", "https") else None
+
+        return markup.to_html(root, image_src=image_src, code_block=self.code_block)
+
+    def question(self, q: Question) -> NoteText:
+        """Fields (order of :data:`pipeline.render.anki.FIELDS`) and tags of a live question."""
+        images = {img.src: img.path for img in q.images}
+        used: list[str] = []
+        title = self.html(markup.inline_children(q.title_doc), images, used)
+        answer = self.html(q.doc, images, used)
+        grades = "".join(f'<span class="grade grade-{g}">{g.capitalize()}</span>'
+                         for g in q.grades)
+        topics = "".join(f'<span class="topic">#{html.escape(t)}</span>' for t in q.tags)
+        fields = (title, answer, html.escape(q.header or "", quote=False), grades, topics,
+                  html.escape(q.id, quote=False), "")
+        tags = (*(f"grade::{g}" for g in q.grades), *(f"topic::{t}" for t in q.tags))
+        return NoteText(fields, tags, tuple(dict.fromkeys(used)))
+
+
+def removed_note(qid: str, notice: str) -> NoteText:
+    """The note that replaces a question deleted from the source (see the deck's README)."""
+    escaped = html.escape(qid, quote=False)
+    fields = (f'<span class="removed-id">{escaped}</span>', "", "", "", "", escaped, notice)
+    return NoteText(fields, ("removed",), ())
