@@ -7,11 +7,12 @@ problems; it never prints or exits (that is :mod:`pipeline.cli`'s job).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pipeline.errors import PipelineError, Problem, Severity
 from pipeline.lockfile import dump_lock, lock_path, read_lock
@@ -54,6 +55,7 @@ class Rendered:
 
 
 Renderer = Callable[[RenderContext], Rendered]
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,19 +63,23 @@ class BuildReport:
     bank: Bank
     files: tuple[OutputFile, ...]
     warnings: tuple[Problem, ...]
+    timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
 
 
 def build(options: BuildOptions) -> BuildReport:
     """Build every output from the source; leave ``dist/`` untouched on any problem."""
     from pipeline.render import RENDERERS  # late: renderers import this module's types
 
+    clock = _Stopwatch()
     now = build_time(options.now)
-    document = load_source(options.source)
-    validated = validate(document)
+    document = clock.stage("load", load_source, options.source)
+    validated = clock.stage("validate", validate, document)
     previous_lock = read_lock(lock_path(options.source))
-    schedule = plan_schedule(validated.bank, previous_lock.get("schedule", {}), now)
+    schedule = clock.stage("plan", plan_schedule, validated.bank,
+                           previous_lock.get("schedule", {}), now)
     context = RenderContext(validated.bank, schedule, previous_lock, now, options)
-    results = {name: render(context) for name, render in RENDERERS.items()}
+    results = {name: clock.stage(f"render:{name}", render, context)
+               for name, render in RENDERERS.items()}
     warnings = [*validated.warnings, *(w for r in results.values() for w in r.warnings)]
     stop_on_problems(warnings, options.strict)
     files = [f for r in results.values() for f in r.files]
@@ -81,9 +87,23 @@ def build(options: BuildOptions) -> BuildReport:
         name: r.lock for name, r in results.items() if r.lock is not None
     }
     with build_lock(options.out):
-        write_lock(options.source, previous_lock, lock)
-        written = write_outputs(files, options.out)
-    return BuildReport(validated.bank, tuple(written), tuple(warnings))
+        clock.stage("write:lock", write_lock, options.source, previous_lock, lock)
+        written = clock.stage("write", write_outputs, files, options.out)
+    return BuildReport(validated.bank, tuple(written), tuple(warnings), clock.times)
+
+
+class _Stopwatch:
+    """Per-stage wall time, for ``PIPELINE_TIMINGS=1`` and the benchmark."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, float] = {}
+
+    def stage(self, name: str, func: Callable[..., _T], *args: Any) -> _T:
+        start = time.perf_counter()
+        try:
+            return func(*args)
+        finally:
+            self.times[name] = round(time.perf_counter() - start, 4)
 
 
 def check(source: Path) -> tuple[Bank, tuple[Problem, ...]]:

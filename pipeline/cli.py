@@ -7,6 +7,8 @@ traceback). Exit 2: usage errors (unknown flags, missing files).
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -28,6 +30,8 @@ def cmd_build(args: argparse.Namespace) -> int:
                            until=args.until, week=args.week)
     report = build(options)
     _print_warnings(report.warnings)
+    if os.environ.get("PIPELINE_TIMINGS"):
+        print(f"timings: {json.dumps(report.timings)}", file=sys.stderr)
     counts = Counter(f.kind for f in report.files)
     summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
     print(f"built {len(report.bank.questions)} questions into {args.out}/: {summary}")
@@ -115,6 +119,9 @@ def parser() -> argparse.ArgumentParser:
                    help="grade(s) of the new question (default: junior)")
     p = add("schema", cmd_schema, "print the JSON Schema of the source format")
     p.add_argument("--output", type=Path, help="write it to this file instead")
+    from pipeline import importer_cli  # import-telegram: options and report live there
+
+    importer_cli.configure(add("import-telegram", importer_cli.command, importer_cli.HELP))
     from pipeline import mail  # send: exit codes and arguments are documented there
 
     mail.configure_send(add("send", mail.cmd_send, "send a built digest .eml over SMTP"))

@@ -1,0 +1,117 @@
+"""Benchmark: the pipeline against the naive reference on synthetic banks (``make bench``).
+
+For each size it generates a bank, then runs, interleaved and repeated, each in a fresh
+process: the naive script; a cold build (no cache, empty dist/); a rebuild after editing one
+answer; a rebuild with nothing changed. It prints medians, peak memory (max RSS of the
+process) and the ratios to the naive script, plus the pipeline's own per-stage times.
+
+This is a benchmark, not a test: it asserts nothing. Figures in the README come from it.
+
+Usage: python bench/bench.py [--sizes 1000,10000,100000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from synthetic import write_bank  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str] | None = None
+        ) -> tuple[float, float, str]:
+    """Run a command; return (seconds, peak RSS in MB, stderr)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env={**os.environ, **(env or {})}, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    stderr = proc.stderr.read() if proc.stderr else ""
+    if status != 0:
+        raise SystemExit(f"{' '.join(args)} failed:\n{stderr}")
+    return elapsed, usage.ru_maxrss / 1024, stderr
+
+
+def edit_one_answer(source: Path, round_no: int) -> None:
+    text = source.read_text(encoding="utf-8")
+    marker = "    answer: |\n"
+    at = text.index(marker, len(text) // 2) + len(marker)
+    source.write_text(text[:at] + f"      Правка номер {round_no}.\n\n" + text[at:],
+                      encoding="utf-8")
+
+
+def bench_size(n: int, repeat: int, work: Path) -> dict[str, object]:
+    folder = work / f"bank-{n}"
+    source = write_bank(folder / "content", n)
+    out, naive_out = folder / "dist", folder / "naive-out"
+    cache = folder / ".cache"
+    py = sys.executable
+    build = [py, "-m", "pipeline", "build", "--source", str(source), "--out", str(out)]
+    env = {"PIPELINE_TIMINGS": "1", "PYTHONPATH": str(ROOT), "SOURCE_DATE_EPOCH": "1796000000"}
+    times: dict[str, list[float]] = {k: [] for k in ("naive", "cold", "one-edit", "no-change")}
+    peaks: dict[str, float] = {}
+    stages: dict[str, float] = {}
+    for r in range(repeat):
+        shutil.rmtree(naive_out, ignore_errors=True)
+        naive_out.mkdir()
+        t, m, _ = run([py, str(ROOT / "bench" / "naive.py"), str(source), str(naive_out)],
+                      cwd=folder)
+        times["naive"].append(t)
+        peaks["naive"] = max(peaks.get("naive", 0), m)
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.rmtree(cache, ignore_errors=True)
+        source.with_name("questions.lock.json").unlink(missing_ok=True)
+        for kind in ("cold", "one-edit", "no-change"):
+            if kind == "one-edit":
+                edit_one_answer(source, r)
+            t, m, err = run(build, cwd=folder, env=env)
+            times[kind].append(t)
+            peaks[kind] = max(peaks.get(kind, 0), m)
+            if kind == "cold":
+                stages = _stages(err)
+    naive = statistics.median(times["naive"])
+    return {
+        "questions": n,
+        "median_s": {k: round(statistics.median(v), 3) for k, v in times.items()},
+        "ratio_to_naive": {k: round(statistics.median(v) / naive, 3) for k, v in times.items()
+                           if k != "naive"},
+        "peak_rss_mb": {k: round(v) for k, v in peaks.items()},
+        "cold_stages_s": stages,
+    }
+
+
+def _stages(stderr: str) -> dict[str, float]:
+    for line in stderr.splitlines():
+        if line.startswith("timings: "):
+            return dict(json.loads(line.removeprefix("timings: ")))
+    return {}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}, {platform.platform()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (int(s) for s in args.sizes.split(",")):
+            repeat = args.repeat if n <= 10_000 else 1
+            result = bench_size(n, repeat, Path(tmp))
+            print(json.dumps(result, ensure_ascii=False), flush=True)
+
+
+if __name__ == "__main__":
+    main()
