@@ -135,6 +135,6 @@ def write_lock(source: Path, previous: Mapping[str, Any], new: dict[str, Any]) -
     """Rewrite the lock only when it changed, so an unchanged source leaves it untouched."""
     path = lock_path(source)
     data = dump_lock(new)
-    if not path.exists() or path.read_bytes() != data:
-        if previous or new:
-            write_file_atomic(path, data)
+    unchanged = path.exists() and path.read_bytes() == data
+    if not unchanged and (previous or new):
+        write_file_atomic(path, data)

@@ -131,7 +131,7 @@ class _StashToElements(Treeprocessor):
                     parent.remove(child)
                     parent.insert(i, block)
 
-    def _element(self, match: re.Match[str], raw: list[str]) -> Element:
+    def _element(self, match: re.Match[str], raw: list[str | Element]) -> Element:
         if match.group(1) is not None:  # a fenced block
             lang, code = self.blocks[int(match.group(1))]
             pre = Element("pre", {"block": "1"})
@@ -143,7 +143,7 @@ class _StashToElements(Treeprocessor):
         source = raw[int(match.group(2))]
         text = source if isinstance(source, str) else str(source)
         return Element("raw", {"html": text, "block": "1" if "\n" in text or
-                               text.lstrip().startswith("<") and _is_block(text) else "0"})
+                               (text.lstrip().startswith("<") and _is_block(text)) else "0"})
 
 
 _ANY_STASH = re.compile(f"{_STASH_RE.pattern}|{_RAW_RE.pattern}")
@@ -177,8 +177,9 @@ def _merge_inline_raw(parent: Element) -> None:
         pieces = []
         for k in range(i, j + 1):
             pieces.append(parent[k].get("html", ""))
-            if k < j and parent[k].tail:
-                pieces.append(html.escape(parent[k].tail, quote=False))
+            tail = parent[k].tail
+            if k < j and tail:
+                pieces.append(html.escape(tail, quote=False))
         merged = Element("raw", {"html": "".join(pieces), "block": "0"})
         merged.tail = parent[j].tail
         for _ in range(i, j + 1):
@@ -251,7 +252,7 @@ class _Parser:
         lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
         for prep in md.preprocessors:
             lines = prep.run(lines)
-        root = md.parser.parseDocument(lines).getroot()
+        root: Element = md.parser.parseDocument(lines).getroot()  # type: ignore[assignment]
         for tree in md.treeprocessors:
             replaced = tree.run(root)
             if replaced is not None:

@@ -66,7 +66,7 @@ def describe(node: Node) -> str:
         return "a list"
     if kind == "mapping":
         return "a mapping"
-    value = node.value
+    value: str = node.value
     if kind == "null":
         return "nothing (null)"
     if kind == "bool":

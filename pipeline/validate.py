@@ -11,8 +11,8 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from types import MappingProxyType
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
@@ -271,10 +271,9 @@ def _question(doc: Document, check: Checker, data: dict[str, Any], pos: dict[str
     images = []
     for field_name, tree in (("answer", doc_tree), ("question", title_tree)):
         for img in markup.iter_images(tree):
-            image = _image(doc, check, item, path, field_name, img.get("src", ""))
-            if image is False:
-                ok = False
-            elif image is not None:
+            good, image = _image(doc, check, item, path, field_name, img.get("src", ""))
+            ok = ok and good
+            if image is not None:
                 images.append(image)
     for name in ("question", "answer"):
         if "TODO" in data[name]:
@@ -291,11 +290,11 @@ def _question(doc: Document, check: Checker, data: dict[str, Any], pos: dict[str
 
 
 def _image(doc: Document, check: Checker, item: Node, path: str, field_name: str,
-           src: str) -> Image | None | bool:
-    """Resolve a local image; None for remote URLs, False (reported) for a bad one."""
+           src: str) -> tuple[bool, Image | None]:
+    """Resolve a local image: (True, Image); (True, None) for a URL; (False, None) reported."""
     parts = urlsplit(src)
     if parts.scheme in ("http", "https"):
-        return None
+        return True, None
     node = _value_node(item, field_name)
     where = _pos_in_value(doc, node, src)
     content_dir = doc.path.parent.resolve()
@@ -303,26 +302,26 @@ def _image(doc: Document, check: Checker, item: Node, path: str, field_name: str
         check.problems.append(Problem(where, f"{path}.{field_name}",
                                       f"image '{src}': expected a file path relative to "
                                       f"{doc.path.parent.name or '.'}/ or an http(s) URL"))
-        return False
+        return False, None
     target = (content_dir / unquote(parts.path)).resolve()
     if not target.is_relative_to(content_dir):
         check.problems.append(Problem(where, f"{path}.{field_name}",
                                       f"image '{src}' lies outside the content folder "
                                       f"{doc.path.parent}/"))
-        return False
+        return False, None
     if not target.is_file():
         check.problems.append(Problem(where, f"{path}.{field_name}",
                                       f"image '{src}' not found (looked for "
                                       f"{Path(doc.display).parent / unquote(parts.path)})"))
-        return False
-    return Image(src, target, where)
+        return False, None
+    return True, Image(src, target, where)
 
 
 def _value_node(mapping: Node, key: str) -> Node:
     if isinstance(mapping, MappingNode):
         for k, v in mapping.value:
             if isinstance(k, ScalarNode) and k.value == key:
-                return v
+                return v  # type: ignore[no-any-return]
     return mapping
 
 
@@ -331,7 +330,7 @@ def _pos_in_value(doc: Document, node: Node, needle: str) -> Pos:
     base = doc.pos(node)
     value = node.value if isinstance(node, ScalarNode) else ""
     offset = value.find(needle)
-    if offset < 0 or node.style not in ("|",):
+    if offset < 0 or not isinstance(node, ScalarNode) or node.style != "|":
         return base
     line_in_value = value.count("\n", 0, offset)
     line_start = value.rfind("\n", 0, offset) + 1

@@ -3,8 +3,8 @@
 Outputs are written into a staging folder beside ``dist/`` and swapped in with one atomic
 ``renameat2(RENAME_EXCHANGE)`` (Linux) or, elsewhere, two renames with recovery at the next
 start. A failed or killed build therefore leaves the previous ``dist/`` whole. (Files are not
-fsynced: a killed process loses nothing the kernel has; a power cut is not covered.) Paths are checked
-before anything is written: no duplicates, nothing absolute or outside ``dist/``.
+fsynced: a killed process loses nothing the kernel has; a power cut is not covered.) Paths are
+checked before anything is written: no duplicates, nothing absolute or outside ``dist/``.
 ``manifest.json`` lists every other file in ``dist/`` with its kind, question ids and sha256.
 """
 

@@ -92,9 +92,9 @@ def test_writer_swaps_whole_folders(tmp_path: Path) -> None:
 
 def test_second_concurrent_build_gets_a_clear_message(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
-    with build_lock(dist), pytest.raises(PipelineError, match="another build is writing"):
-        with build_lock(dist):
-            pass
+    with (build_lock(dist), pytest.raises(PipelineError, match="another build is writing"),
+          build_lock(dist)):
+        pass
 
 
 KILL_SCRIPT = """
