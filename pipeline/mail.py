@@ -76,15 +76,21 @@ def build_message(letter: Letter) -> bytes:
     msg.add_alternative(letter.html, subtype="html", charset="utf-8", cte="base64")
     for part in msg.iter_parts():
         del part["MIME-Version"]  # belongs to the top level only
+    # Python picks a random boundary; "_" never occurs in base64, so this one cannot collide.
+    msg.set_boundary(f"=_{content_hash(letter)}")
     return msg.as_bytes(policy=POLICY)
+
+
+def content_hash(letter: Letter) -> str:
+    """A short hash of what the letter says (not of when it is sent)."""
+    return hashlib.sha256(
+        "\0".join((letter.subject, letter.text, letter.html)).encode()).hexdigest()[:16]
 
 
 def message_id(letter: Letter) -> str:
     """``<ident.hash@domain>``: stable for the same content, new when the content changes."""
-    digest = hashlib.sha256(
-        "\0".join((letter.subject, letter.text, letter.html)).encode()).hexdigest()[:16]
     domain = parseaddr(letter.sender)[1].rpartition("@")[2] or "localhost"
-    return f"<{letter.ident}.{digest}@{domain}>"
+    return f"<{letter.ident}.{content_hash(letter)}@{domain}>"
 
 
 def encoded_size(data: bytes) -> int:
