@@ -14,6 +14,7 @@ command's exit status (see :data:`EXIT_CODES`).
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import os
 import smtplib
@@ -35,7 +36,7 @@ POLICY = policy.SMTP.clone(max_line_length=998)
 EXIT_CODES = {
     "usage": 2,  # bad arguments, unreadable or invalid .eml, credentials half set
     "connect": 3,  # connection refused, host unknown, timeout, connection dropped
-    "auth": 4,  # authentication failed or not offered by the server
+    "auth": 4,  # authentication failed, required but no credentials, or not offered
     "recipient": 5,  # the server rejected a recipient
     "smtp": 6,  # any other refusal: sender, message data, TLS handshake
 }
@@ -201,7 +202,7 @@ def send_eml(path: Path, recipients: list[str], server: Server, *, dry_run: bool
                 smtp.starttls(context=ssl.create_default_context())
                 smtp.ehlo()
             if user is not None and password is not None:
-                smtp.login(user, password)
+                _login(smtp, user, password)
             refused = smtp.sendmail(sender, recipients, raw)
     except smtplib.SMTPAuthenticationError as exc:
         raise SendError("auth", f"authentication failed at {where}: {_reply(exc)} "
@@ -212,6 +213,9 @@ def send_eml(path: Path, recipients: list[str], server: Server, *, dry_run: bool
     except smtplib.SMTPRecipientsRefused as exc:
         raise SendError("recipient", _refused(exc.recipients)) from None
     except smtplib.SMTPSenderRefused as exc:
+        if exc.smtp_code == 530 and user is None:  # "authentication required"
+            raise SendError("auth", f"{where} requires authentication: {_reply(exc)} "
+                            "(set SMTP_USER and SMTP_PASSWORD)") from None
         raise SendError("smtp", f"sender {sender} rejected: {_reply(exc)}") from None
     except smtplib.SMTPDataError as exc:
         raise SendError("smtp", f"message rejected: {_reply(exc)}") from None
@@ -233,6 +237,24 @@ def _connect(server: Server) -> smtplib.SMTP:
         return smtplib.SMTP_SSL(server.host, server.port, timeout=TIMEOUT_SECONDS,
                                 context=ssl.create_default_context())
     return smtplib.SMTP(server.host, server.port, timeout=TIMEOUT_SECONDS)
+
+
+def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
+    """``smtp.login``, except that non-ASCII credentials go as UTF-8 AUTH PLAIN (RFC 4616).
+
+    smtplib encodes credentials as ASCII and would crash on a Cyrillic password.
+    """
+    if (user + password).isascii():
+        smtp.login(user, password)
+        return
+    smtp.ehlo_or_helo_if_needed()
+    if "plain" not in smtp.esmtp_features.get("auth", "").lower().split():
+        raise smtplib.SMTPNotSupportedError("the server offers no AUTH PLAIN, which "
+                                            "non-ASCII credentials need")
+    token = base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode()).decode()
+    code, reply = smtp.docmd("AUTH", f"PLAIN {token}")
+    if code not in (235, 503):
+        raise smtplib.SMTPAuthenticationError(code, reply)
 
 
 def _plain_address(address: str) -> bool:
