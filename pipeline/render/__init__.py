@@ -7,9 +7,10 @@ Each takes a :class:`~pipeline.build.RenderContext` and returns
 from __future__ import annotations
 
 from pipeline.build import Renderer
-from pipeline.render import anki, digest
+from pipeline.render import anki, digest, telegram
 
 RENDERERS: dict[str, Renderer] = {
     "anki": anki.render,
     "digest": digest.render,
+    "telegram": telegram.render,
 }
