@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 anki_collection = pytest.importorskip("anki.collection")
+import_export_pb2 = pytest.importorskip("anki.import_export_pb2")
 Collection = anki_collection.Collection
 ImportAnkiPackageOptions = anki_collection.ImportAnkiPackageOptions
 ImportAnkiPackageRequest = anki_collection.ImportAnkiPackageRequest
@@ -36,9 +37,14 @@ def new_collection(folder: Path, name: str = "collection.anki2") -> Any:
     return Collection(str(folder / name))
 
 
-def import_package(col: Any, package: Path, *, with_scheduling: bool = True) -> ImportLog:
-    """Import an ``.apkg`` as the desktop app does with default update options."""
-    options = ImportAnkiPackageOptions(with_scheduling=with_scheduling)
+def import_package(col: Any, package: Path, *, with_scheduling: bool = True,
+                   merge_notetypes: bool = False, always_update: bool = False) -> ImportLog:
+    """Import an ``.apkg`` as the desktop app does (default: update notes if newer)."""
+    options = ImportAnkiPackageOptions(with_scheduling=with_scheduling,
+                                       merge_notetypes=merge_notetypes)
+    if always_update:
+        options.update_notes = import_export_pb2.ImportAnkiPackageUpdateCondition.Value(
+            "IMPORT_ANKI_PACKAGE_UPDATE_CONDITION_ALWAYS")
     response = col.import_anki_package(
         ImportAnkiPackageRequest(package_path=str(package), options=options))
     log = response.log

@@ -17,7 +17,9 @@ import pytest
 
 from pipeline.errors import PipelineError
 from pipeline.lockfile import lock_path, read_lock
+from pipeline.render import anki as anki_renderer
 from pipeline.render.anki import FIELDS, MODEL_ID, TEMPLATE, note_guid
+from pipeline.render.anki_fields import FieldWriter, NoteText
 from tests.anki_backend import (
     answer_all_cards,
     card_html,
@@ -316,10 +318,13 @@ NEW_QUESTION = """
 
 
 @pytest.mark.slow
-def test_subscriber_reimports_and_keeps_every_review(seed: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("progress", [True, False], ids=["with-progress", "without-progress"])
+def test_subscriber_reimports_and_keeps_every_review(seed: Path, tmp_path: Path,
+                                                     progress: bool) -> None:
+    """``progress``: the import dialog's "Import any learning progress" box."""
     build_into(seed, tmp_path / "v1")
     col = new_collection(tmp_path / "anki")
-    assert import_package(col, deck_of(tmp_path / "v1")).new == 9
+    assert import_package(col, deck_of(tmp_path / "v1"), with_scheduling=progress).new == 9
     assert answer_all_cards(col, SEED_TITLE) >= 9
     # the subscriber's own edit to a note the author does not change
     mine = col.get_note(col.find_notes("Id:knn")[0])
@@ -333,7 +338,7 @@ def test_subscriber_reimports_and_keeps_every_review(seed: Path, tmp_path: Path)
     assert EDIT[0] in text
     seed.write_text(text.replace(*EDIT) + NEW_QUESTION, encoding="utf-8")
     build_into(seed, tmp_path / "v2", now=NOW + timedelta(days=1))
-    log = import_package(col, deck_of(tmp_path / "v2"))
+    log = import_package(col, deck_of(tmp_path / "v2"), with_scheduling=progress)
     assert (log.new, log.updated, log.duplicate, log.conflicting) == (1, 1, 8, 0)
     after = dump(col, with_ids=True)
     notes_before, notes_after = by_id(before), by_id(after)
@@ -353,7 +358,7 @@ def test_subscriber_reimports_and_keeps_every_review(seed: Path, tmp_path: Path)
         assert cards_after[qid] == card, qid  # no reset, no move, same due and interval
     assert cards_after["precision-vs-recall"]["type"] == 0  # new
 
-    again = import_package(col, deck_of(tmp_path / "v2"))
+    again = import_package(col, deck_of(tmp_path / "v2"), with_scheduling=progress)
     assert (again.new, again.updated, again.conflicting) == (0, 0, 0)
     assert dump(col, with_ids=True) == after
 
@@ -417,6 +422,37 @@ def test_restyled_card_updates_the_note_type_not_the_notes(seed: Path, tmp_path:
     assert notetype["mod"] == int((NOW + timedelta(days=1)).timestamp())
     assert ".question { color: teal; }" in col.models.get(MODEL_ID)["css"]
     assert len(col.models.all_names_and_ids()) == 7  # Anki's six stock types + ours, no copy
+
+
+@pytest.mark.slow
+def test_adding_a_field_is_a_migration_merge_note_types_carries_it(
+        seed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rule in pipeline/render/anki.py: append a field with a fresh id; subscribers import
+    once with "Merge note types" and "Update notes: Always". Without the merge Anki duplicates
+    the note type and skips every update."""
+    build_into(seed, tmp_path / "v1")
+    plain, merged = new_collection(tmp_path / "plain"), new_collection(tmp_path / "merged")
+    for col in (plain, merged):
+        import_package(col, deck_of(tmp_path / "v1"))
+        answer_all_cards(col, SEED_TITLE)
+    question = FieldWriter.question
+    monkeypatch.setattr(anki_renderer, "FIELDS", (*FIELDS, ("Source", 4_121_800_008)))
+    monkeypatch.setattr(FieldWriter, "question", lambda self, q: NoteText(
+        (*question(self, q).fields, "t.me"), question(self, q).tags, ()))
+    build_into(seed, tmp_path / "v2", now=NOW + timedelta(days=1))
+
+    log = import_package(plain, deck_of(tmp_path / "v2"))
+    assert (log.new, log.updated, log.conflicting) == (0, 0, 9)  # why it is a migration
+
+    reviews = dump(merged)["revlog"]
+    log = import_package(merged, deck_of(tmp_path / "v2"), merge_notetypes=True,
+                         always_update=True)
+    assert (log.new, log.updated, log.conflicting) == (0, 9, 0)
+    data = dump(merged)
+    assert [n for n, _ in data["notetypes"][0]["fields"]][-1] == "Source"
+    assert len(data["notetypes"]) == 1 and data["revlog"] == reviews
+    assert {n["fields"]["Source"] for n in data["notes"]} == {"t.me"}
+    assert all(c["reps"] >= 1 for c in data["cards"])
 
 
 # --- template problems ---------------------------------------------------------------------

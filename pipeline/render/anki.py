@@ -8,10 +8,10 @@ GUID, updates a note only when the incoming ``mod`` is newer, never touches exis
 * **Note ``mod``** = the moment the note's rendered content last changed. It comes from this
   renderer's lock section (``content/questions.lock.json``, section ``anki``): per question id
   ``"<content hash> <changed-at>"`` (plus `` removed``), and the same for the note type
-  (templates, CSS, fields).
-  A changed hash takes the build's ``now`` (``SOURCE_DATE_EPOCH`` or the clock), always later
-  than the previous one; an unchanged source leaves the lock and the package byte-identical,
-  so a subscriber's own edits to unchanged notes (newer ``mod``) survive re-import.
+  (templates, CSS, fields). A changed hash takes the build's ``now`` (``SOURCE_DATE_EPOCH``
+  or the clock), always later than the previous one; an unchanged source leaves the lock and
+  the package byte-identical, so a subscriber's own edits to unchanged notes (newer ``mod``)
+  survive re-import.
 * **Ids** are pinned constants (note type, fields, template, decks) or derived from the
   question id (note and card ids, in 2010–2020: Anki rewrites ids from the future).
 * **Order**: one subdeck per primary grade; new cards junior → middle → senior, then source
@@ -19,7 +19,8 @@ GUID, updates a note only when the incoming ``mod`` is newer, never touches exis
 * **Removed questions**: Anki cannot delete by import. An id the lock remembers but the source
   no longer has becomes a "removed" note: its fields are replaced by a notice
   (``templates/anki/removed.html``), it is tagged ``removed``, and for new subscribers it sits
-  suspended in the subdeck ``<title>::Удалённые вопросы``. Existing subscribers see the notice
+  in the subdeck ``<title>::Удалённые вопросы`` (suspended when imported with learning
+  progress). Existing subscribers see the notice
   on the card where it was and can delete ``tag:removed``. The lock keeps removed ids forever,
   so the notice reaches everyone whenever they update; if the id returns, the note is restored.
 
@@ -27,9 +28,11 @@ Migration rule for the note type (read before touching :data:`FIELDS` or :data:`
 Anki keeps a note type only while its field and template *names* are unchanged; otherwise it
 imports a renamed copy and every existing note becomes "conflicting" (skipped, updates stop).
 So: never rename, reorder or delete a field or the template, and never reuse an id. Adding a
-field is a migration: append it at the end with a fresh pinned id, bump nothing else, note it
-in the changelog and tell subscribers to tick "Merge note types" (Anki 23.10+, matched by these
-field ids) on their next import; older clients keep their notes but stop receiving updates.
+field is a migration: append it at the end with a fresh pinned id, announce it, and tell
+subscribers to import that one package with "Merge note types" ticked and "Update notes" set
+to "Always" (Anki 23.10+; merging matches fields by these ids and marks the notes modified at
+import time, so "if newer" would skip the new content). Reviews survive; the subscriber's own
+edits to notes are overwritten that once. ``tests/test_anki.py`` plays exactly this.
 Renaming the deck title renames nothing for existing subscribers (decks match by name; cards
 are never moved): new cards would land in new decks.
 """
