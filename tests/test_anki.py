@@ -301,6 +301,16 @@ def test_edit_moves_only_that_notes_time(seed: Path, tmp_path: Path) -> None:
     assert section["note_type"].endswith("2026-11-20T12:00:00Z")
 
 
+def test_a_change_built_with_an_older_clock_still_moves_forward(seed: Path,
+                                                                tmp_path: Path) -> None:
+    """A machine with a wrong clock (or an old SOURCE_DATE_EPOCH) must not hide an edit."""
+    build_into(seed, tmp_path / "dist")
+    seed.write_text(seed.read_text(encoding="utf-8").replace(*EDIT), encoding="utf-8")
+    build_into(seed, tmp_path / "dist", now=NOW - timedelta(days=30))
+    entry = read_lock(lock_path(seed))["anki"]["notes"]["roc-auc-log"]
+    assert entry.split()[1] == "2026-11-20T12:00:01Z"
+
+
 # --- what an existing subscriber gets ----------------------------------------------------------
 
 
