@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -73,3 +74,94 @@ def formatting(result: dict[str, Any], ignore: frozenset[str] = frozenset()
                 out.append((a, b))
         merged[kind] = out
     return merged
+
+
+class _Hrefs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self.hrefs.append(dict(attrs).get("href") or "")
+
+
+def _insert(text: str, entities: list[tuple[str, int, int]], pos: int, extra: str
+            ) -> tuple[str, list[tuple[str, int, int]]]:
+    """Insert unformatted ``extra`` at ``pos``: entities after it move, entities across split."""
+    n = len(extra.encode("utf-16-le")) // 2
+    out: list[tuple[str, int, int]] = []
+    for kind, a, b in entities:
+        if b <= pos:
+            out.append((kind, a, b))
+        elif a >= pos:
+            out.append((kind, a + n, b + n))
+        else:
+            out.extend([(kind, a, pos), (kind, pos + n, b + n)])
+    units = text.encode("utf-16-le")
+    return (units[: 2 * pos] + extra.encode("utf-16-le") + units[2 * pos:]).decode("utf-16-le"), out
+
+
+#: What the apps' Markdown cannot express; the twin shows the same text without it.
+NOT_IN_MARKDOWN = frozenset({"underline", "blockquote", "texturl"})
+
+
+def as_markdown_shows(html_source: str, result: dict[str, Any],
+                      url_for_text: Any) -> dict[str, Any]:
+    """The HTML post as its Markdown twin must show it: links become "text (url)"."""
+    parser = _Hrefs()
+    parser.feed(html_source)
+    text: str = result["text"]
+    entities = [(entity_kind(e), e["offset"], e["offset"] + e["length"])
+                for e in result["entities"]]
+    links = sorted((a, b) for kind, a, b in entities if kind == "texturl")
+    assert len(links) == len(parser.hrefs), (links, parser.hrefs)
+    units = text.encode("utf-16-le")
+    for (a, b), href in sorted(zip(links, parser.hrefs, strict=True), reverse=True):
+        if units[2 * a: 2 * b].decode("utf-16-le") != href:
+            text, entities = _insert(text, entities, b, f" ({url_for_text(href)})")
+    return {"text": text, "entities": [
+        {"offset": a, "length": b - a, "type": {"@type": _TYPE_NAMES.get(kind, kind)}}
+        for kind, a, b in entities]}
+
+
+_TYPE_NAMES = {"bold": "textEntityTypeBold", "italic": "textEntityTypeItalic",
+               "underline": "textEntityTypeUnderline", "strikethrough":
+               "textEntityTypeStrikethrough", "spoiler": "textEntityTypeSpoiler",
+               "code": "textEntityTypeCode", "pre": "textEntityTypePre",
+               "blockquote": "textEntityTypeBlockQuote", "texturl": "textEntityTypeTextUrl"}
+
+
+def check_post(html_source: str, markdown: str, limit: int = 4096,
+               url_for_text: Any = None) -> list[str]:
+    """Everything wrong with one post as Telegram would see it (empty list: all good).
+
+    The HTML must parse without error and fit the limits; the Markdown twin must give the same
+    text and formatting (links read "text (url)"; underline and quotes cannot be written).
+    """
+    problems: list[str] = []
+    result = parse_html(html_source)
+    if result.get("@type") != "formattedText":
+        return [f"TDLib refused the HTML: {result.get('message')}"]
+    size = len(result["text"].encode("utf-16-le")) // 2
+    if size > limit:
+        problems.append(f"{size} UTF-16 units > {limit}")
+    if len(result["entities"]) > 100:
+        problems.append(f"{len(result['entities'])} entities > 100")
+    if len(html_source.encode()) > 32768:
+        problems.append(f"{len(html_source.encode())} bytes of HTML > 32768")
+    if result["text"] != result["text"].strip():
+        problems.append("the post starts or ends with whitespace (Telegram trims it)")
+    md = parse_markdown(markdown)
+    if md.get("@type") != "formattedText":
+        return [*problems, f"TDLib refused the Markdown: {md.get('message')}"]
+    if len(md["entities"]) > 100:
+        problems.append(f"Markdown twin: {len(md['entities'])} entities > 100")
+    if url_for_text is not None:
+        want = as_markdown_shows(html_source, result, url_for_text)
+        if md["text"] != want["text"]:
+            problems.append(f"Markdown twin text differs:\n{md['text']!r}\n{want['text']!r}")
+        elif formatting(md, NOT_IN_MARKDOWN) != formatting(want, NOT_IN_MARKDOWN):
+            problems.append(f"Markdown twin formatting differs:\n{formatting(md)}\n"
+                            f"{formatting(want, NOT_IN_MARKDOWN)}")
+    return problems

@@ -194,9 +194,9 @@ def _render_post(ctx: RenderContext, template: Template, q: Question, at: dateti
         files.append(OutputFile(f"{FOLDER}/{name}", KIND_IMAGE, read_image(img), (q.id,)))
     for part in post.parts:
         files.append(OutputFile(f"{FOLDER}/{part.stem}.html", KIND_HTML,
-                                _with_newline(part.post.html), (q.id,)))
+                                _exact(part.post.html), (q.id,)))
         files.append(OutputFile(f"{FOLDER}/{part.stem}.txt", KIND_TEXT,
-                                _with_newline(part.post.markdown), (q.id,)))
+                                _exact(part.post.markdown), (q.id,)))
     if q.quiz is not None:
         poll, poll_problems = quiz_payload(q, post.title, ctx.bank.settings.channel.url)
         problems.extend(poll_problems)
@@ -209,9 +209,9 @@ def _render_post(ctx: RenderContext, template: Template, q: Question, at: dateti
     return post, files, problems
 
 
-def _with_newline(text: str) -> bytes:
-    """Files end with a newline; Telegram trims it, so the post is unchanged."""
-    return (text + "\n").encode("utf-8") if text else b""
+def _exact(text: str) -> bytes:
+    """A post file holds exactly the message: no trailing newline, ready to send as is."""
+    return text.encode("utf-8")
 
 
 def quiz_payload(q: Question, title: str, channel_url: str | None

@@ -230,19 +230,25 @@ class _Converter:
 
     def table(self, el: Element, quote: int) -> list[Span]:
         rows: list[list[str]] = []
+        right: set[int] = set()
         for tr in el.iter("tr"):
-            cells = [_collapse_text(plain_text(self.inline_content(cell, frozenset(), None,
-                                                                    quote)))
-                     for cell in tr if cell.tag in ("th", "td")]
-            rows.append(cells)
+            cells = [cell for cell in tr if cell.tag in ("th", "td")]
+            right |= {i for i, cell in enumerate(cells) if "right" in cell.get("style", "")}
+            rows.append([_collapse_text(plain_text(self.inline_content(cell, frozenset(), None,
+                                                                        quote)))
+                         for cell in cells])
         if not rows:
             return []
         width = max(len(r) for r in rows)
         rows = [r + [""] * (width - len(r)) for r in rows]
         cols = [max(_display_width(r[i]) for r in rows) for i in range(width)]
+
+        def pad(i: int, cell: str) -> str:
+            fill = " " * (cols[i] - _display_width(cell))
+            return fill + cell if i in right else cell + fill
+
         if sum(cols) + 3 * (width - 1) <= 40:
-            lines = [" │ ".join(c + " " * (cols[i] - _display_width(c)) for i, c in enumerate(r))
-                     .rstrip() for r in rows]
+            lines = [" │ ".join(pad(i, c) for i, c in enumerate(r)).rstrip() for r in rows]
             if len(rows) > 1 and el.find("thead") is not None:
                 lines.insert(1, "─┼─".join("─" * w for w in cols))
             return [Span("\n".join(lines), pre="", quote=quote)]
@@ -621,7 +627,9 @@ def strip_spans(spans: Sequence[Span]) -> list[Span]:
 
 _MARKER_CHARS = "_*~|"
 _DOUBLED = re.compile(r"([_*~|])\1")
-_ENTITYISH = re.compile(r"[#@$/]|\d{3}")
+#: What Telegram's entity finder may take for a hashtag, mention, cashtag, bot command or card
+#: number; formatting that starts or ends inside such a word is not read as Markdown.
+_ENTITYISH = re.compile(r"[#@$]|(?:^|[^\w/<>])/\w|\d{8}")
 
 
 def make_safe(spans: Sequence[Span]) -> list[Span]:
