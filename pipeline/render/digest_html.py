@@ -4,14 +4,15 @@ Email differs from the Anki card enough to need its own writer rather than hooks
 :func:`pipeline.markup.to_html`:
 
 * top-level code blocks become separate *segments*, so the template can give each ``<pre>``
-  its own table cell (the one layout every client, Outlook included, keeps);
+  its own table cell (the one layout every client, Outlook included, keeps); code blocks
+  nested in lists or quotes get a one-cell table of their own;
 * links and images must be absolute: relative links resolve against ``newsletter.base_url``
   (else the link is dropped, keeping its text), local images are published under that URL and
   SVG/``data:`` images never appear (no client shows them reliably) — the alt text does;
 * blockquotes become one-cell tables, because padding only works on ``<td>`` everywhere;
 * formulas are Unicode text (:mod:`pipeline.render.digest_math`): no MathJax in a mailbox;
 * raw HTML is cleaned by :mod:`pipeline.sanitize`, then its URLs get the same rules as
-  Markdown's (a second nh3 pass with an attribute filter: the allow-list is unchanged).
+  Markdown's and its tables the same class (a second nh3 pass: the allow-list is unchanged).
 
 The output uses tags and a few classes only; the stylesheet in ``templates/digest/`` is
 inlined afterwards by css-inline.
@@ -168,7 +169,9 @@ def _write(el: Element, out: list[str], urls: Urls) -> None:
         else:
             out.append(f"<img{_attrs({'src': src, 'alt': alt})}>")
     elif (code := _code_of(el)) is not None:  # a code block inside a list or quote
-        out.append(f'<pre class="nested">{highlight_code(*code)}</pre>')
+        out.append('<table role="presentation" class="code-table nested-code" width="100%" '
+                   'cellpadding="0" cellspacing="0" border="0"><tr><td class="code-cell">'
+                   f'<pre class="code">{highlight_code(*code)}</pre></td></tr></table>')
     elif tag == "blockquote":
         out.append('<table role="presentation" class="quote" width="100%" cellpadding="0" '
                    'cellspacing="0" border="0"><tr><td class="quote-cell">')
@@ -209,6 +212,8 @@ def clean_raw(fragment: str, urls: Urls) -> str:
         url_schemes=set(sanitize.URL_SCHEMES),
         link_rel="noopener noreferrer",
         attribute_filter=_url_filter(urls),
+        # Raw tables are content: they get the Markdown tables' styling (borders, wrapping).
+        set_tag_attribute_values={"table": {"class": "data"}},
     )
 
 
