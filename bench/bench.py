@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synthetic import write_bank  # noqa: E402
+from synthetic import write_bank
 
 ROOT = Path(__file__).resolve().parent.parent
 
