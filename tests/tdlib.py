@@ -114,10 +114,16 @@ def as_markdown_shows(html_source: str, result: dict[str, Any],
     text: str = result["text"]
     entities = [(entity_kind(e), e["offset"], e["offset"] + e["length"])
                 for e in result["entities"]]
-    links = sorted((a, b) for kind, a, b in entities if kind == "texturl")
-    assert len(links) == len(parser.hrefs), (links, parser.hrefs)
+    found = sorted((a, b) for kind, a, b in entities if kind == "texturl")
+    assert len(found) == len(parser.hrefs), (found, parser.hrefs)
+    links: list[tuple[tuple[int, int], str]] = []
+    for (a, b), href in zip(found, parser.hrefs, strict=True):
+        if links and links[-1][0][1] == a and links[-1][1] == href:  # one link, in pieces
+            links[-1] = ((links[-1][0][0], b), href)
+        else:
+            links.append(((a, b), href))
     units = text.encode("utf-16-le")
-    for (a, b), href in sorted(zip(links, parser.hrefs, strict=True), reverse=True):
+    for (a, b), href in reversed(links):
         if units[2 * a: 2 * b].decode("utf-16-le") != href:
             text, entities = _insert(text, entities, b, f" ({url_for_text(href)})")
     return {"text": text, "entities": [

@@ -19,6 +19,7 @@ Telegram counts lengths in UTF-16 code units (:func:`utf16_len`), not code point
 
 from __future__ import annotations
 
+import bisect
 import html
 import re
 import unicodedata
@@ -627,9 +628,9 @@ def strip_spans(spans: Sequence[Span]) -> list[Span]:
 
 _MARKER_CHARS = "_*~|"
 _DOUBLED = re.compile(r"([_*~|])\1")
-#: What Telegram's entity finder may take for a hashtag, mention, cashtag, bot command or card
-#: number; formatting that starts or ends inside such a word is not read as Markdown.
-_ENTITYISH = re.compile(r"[#@$]|(?:^|[^\w/<>])/\w|\d{8}")
+#: What Telegram's entity finder may take for a hashtag, mention, cashtag, bot command, URL or
+#: card number; formatting that starts or ends inside such a word is not read as Markdown.
+_ENTITYISH = re.compile(r"[#@$]|(?:^|[^\w/<>])/\w|\d{8}|://|[^\W_]\.[^\W\d_]{2}")
 
 
 def make_safe(spans: Sequence[Span]) -> list[Span]:
@@ -649,39 +650,59 @@ def make_safe(spans: Sequence[Span]) -> list[Span]:
         elif "`" in s.text:
             s = replace(s, text=s.text.replace("`", BACKTICK_STANDIN))
         out.append(s)
-    result: list[Span] = []
-    segment: list[Span] = []
-    for s in out:
-        if s.is_code:
-            result.extend(_safe_segment(segment))
-            segment = []
-            result.append(s)
-        else:
-            segment.append(s)
-    result.extend(_safe_segment(segment))
-    return merge(_merge_code(result))
+    # Turning a word into code can start or end formatting next to another word, so repeat
+    # until nothing changes (each round only adds code; it settles in a round or two).
+    while True:
+        result: list[Span] = []
+        segment: list[Span] = []
+        for s in out:
+            if s.is_code:
+                result.extend(_safe_segment(segment))
+                segment = []
+                result.append(s)
+            else:
+                segment.append(s)
+        result.extend(_safe_segment(segment))
+        result = merge(_merge_code(result))
+        if result == out:
+            return result
+        out = result
 
 
 def _safe_segment(spans: list[Span]) -> list[Span]:
+    """Hazardous words of one stretch between code spans become code (see make_safe)."""
     if not spans:
         return []
     text = "".join(s.text for s in spans)
-    if not any(c in text for c in "_*~|[#@$/") and not re.search(r"\d", text):
+    if not any(c in text for c in "_*~|[#@$/.") and not re.search(r"\d", text):
         return spans
     bounds = [0]
     for s in spans:
         bounds.append(bounds[-1] + len(s.text))
-    cuts = set(bounds)
+
+    def italic_changes(i: int) -> bool:
+        """Does an italic marker ("__") land at bounds[i]? Ends close every marker."""
+        if i == 0 or i == len(spans):
+            return True
+        before, after = spans[i - 1], spans[i]
+        if before.href and before.href != after.href:
+            return "i" in before.marks
+        return ("i" in before.marks) != ("i" in after.marks)
+
     hazards: list[tuple[int, int]] = []
     for m in re.finditer(r"\S+", text):
         start, end = m.span()
         word = m.group()
-        inner = [b for b in cuts if start < b < end]
-        edges = [b for b in (start, end) if b in cuts]
-        touching = any((b > 0 and text[b - 1] in _MARKER_CHARS and b - 1 >= start) or
-                       (b < len(text) and text[b] in _MARKER_CHARS and b < end)
-                       for b in inner + edges)
-        if _DOUBLED.search(word) or "](" in word or touching or \
+        lo = bisect.bisect_left(bounds, start)
+        hi = bisect.bisect_right(bounds, end)
+        at = range(lo, hi)  # indexes of span boundaries within [start, end]
+        touching = any((bounds[i] > start and text[bounds[i] - 1] in _MARKER_CHARS) or
+                       (bounds[i] < end and text[bounds[i]] in _MARKER_CHARS) for i in at)
+        inner = any(start < bounds[i] < end for i in at)
+        # "_" is a hashtag, mention and command letter: "#tag__" is one hashtag, no italic.
+        swallowed = bool(re.search(r"[#@/]", word)) and any(
+            bounds[i] > start and italic_changes(i) for i in at)
+        if _DOUBLED.search(word) or "](" in word or touching or swallowed or \
                 (inner and _ENTITYISH.search(word)):
             hazards.append((start, end))
     if not hazards:
@@ -783,9 +804,9 @@ def to_html(spans: Sequence[Span]) -> tuple[str, int]:
                        f"<pre>{_esc(s.text)}</pre>")
             count += 1
             continue
-        wanted = [m for m in SPLITTABLE if m in s.marks]
-        if s.href:
-            wanted.append("a")
+        # A link is the outermost tag so that it stays one entity (one tap target) even
+        # when the formatting inside it changes.
+        wanted = (["a"] if s.href else []) + [m for m in SPLITTABLE if m in s.marks]
         if "code" in s.marks:
             wanted.append("code")
         keep = 0
@@ -955,8 +976,6 @@ def _max_end(spans: list[Span], bounds: list[int], text: str, start: int, cap: i
 
 def _inside_entity(spans: list[Span], bounds: list[int], pos: int) -> bool:
     """True when ``pos`` falls inside inline formatting (bold, code, a link...)."""
-    import bisect
-
     i = bisect.bisect_right(bounds, pos) - 1
     if i >= len(spans):
         return False
