@@ -347,7 +347,6 @@ def convert(export: Export, existing: Existing = Existing(), *,
             skip(post)
             continue
         grades = tuple(g for g in GRADES if g in {h.casefold() for h in post.hashtags})
-        question_text, exact_q = question_markdown(post.question)
         shaped = visible(post.question).rstrip().endswith("?")
         snippet = _snippet(visible(post.question))
         if not grades and not (include_ungraded and shaped):
@@ -358,6 +357,7 @@ def convert(export: Export, existing: Existing = Existing(), *,
         if not blocks:
             skip(f"no answer after the question {snippet}")
             continue
+        question_text, exact_q = question_markdown(post.question)
         answer, exact_a = answer_markdown(blocks)
         key = normalise(question_text)
         if key in existing.texts:

@@ -301,18 +301,24 @@ _ASCII_PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 _ESCAPABLE = frozenset("\\`*_{}[]()>#+-.!$~|")
 
 
+_SPECIAL = re.compile(r"[\\`*$_\[<&]")
+_ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|\w+);")
+
+
 def escape(text: str, *, strict: bool = False) -> str:
     """Plain text -> Markdown that reads back as the same text.
 
     Minimal by default (an editor's file should not be full of backslashes); ``strict`` escapes
     every punctuation character Markdown might read."""
+    if not strict and not _SPECIAL.search(text):
+        return text  # most text: nothing to escape
     out: list[str] = []
     for i, ch in enumerate(text):
         before = text[i - 1] if i else ""
         after = text[i + 1] if i + 1 < len(text) else ""
         if ch == "<" and (strict or after.isalpha() or (after and after in "/!?")):
             out.append("&lt;")
-        elif ch == "&" and (strict or re.match(r"&(?:#\d+|#x[0-9a-fA-F]+|\w+);", text[i:])):
+        elif ch == "&" and (strict or _ENTITY.match(text, i)):
             out.append("&amp;")
         elif strict and ch in _ESCAPABLE:
             out.append("\\" + ch)
@@ -322,7 +328,7 @@ def escape(text: str, *, strict: bool = False) -> str:
             out.append("\\" + ch)
         elif ch == "_" and not (before.isalnum() and after.isalnum()):
             out.append("\\_")
-        elif ch == "[" and "](" in text[i:]:
+        elif ch == "[" and text.find("](", i) >= 0:
             out.append("\\[")
         else:
             out.append(ch)
