@@ -110,6 +110,20 @@ class _MathProcessor(InlineProcessor):
         return el, m.start(0), m.end(0)
 
 
+class _UnescapeCode(Treeprocessor):
+    """Python-Markdown stores code spans and indented code blocks HTML-escaped; the tree holds
+    plain text (writers escape for their own target), so undo exactly its ``code_escape``."""
+
+    def run(self, root: Element) -> None:
+        for pre in root.iter("pre"):  # indented blocks end in newlines; fenced ones do not
+            for code in pre.iter("code"):
+                code.text = util.AtomicString((code.text or "").rstrip("\n"))
+        for el in root.iter("code"):
+            if el.text and "&" in el.text:
+                text = el.text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+                el.text = util.AtomicString(text)
+
+
 class _StashToElements(Treeprocessor):
     """Turn fence and raw-HTML placeholders left in text back into elements."""
 
@@ -242,6 +256,7 @@ class _Parser:
         md.inlinePatterns.register(_MathProcessor(_MathProcessor.PATTERN, md), "math", 185)
         md.inlinePatterns.deregister("automail")  # it emits obfuscated entity soup
         md.treeprocessors.deregister("prettify")  # no synthetic whitespace in the tree
+        md.treeprocessors.register(_UnescapeCode(md), "unescape_code", 6)
         md.treeprocessors.register(_StashToElements(md, self.blocks), "stash_elements", 5)
         self.md = md
 
@@ -297,13 +312,20 @@ def iter_images(root: Element) -> Iterator[Element]:
 def plain_text(root: Element) -> str:
     """Visible text of a tree, for search keys, summaries and duplicate checks."""
     parts: list[str] = []
-    for el in root.iter():
+
+    def walk(el: Element) -> None:
         if el.tag == "raw":
             parts.append(sanitize.visible_text(el.get("html", "")))
+        elif el.tag == "img":
+            parts.append(el.get("alt", ""))
         elif el.text:
             parts.append(el.text)
-        if el.tail and el is not root:
-            parts.append(el.tail)
+        for child in el:
+            walk(child)
+            if child.tail:
+                parts.append(child.tail)
+
+    walk(root)
     return " ".join("".join(parts).split())
 
 

@@ -1,0 +1,64 @@
+"""The one Markdown parse every output serialises: math, code, raw HTML, text order."""
+
+from __future__ import annotations
+
+from xml.etree.ElementTree import tostring
+
+import pytest
+
+from pipeline.markup import parse_markdown, plain_text, to_html
+
+
+def html(text: str) -> str:
+    return to_html(parse_markdown(text), image_src=lambda src: f"media/{src}")
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ("$a_1 * b_2 \\\\ c$", "<p>\\(a_1 * b_2 \\\\ c\\)</p>"),
+    ("$$\\sum_{i=1}^n x_i^2$$", "<p>\\[\\sum_{i=1}^n x_i^2\\]</p>"),
+    ("цена $5 и $10", "<p>цена $5 и $10</p>"),
+    ("один $ знак", "<p>один $ знак</p>"),
+    ("\\$x$ не формула", "<p>$x$ не формула</p>"),
+    ("`$HOME` и $x$", "<p><code>$HOME</code> и \\(x\\)</p>"),
+    ("$x<y$ & z", "<p>\\(x&lt;y\\) &amp; z</p>"),
+])
+def test_math_is_taken_out_before_markdown_touches_it(source: str, expected: str) -> None:
+    assert html(source) == expected
+
+
+def test_code_text_is_plain_text_in_the_tree() -> None:
+    tree = parse_markdown("`X <= 5 && a`\n\n    indented < &amp;\n\n```py\nfenced < &amp;\n```")
+    codes = [el.text for el in tree.iter("code")]
+    assert codes == ["X <= 5 && a", "indented < &amp;", "fenced < &amp;"]
+    assert html("`a<b`") == "<p><code>a&lt;b</code></p>"
+
+
+def test_fenced_blocks_keep_language_blank_lines_and_work_inside_lists() -> None:
+    tree = parse_markdown("- item\n\n    ```python\n    a = 1\n\n    b = '__x__'\n    ```\n- next")
+    pre = tree.find("./ul/li/pre/code")
+    assert pre is not None and pre.get("class") == "language-python"
+    assert pre.text == "a = 1\n\nb = '__x__'"
+    unclosed = parse_markdown("```\nnever closed\n*not emphasis*")
+    assert unclosed.find("./pre/code") is not None
+    assert unclosed.find(".//em") is None
+
+
+def test_raw_html_is_kept_as_one_element_and_sanitised_on_output() -> None:
+    tree = parse_markdown('a <b onclick="x()">bold</b> <a href="javascript:alert(1)">x</a>')
+    raws = [el.get("html") for el in tree.iter("raw")]
+    assert raws == ['<b onclick="x()">bold</b>', '<a href="javascript:alert(1)">x</a>']
+    out = html('a <b onclick="x()">bold</b> <script>alert(1)</script>\n\n'
+               '<div onmouseover="x">block</div>\n\n[l](javascript:alert(1))')
+    assert "onclick" not in out and "script" not in out and "onmouseover" not in out
+    assert "javascript" not in out
+    assert "<b>bold</b>" in out and "<div>block</div>" in out
+
+
+def test_plain_text_reads_in_document_order() -> None:
+    tree = parse_markdown("**&lt;**a and ![схема](x.png) `c<d`")
+    assert plain_text(tree) == "<a and схема c<d"
+
+
+def test_tree_has_no_placeholders_left() -> None:
+    tree = parse_markdown("x <i>a</i> `b` &copy; <!-- c -->\n\n```\nd\n```\n\n<div>e</div>")
+    assert "\x02" not in tostring(tree, encoding="unicode")
