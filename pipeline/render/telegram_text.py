@@ -43,6 +43,7 @@ _OPEN = {"b": "<b>", "i": "<i>", "u": "<u>", "s": "<s>", "spoiler": "<tg-spoiler
 _CLOSE = {"b": "</b>", "i": "</i>", "u": "</u>", "s": "</s>", "spoiler": "</tg-spoiler>"}
 #: Send-time Markdown markers; underline has none in the apps.
 _MD = {"b": "**", "i": "__", "s": "~~", "spoiler": "||"}
+_MD_MARKS = frozenset(_MD)
 BULLET = "• "
 #: Continuation lines and nested lists inside a list item (proportional fonts: 4 spaces).
 LIST_INDENT = "    "
@@ -680,14 +681,16 @@ def _safe_segment(spans: list[Span]) -> list[Span]:
     for s in spans:
         bounds.append(bounds[-1] + len(s.text))
 
-    def italic_changes(i: int) -> bool:
-        """Does an italic marker ("__") land at bounds[i]? Ends close every marker."""
-        if i == 0 or i == len(spans):
-            return True
+    def markers_at(i: int) -> frozenset[str]:
+        """The Markdown markers written at bounds[i] (a link's end closes all of them)."""
+        if i == 0:
+            return spans[0].marks & _MD_MARKS
+        if i == len(spans):
+            return spans[-1].marks & _MD_MARKS
         before, after = spans[i - 1], spans[i]
         if before.href and before.href != after.href:
-            return "i" in before.marks
-        return ("i" in before.marks) != ("i" in after.marks)
+            return (before.marks | after.marks) & _MD_MARKS
+        return (before.marks ^ after.marks) & _MD_MARKS
 
     hazards: list[tuple[int, int]] = []
     for m in re.finditer(r"\S+", text):
@@ -695,13 +698,13 @@ def _safe_segment(spans: list[Span]) -> list[Span]:
         word = m.group()
         lo = bisect.bisect_left(bounds, start)
         hi = bisect.bisect_right(bounds, end)
-        at = range(lo, hi)  # indexes of span boundaries within [start, end]
+        at = [i for i in range(lo, hi) if markers_at(i)]  # markers within [start, end]
         touching = any((bounds[i] > start and text[bounds[i] - 1] in _MARKER_CHARS) or
                        (bounds[i] < end and text[bounds[i]] in _MARKER_CHARS) for i in at)
         inner = any(start < bounds[i] < end for i in at)
         # "_" is a hashtag, mention and command letter: "#tag__" is one hashtag, no italic.
         swallowed = bool(re.search(r"[#@/]", word)) and any(
-            bounds[i] > start and italic_changes(i) for i in at)
+            bounds[i] > start and "i" in markers_at(i) for i in at)
         if _DOUBLED.search(word) or "](" in word or touching or swallowed or \
                 (inner and _ENTITYISH.search(word)):
             hazards.append((start, end))
