@@ -80,11 +80,12 @@ def plan_schedule(bank: Bank, remembered: Mapping[str, Any], now: datetime) -> S
         taken[at] = q
 
     # Remembered slots: the past is fixed; the future only while still a valid, free slot.
-    pinned_at = {at: q for at, q in taken.items()}
+    pinned_at = dict(taken)
     for q in bank.questions:
-        at = _remembered(remembered, q.id, tz)
-        if q.id in assigned or at is None:
+        memory = _remembered(remembered, q.id, tz)
+        if q.id in assigned or memory is None:
             continue
+        at = memory
         if at <= now:
             pin = pinned_at.get(at)
             if pin is not None:
