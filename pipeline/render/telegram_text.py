@@ -75,7 +75,7 @@ class Span:
 
 def utf16_len(text: str) -> int:
     """Length as Telegram counts it: UTF-16 code units (👍 is 2, a flag 4)."""
-    return len(text) + sum(1 for c in text if ord(c) > 0xFFFF)
+    return len(text.encode("utf-16-le")) // 2
 
 
 def clean_text(text: str) -> str:
@@ -629,6 +629,7 @@ def strip_spans(spans: Sequence[Span]) -> list[Span]:
 
 _MARKER_CHARS = "_*~|"
 _DOUBLED = re.compile(r"([_*~|])\1")
+_SUSPECT = re.compile(r"([_*~|])\1|\]\(")
 #: What Telegram's entity finder may take for a hashtag, mention, cashtag, bot command, URL or
 #: card number; formatting that starts or ends inside such a word is not read as Markdown.
 _ENTITYISH = re.compile(r"[#@$]|(?:^|[^\w/<>])/\w|\d{8}|://|[^\W_]\.[^\W\d_]{2}")
@@ -692,10 +693,28 @@ def _safe_segment(spans: list[Span]) -> list[Span]:
             return (before.marks | after.marks) & _MD_MARKS
         return (before.marks ^ after.marks) & _MD_MARKS
 
+    def word_at(p: int) -> tuple[int, int]:
+        start = end = p
+        while start > 0 and not text[start - 1].isspace():
+            start -= 1
+        while end < len(text) and not text[end].isspace():
+            end += 1
+        return start, end
+
+    # Only words that hold a doubled marker or "](", or that a Markdown marker touches, can
+    # be misread: look at those instead of every word (long answers stay fast).
+    words: set[tuple[int, int]] = set()
+    for m in _SUSPECT.finditer(text):
+        words.add(word_at(m.start()))
+    for i, b in enumerate(bounds):
+        if markers_at(i):
+            if b > 0 and not text[b - 1].isspace():
+                words.add(word_at(b - 1))
+            if b < len(text) and not text[b].isspace():
+                words.add(word_at(b))
     hazards: list[tuple[int, int]] = []
-    for m in re.finditer(r"\S+", text):
-        start, end = m.span()
-        word = m.group()
+    for start, end in sorted(words):
+        word = text[start:end]
         lo = bisect.bisect_left(bounds, start)
         hi = bisect.bisect_right(bounds, end)
         at = [i for i in range(lo, hi) if markers_at(i)]  # markers within [start, end]
@@ -739,11 +758,15 @@ def _merge_code(spans: list[Span]) -> list[Span]:
 
 def _slice(spans: Sequence[Span], bounds: Sequence[int], a: int, b: int) -> list[Span]:
     out: list[Span] = []
-    for i, s in enumerate(spans):
+    for i in range(max(0, bisect.bisect_right(bounds, a) - 1), len(spans)):
         lo, hi = bounds[i], bounds[i + 1]
-        if hi <= a or lo >= b:
+        if lo >= b:
+            break
+        if hi <= a:
             continue
-        out.append(replace(s, text=s.text[max(a, lo) - lo: min(b, hi) - lo]))
+        s = spans[i]
+        out.append(s if a <= lo and hi <= b else
+                   replace(s, text=s.text[max(a, lo) - lo: min(b, hi) - lo]))
     return out
 
 
