@@ -30,12 +30,17 @@ from synthetic import write_bank
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(args: list[str], cwd: Path, env: dict[str, str] | None = None
-        ) -> tuple[float, float, str]:
+def run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, float, str]:
     """Run a command; return (seconds, peak RSS in MB, stderr)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={**os.environ, **(env or {})}, text=True)
+    proc = subprocess.Popen(
+        args,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+        text=True,
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
     stderr = proc.stderr.read() if proc.stderr else ""
@@ -48,8 +53,9 @@ def edit_one_answer(source: Path, round_no: int) -> None:
     text = source.read_text(encoding="utf-8")
     marker = "    answer: |\n"
     at = text.index(marker, len(text) // 2) + len(marker)
-    source.write_text(text[:at] + f"      Правка номер {round_no}.\n\n" + text[at:],
-                      encoding="utf-8")
+    source.write_text(
+        text[:at] + f"      Правка номер {round_no}.\n\n" + text[at:], encoding="utf-8"
+    )
 
 
 def bench_size(n: int, repeat: int, work: Path) -> dict[str, object]:
@@ -58,7 +64,18 @@ def bench_size(n: int, repeat: int, work: Path) -> dict[str, object]:
     out, naive_out = folder / "dist", folder / "naive-out"
     cache = folder / ".cache"
     py = sys.executable
-    build = [py, "-m", "pipeline", "build", "--source", str(source), "--out", str(out)]
+    build = [
+        py,
+        "-m",
+        "pipeline",
+        "build",
+        "--source",
+        str(source),
+        "--out",
+        str(out),
+        "--templates",
+        str(ROOT / "templates"),
+    ]
     env = {"PIPELINE_TIMINGS": "1", "PYTHONPATH": str(ROOT), "SOURCE_DATE_EPOCH": "1796000000"}
     times: dict[str, list[float]] = {k: [] for k in ("naive", "cold", "one-edit", "no-change")}
     peaks: dict[str, float] = {}
@@ -66,8 +83,9 @@ def bench_size(n: int, repeat: int, work: Path) -> dict[str, object]:
     for r in range(repeat):
         shutil.rmtree(naive_out, ignore_errors=True)
         naive_out.mkdir()
-        t, m, _ = run([py, str(ROOT / "bench" / "naive.py"), str(source), str(naive_out)],
-                      cwd=folder)
+        t, m, _ = run(
+            [py, str(ROOT / "bench" / "naive.py"), str(source), str(naive_out)], cwd=folder
+        )
         times["naive"].append(t)
         peaks["naive"] = max(peaks.get("naive", 0), m)
         shutil.rmtree(out, ignore_errors=True)
@@ -85,8 +103,9 @@ def bench_size(n: int, repeat: int, work: Path) -> dict[str, object]:
     return {
         "questions": n,
         "median_s": {k: round(statistics.median(v), 3) for k, v in times.items()},
-        "ratio_to_naive": {k: round(statistics.median(v) / naive, 3) for k, v in times.items()
-                           if k != "naive"},
+        "ratio_to_naive": {
+            k: round(statistics.median(v) / naive, 3) for k, v in times.items() if k != "naive"
+        },
         "peak_rss_mb": {k: round(v) for k, v in peaks.items()},
         "cold_stages_s": stages,
     }
@@ -104,8 +123,10 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}, {platform.platform()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, {platform.platform()}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for n in (int(s) for s in args.sizes.split(",")):
             repeat = args.repeat if n <= 10_000 else 1

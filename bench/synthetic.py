@@ -9,7 +9,32 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-WORDS = ["модель", "признак", "выборка", "метрика", "градиент", "регуляризация", "дерево", "ансамбль", "батч", "нейросеть", "вероятность", "классификатор", "регрессия", "оптимизация", "переобучение", "ошибка", "данные", "кластер", "энтропия", "точность", "полнота", "функция", "потерь", "слой"]
+WORDS = [
+    "модель",
+    "признак",
+    "выборка",
+    "метрика",
+    "градиент",
+    "регуляризация",
+    "дерево",
+    "ансамбль",
+    "батч",
+    "нейросеть",
+    "вероятность",
+    "классификатор",
+    "регрессия",
+    "оптимизация",
+    "переобучение",
+    "ошибка",
+    "данные",
+    "кластер",
+    "энтропия",
+    "точность",
+    "полнота",
+    "функция",
+    "потерь",
+    "слой",
+]
 GRADES = ("junior", "middle", "senior")
 TAGS = ("metrics", "classical-ml", "deep-learning", "python", "statistics", "nlp", "sql")
 
@@ -30,8 +55,9 @@ def answer(rng: random.Random, i: int) -> str:
         parts.append("1. первый шаг\n    - вложенный пункт\n2. второй шаг")
     if i % 2 == 0:
         parts.append(f"```python\ndef f_{i}(x):\n    return x ** 2 + {i}  # < & __init__\n```")
-    parts.append(f"Формула: $\\sigma(z_{i}) = \\frac{{1}}{{1 + e^{{-z}}}}$ и "
-                 f"$$\\sum_{{k=1}}^{{n}} k^2$$")
+    parts.append(
+        f"Формула: $\\sigma(z_{i}) = \\frac{{1}}{{1 + e^{{-z}}}}$ и $$\\sum_{{k=1}}^{{n}} k^2$$"
+    )
     if i % 4 == 0:
         parts.append("| метрика | значение |\n|---|---|\n| accuracy | 0.9 |\n| f1 | 0.8 |")
     parts.append(" ".join(_sentence(rng, rng.randint(6, 14)) for _ in range(2)))
@@ -41,8 +67,11 @@ def answer(rng: random.Random, i: int) -> str:
 def bank_yaml(n: int, seed: int = 1) -> str:
     """A valid source with ``n`` questions."""
     rng = random.Random(seed)
-    out = ["schedule:\n  timezone: Europe/Moscow\n  start: 2026-12-01\n"
-           "  slots: [mon 10:00, wed 10:00, fri 18:30]\n", "questions:\n"]
+    out = [
+        "schedule:\n  timezone: Europe/Moscow\n  start: 2026-12-01\n"
+        "  slots: [mon 10:00, wed 10:00, fri 18:30]\n",
+        "questions:\n",
+    ]
     for i in range(n):
         grades = sorted(rng.sample(GRADES, rng.randint(1, 2)), key=GRADES.index)
         tags = sorted(rng.sample(TAGS, 2))

@@ -75,11 +75,13 @@ def build(options: BuildOptions) -> BuildReport:
     document = clock.stage("load", load_source, options.source)
     validated = clock.stage("validate", validate, document)
     previous_lock = read_lock(lock_path(options.source))
-    schedule = clock.stage("plan", plan_schedule, validated.bank,
-                           previous_lock.get("schedule", {}), now)
+    schedule = clock.stage(
+        "plan", plan_schedule, validated.bank, previous_lock.get("schedule", {}), now
+    )
     context = RenderContext(validated.bank, schedule, previous_lock, now, options)
-    results = {name: clock.stage(f"render:{name}", render, context)
-               for name, render in RENDERERS.items()}
+    results = {
+        name: clock.stage(f"render:{name}", render, context) for name, render in RENDERERS.items()
+    }
     warnings = [*validated.warnings, *(w for r in results.values() for w in r.warnings)]
     stop_on_problems(warnings, options.strict)
     files = [f for r in results.values() for f in r.files]
@@ -125,8 +127,11 @@ def build_time(now: datetime | None) -> datetime:
 def stop_on_problems(warnings: list[Problem], strict: bool) -> None:
     errors = [w for w in warnings if w.severity is Severity.ERROR]
     if strict:
-        errors += [Problem(w.pos, w.path, f"{w.message} (--strict)") for w in warnings
-                   if w.severity is Severity.WARNING]
+        errors += [
+            Problem(w.pos, w.path, f"{w.message} (--strict)")
+            for w in warnings
+            if w.severity is Severity.WARNING
+        ]
     if errors:
         raise PipelineError(errors)
 

@@ -26,8 +26,14 @@ Command = Callable[[argparse.Namespace], int]
 
 def cmd_build(args: argparse.Namespace) -> int:
     """Validate the source and write every output into the output folder."""
-    options = BuildOptions(source=args.source, out=args.out, strict=args.strict,
-                           until=args.until, week=args.week)
+    options = BuildOptions(
+        source=args.source,
+        out=args.out,
+        strict=args.strict,
+        until=args.until,
+        week=args.week,
+        templates=args.templates,
+    )
     report = build(options)
     _print_warnings(report.warnings)
     if os.environ.get("PIPELINE_TIMINGS"):
@@ -86,7 +92,7 @@ def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date like 2026-12-31; got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a date like 2026-12-31; got {text!r}") from None
 
 
 def parser() -> argparse.ArgumentParser:
@@ -99,24 +105,43 @@ def parser() -> argparse.ArgumentParser:
         return p
 
     def source_flag(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--source", type=Path, default=DEFAULT_SOURCE,
-                       help=f"the question bank (default: {DEFAULT_SOURCE})")
+        p.add_argument(
+            "--source",
+            type=Path,
+            default=DEFAULT_SOURCE,
+            help=f"the question bank (default: {DEFAULT_SOURCE})",
+        )
 
     p = add("build", cmd_build, "validate the source and build every output")
     source_flag(p)
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                   help=f"output folder (default: {DEFAULT_OUT})")
+    p.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})"
+    )
+    p.add_argument(
+        "--templates",
+        type=Path,
+        default=Path("templates"),
+        help="the templates folder (default: templates)",
+    )
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
-    p.add_argument("--until", type=_date, metavar="YYYY-MM-DD",
-                   help="deck and digest: only questions published by this day")
+    p.add_argument(
+        "--until",
+        type=_date,
+        metavar="YYYY-MM-DD",
+        help="deck and digest: only questions published by this day",
+    )
     p.add_argument("--week", metavar="YYYY-Www", help="digest: only this ISO week")
     source_flag(p := add("validate", cmd_validate, "check the source; write nothing"))
     source_flag(p := add("stats", cmd_stats, "questions per grade and tag"))
     p = add("new", cmd_new, "append a scaffolded question with a fresh id")
     source_flag(p)
     p.add_argument("--id", help="the id to use (default: a fresh 'new-question-N')")
-    p.add_argument("--grade", action="append", choices=("junior", "middle", "senior"),
-                   help="grade(s) of the new question (default: junior)")
+    p.add_argument(
+        "--grade",
+        action="append",
+        choices=("junior", "middle", "senior"),
+        help="grade(s) of the new question (default: junior)",
+    )
     p = add("schema", cmd_schema, "print the JSON Schema of the source format")
     p.add_argument("--output", type=Path, help="write it to this file instead")
     from pipeline import importer_cli  # import-telegram: options and report live there
@@ -160,5 +185,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(main())
-
-

@@ -60,8 +60,7 @@ from pipeline.write import write_file_atomic
 #: The placeholder written as the grade of a post imported with ``include_ungraded``: it is
 #: not a grade, so validation stops on it with a located message until the editor decides.
 UNGRADED = "TODO"
-UNGRADED_COMMENT = ("TODO: the post had no grade hashtag; set grades to junior, middle "
-                    "and/or senior")
+UNGRADED_COMMENT = "TODO: the post had no grade hashtag; set grades to junior, middle and/or senior"
 #: Longest id slug before a ``-2`` suffix; long enough that different questions rarely meet.
 MAX_ID_LENGTH = 60
 MAX_HEADER_LENGTH = 32  # validate.py: header is at most 32 characters
@@ -69,6 +68,7 @@ SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema" / "questions.sch
 
 
 # --- reading the export -----------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class Message:
@@ -122,35 +122,55 @@ def read_export(path: Path) -> Export:
     every problem, UsageError/FileNotFoundError when there is no export at all."""
     if path.is_dir():
         if not (path / "result.json").is_file():
-            raise UsageError(f"{path}: no result.json in this folder; export the channel "
-                             "from Telegram Desktop with the format 'Machine-readable JSON'")
+            raise UsageError(
+                f"{path}: no result.json in this folder; export the channel "
+                "from Telegram Desktop with the format 'Machine-readable JSON'"
+            )
         path = path / "result.json"
     display = display_path(path)
     raw = path.read_bytes()
     if raw.lstrip()[:1] == b"<":
-        raise fail(Pos(display, 1, 1), "", "this is Telegram's HTML export; export the "
-                   "channel again choosing the format 'Machine-readable JSON'")
+        raise fail(
+            Pos(display, 1, 1),
+            "",
+            "this is Telegram's HTML export; export the "
+            "channel again choosing the format 'Machine-readable JSON'",
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise fail(Pos(display, 1, 1), "", f"invalid UTF-8 at byte {exc.start}: "
-                   "expected the result.json Telegram Desktop writes") from None
+        raise fail(
+            Pos(display, 1, 1),
+            "",
+            f"invalid UTF-8 at byte {exc.start}: expected the result.json Telegram Desktop writes",
+        ) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise fail(Pos(display, exc.lineno, exc.colno), "", f"invalid JSON: {exc.msg}") \
-            from None
+        raise fail(Pos(display, exc.lineno, exc.colno), "", f"invalid JSON: {exc.msg}") from None
     check = _Checker(display)
     if not isinstance(data, dict):
-        raise fail(Pos(display, 1, 1), "", "expected a JSON object with a 'messages' list "
-                   f"(Telegram Desktop's chat export); got {_kind_of(data)}")
+        raise fail(
+            Pos(display, 1, 1),
+            "",
+            "expected a JSON object with a 'messages' list "
+            f"(Telegram Desktop's chat export); got {_kind_of(data)}",
+        )
     if "messages" not in data:
         if isinstance(data.get("chats"), dict):
-            raise fail(Pos(display, 1, 1), "", "this is a whole-account export; export "
-                       "the channel alone: open it in Telegram Desktop, ⋮ > Export chat "
-                       "history, format JSON")
-        raise fail(Pos(display, 1, 1), "", "missing 'messages': expected the result.json "
-                   "of Telegram Desktop's 'Export chat history' (format JSON)")
+            raise fail(
+                Pos(display, 1, 1),
+                "",
+                "this is a whole-account export; export "
+                "the channel alone: open it in Telegram Desktop, ⋮ > Export chat "
+                "history, format JSON",
+            )
+        raise fail(
+            Pos(display, 1, 1),
+            "",
+            "missing 'messages': expected the result.json "
+            "of Telegram Desktop's 'Export chat history' (format JSON)",
+        )
     messages = data["messages"]
     if not isinstance(messages, list):
         check.expect("messages", "a list", messages)
@@ -161,8 +181,12 @@ def read_export(path: Path) -> Export:
     read = [_read_message(m, i, check) for i, m in enumerate(messages)]
     if check.problems:
         raise PipelineError(check.problems)
-    return Export(path, display, name if isinstance(name, str) else None,
-                  tuple(m for m in read if m is not None))
+    return Export(
+        path,
+        display,
+        name if isinstance(name, str) else None,
+        tuple(m for m in read if m is not None),
+    )
 
 
 def _read_message(data: Any, index: int, check: _Checker) -> Message | None:
@@ -240,8 +264,13 @@ def _read_text(data: Mapping[str, Any], path: str, check: _Checker) -> list[Span
             spans.append(Span("plain", part, entity=i))
             continue
         if not isinstance(part, dict):
-            check.expect(f"{where}[{i}]", "an object with 'type' and 'text'" if objects_only
-                         else "text or an object with 'type' and 'text'", part)
+            check.expect(
+                f"{where}[{i}]",
+                "an object with 'type' and 'text'"
+                if objects_only
+                else "text or an object with 'type' and 'text'",
+                part,
+            )
             continue
         span = _read_entity(part, f"{where}[{i}]", check, i)
         if span is not None:
@@ -253,12 +282,14 @@ def _read_entity(part: Mapping[str, Any], path: str, check: _Checker, index: int
     kind, text = part.get("type"), part.get("text")
     ok = True
     if not isinstance(kind, str):
-        check.error(path, "missing 'type'") if "type" not in part else \
-            check.expect(f"{path}.type", "text such as 'bold'", kind)
+        check.error(path, "missing 'type'") if "type" not in part else check.expect(
+            f"{path}.type", "text such as 'bold'", kind
+        )
         ok = False
     if not isinstance(text, str):
-        check.error(path, "missing 'text'") if "text" not in part else \
-            check.expect(f"{path}.text", "text", text)
+        check.error(path, "missing 'text'") if "text" not in part else check.expect(
+            f"{path}.text", "text", text
+        )
         ok = False
     for key in ("href", "language"):
         if part.get(key) is not None and not isinstance(part[key], str):
@@ -271,11 +302,13 @@ def _read_entity(part: Mapping[str, Any], path: str, check: _Checker, index: int
         kind = "blockquote"
     if kind == "text_link" and not part.get("href"):
         kind = "plain"
-    return Span(kind if kind in KINDS else "plain", text, part.get("href"),
-                part.get("language"), index)
+    return Span(
+        kind if kind in KINDS else "plain", text, part.get("href"), part.get("language"), index
+    )
 
 
 # --- deciding what is a question ---------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class Skipped:
@@ -324,8 +357,9 @@ class _Post:
     hashtags: list[str]
 
 
-def convert(export: Export, existing: Existing = Existing(), *,
-            include_ungraded: bool = False) -> ImportResult:
+def convert(
+    export: Export, existing: Existing = Existing(), *, include_ungraded: bool = False
+) -> ImportResult:
     """Decide for each message: a question (with its Markdown, grades, tags, id) or skipped."""
     imported: list[Imported] = []
     skipped: list[Skipped] = []
@@ -375,9 +409,16 @@ def convert(export: Export, existing: Existing = Existing(), *,
         seen_texts[key] = f"message {message.id}"
         tags = _tags(post.hashtags)
         ungraded = not grades
-        entry = Entry(qid, post.header, question_text, answer,
-                      grades if grades else (UNGRADED,), tags, publish_at,
-                      (UNGRADED_COMMENT,) if ungraded else ())
+        entry = Entry(
+            qid,
+            post.header,
+            question_text,
+            answer,
+            grades if grades else (UNGRADED,),
+            tags,
+            publish_at,
+            (UNGRADED_COMMENT,) if ungraded else (),
+        )
         imported.append(Imported(message.id, when, entry, ungraded))
         for note in _notes(message, exact_q and exact_a):
             notes.append(Skipped(message.id, when, f"{qid}: {note}"))
@@ -393,23 +434,28 @@ def _not_a_post(message: Message) -> str | None:
         return f"message of type '{message.type}'"
     if "forwarded_from" in raw:
         source = raw["forwarded_from"]
-        return f"forwarded from «{source}»" if isinstance(source, str) and source \
+        return (
+            f"forwarded from «{source}»"
+            if isinstance(source, str) and source
             else "forwarded from another chat"
+        )
     if "poll" in raw:
         poll = raw["poll"]
         question = poll.get("question") if isinstance(poll, dict) else None
         return f"poll {_snippet(question)}" if isinstance(question, str) else "poll"
     if not visible(message.spans).strip():
-        media = raw.get("media_type") or ("photo" if "photo" in raw else
-                                          "file" if "file" in raw else None)
+        media = raw.get("media_type") or (
+            "photo" if "photo" in raw else "file" if "file" in raw else None
+        )
         return f"{media} without text" if isinstance(media, str) else "no text"
     return None
 
 
 def _notes(message: Message, exact: bool) -> list[str]:
     out = []
-    media = message.raw.get("media_type") or ("photo" if "photo" in message.raw else
-                                              "file" if "file" in message.raw else None)
+    media = message.raw.get("media_type") or (
+        "photo" if "photo" in message.raw else "file" if "file" in message.raw else None
+    )
     if isinstance(media, str):
         out.append(f"the post's {media.replace('_', ' ')} was not imported; add it by hand")
     if not exact:
@@ -430,9 +476,10 @@ def _split_post(spans: Sequence[Span]) -> _Post | str:
     header = leading_emoji(first.text)
     if len(header) > MAX_HEADER_LENGTH:
         header = ""
-    rest_of_first = first.text[len(header):]
-    first_spans = drop_chars(first.spans, len(header) + len(rest_of_first)
-                             - len(rest_of_first.lstrip()))
+    rest_of_first = first.text[len(header) :]
+    first_spans = drop_chars(
+        first.spans, len(header) + len(rest_of_first) - len(rest_of_first.lstrip())
+    )
     answer = list(items[1:])
     if not visible(first_spans).strip():  # the header stood alone on the first line
         second = answer.pop(0) if answer else None
@@ -457,21 +504,26 @@ def _bold_run(spans: list[Span], following: list[Line | Pre]) -> tuple[list[Span
     if spans[start].kind != "bold":
         return list(spans), []
     end = start
-    while end < len(spans) and (spans[end].kind == "bold" or (
-            not spans[end].text.strip() and end + 1 < len(spans)
-            and spans[end + 1].kind == "bold")):
+    while end < len(spans) and (
+        spans[end].kind == "bold"
+        or (not spans[end].text.strip() and end + 1 < len(spans) and spans[end + 1].kind == "bold")
+    ):
         end += 1
     run, rest = list(spans[start:end]), list(spans[end:])
     pieces = [visible(run)]
     consumed = 0
     while not visible(rest).strip() and consumed < len(following):
         nxt = following[consumed]
-        if not isinstance(nxt, Line) or nxt.quoted or nxt.spans[0].kind != "bold" or \
-                nxt.spans[0].entity != run[-1].entity:
+        if (
+            not isinstance(nxt, Line)
+            or nxt.quoted
+            or nxt.spans[0].kind != "bold"
+            or nxt.spans[0].entity != run[-1].entity
+        ):
             break
         head = [s for s in nxt.spans if s.kind == "bold" and s.entity == run[-1].entity]
         pieces.append(visible(head))
-        rest = nxt.spans[len(head):]
+        rest = nxt.spans[len(head) :]
         consumed += 1
     text = " ".join(" ".join(pieces).split())
     if visible(rest).strip() and not text.endswith("?"):
@@ -482,7 +534,7 @@ def _bold_run(spans: list[Span], following: list[Line | Pre]) -> tuple[list[Span
 
 def _snippet(text: str | None, limit: int = 60) -> str:
     first = " ".join((text or "").strip().split("\n", 1)[0].split())
-    return f"«{first if len(first) <= limit else first[:limit - 1] + '…'}»"
+    return f"«{first if len(first) <= limit else first[: limit - 1] + '…'}»"
 
 
 def _post_time(message: Message) -> tuple[str, str | None]:
@@ -513,11 +565,44 @@ def _post_time(message: Message) -> tuple[str, str | None]:
 
 #: Russian (and Ukrainian/Belarusian) letters -> Latin, close to the common passport style.
 TRANSLIT = {
-    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh", "з": "z",
-    "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r",
-    "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh",
-    "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu", "я": "ya",
-    "і": "i", "ї": "yi", "є": "ye", "ґ": "g", "ў": "u",
+    "а": "a",
+    "б": "b",
+    "в": "v",
+    "г": "g",
+    "д": "d",
+    "е": "e",
+    "ё": "e",
+    "ж": "zh",
+    "з": "z",
+    "и": "i",
+    "й": "y",
+    "к": "k",
+    "л": "l",
+    "м": "m",
+    "н": "n",
+    "о": "o",
+    "п": "p",
+    "р": "r",
+    "с": "s",
+    "т": "t",
+    "у": "u",
+    "ф": "f",
+    "х": "kh",
+    "ц": "ts",
+    "ч": "ch",
+    "ш": "sh",
+    "щ": "shch",
+    "ъ": "",
+    "ы": "y",
+    "ь": "",
+    "э": "e",
+    "ю": "yu",
+    "я": "ya",
+    "і": "i",
+    "ї": "yi",
+    "є": "ye",
+    "ґ": "g",
+    "ў": "u",
 }
 _SILENT = frozenset("'’ʼ`\u0301")
 
@@ -534,12 +619,13 @@ def slugify(text: str, max_length: int = MAX_ID_LENGTH) -> str:
         elif ch in _SILENT:
             continue
         else:
-            base = "".join(c for c in unicodedata.normalize("NFKD", ch)
-                           if c.isascii() and c.isalnum())
+            base = "".join(
+                c for c in unicodedata.normalize("NFKD", ch) if c.isascii() and c.isalnum()
+            )
             out.append(base.lower() if base else "-")
     slug = re.sub(r"-+", "-", "".join(out)).strip("-")
     if len(slug) > max_length:
-        cut = slug[:max_length + 1]
+        cut = slug[: max_length + 1]
         slug = cut.rsplit("-", 1)[0] if "-" in cut else slug[:max_length]
     return slug
 
@@ -614,16 +700,27 @@ def open_bank(path: Path) -> Bank:
     """Read the ids and question texts of an existing source (it need not validate)."""
     doc = load_source(path)
     root = doc.root
-    items = next((v for k, v in root.value if isinstance(k, ScalarNode)
-                  and k.value == "questions"), None) if isinstance(root, MappingNode) else None
+    items = (
+        next(
+            (v for k, v in root.value if isinstance(k, ScalarNode) and k.value == "questions"), None
+        )
+        if isinstance(root, MappingNode)
+        else None
+    )
     if not isinstance(items, SequenceNode) or (items.flow_style and items.value):
-        raise fail(doc.pos(items or root), "questions", "expected a block list "
-                   "'questions:' with '- id: ...' items to append to")
+        raise fail(
+            doc.pos(items or root),
+            "questions",
+            "expected a block list 'questions:' with '- id: ...' items to append to",
+        )
     ids: set[str] = set()
     texts: dict[str, str] = {}
     for item in items.value:
-        fields = {k.value: v for k, v in item.value if isinstance(k, ScalarNode)} \
-            if isinstance(item, MappingNode) else {}
+        fields = (
+            {k.value: v for k, v in item.value if isinstance(k, ScalarNode)}
+            if isinstance(item, MappingNode)
+            else {}
+        )
         qid, question = fields.get("id"), fields.get("question")
         if isinstance(qid, ScalarNode):
             ids.add(qid.value)
@@ -641,8 +738,11 @@ def merged_text(bank: Bank, entries: Sequence[Entry]) -> str:
     if not items.value:  # 'questions: []'
         start, end = items.start_mark.index, items.end_mark.index
         if text[end:].split("\n", 1)[0].strip():
-            raise fail(doc.pos(items), "questions", "write 'questions:' on a line of its own "
-                       "to append to it")
+            raise fail(
+                doc.pos(items),
+                "questions",
+                "write 'questions:' on a line of its own to append to it",
+            )
         blocks = "\n".join(question_yaml(e) for e in entries)
         merged = text[:start].rstrip(" ") + "\n" + blocks + text[end:].removeprefix("\n")
     else:
@@ -665,7 +765,7 @@ def _item_layout(doc: Document, items: SequenceNode) -> tuple[int, int]:
     line = doc.line(first.start_mark.line + 1)
     prefix = line[: first.start_mark.column]
     dash = prefix.find("-")
-    if dash < 0 or prefix[:dash].strip() or prefix[dash + 1:].strip():
+    if dash < 0 or prefix[:dash].strip() or prefix[dash + 1 :].strip():
         return max(first.start_mark.column - 2, 0), 2
     return dash, first.start_mark.column - dash
 
@@ -692,9 +792,13 @@ def _check_reads_back(text: str, entries: Sequence[Entry], count: int) -> None:
     problems = []
     if len(questions) != count:
         problems.append(f"expected {count} questions, read {len(questions)}")
-    for entry, got in zip(entries, questions[len(questions) - len(entries):], strict=False):
-        meant = {"id": entry.id, "question": entry.question, "answer": entry.answer,
-                 "grades": entry.grades}
+    for entry, got in zip(entries, questions[len(questions) - len(entries) :], strict=False):
+        meant = {
+            "id": entry.id,
+            "question": entry.question,
+            "answer": entry.answer,
+            "grades": entry.grades,
+        }
         if entry.header is not None:
             meant["header"] = entry.header
         if entry.tags:
@@ -704,12 +808,20 @@ def _check_reads_back(text: str, entries: Sequence[Entry], count: int) -> None:
         if got != meant:
             problems.append(f"question '{entry.id}' would not read back exactly")
     if problems:
-        raise PipelineError([Problem(None, "import-telegram", f"internal error: {p}; nothing "
-                                     "was written (please report this export)")
-                             for p in problems])
+        raise PipelineError(
+            [
+                Problem(
+                    None,
+                    "import-telegram",
+                    f"internal error: {p}; nothing was written (please report this export)",
+                )
+                for p in problems
+            ]
+        )
 
 
 # --- the command, as a library call -----------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class ImportPlan:
@@ -722,8 +834,9 @@ class ImportPlan:
     merge: bool
 
 
-def plan_import(export_path: Path, target: Path, *, merge: bool,
-                include_ungraded: bool = False) -> ImportPlan:
+def plan_import(
+    export_path: Path, target: Path, *, merge: bool, include_ungraded: bool = False
+) -> ImportPlan:
     """Read, convert and produce the target's new text; writes nothing."""
     export = read_export(export_path)
     if merge:

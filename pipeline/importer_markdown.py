@@ -30,8 +30,22 @@ from pipeline import markup, sanitize
 
 #: Entity kinds the converter knows; every other export kind (mention, email, phone,
 #: bot_command, cashtag, custom_emoji, ...) is read as plain text.
-KINDS = frozenset({"plain", "bold", "italic", "underline", "strikethrough", "spoiler", "code",
-                   "pre", "text_link", "link", "hashtag", "blockquote"})
+KINDS = frozenset(
+    {
+        "plain",
+        "bold",
+        "italic",
+        "underline",
+        "strikethrough",
+        "spoiler",
+        "code",
+        "pre",
+        "text_link",
+        "link",
+        "hashtag",
+        "blockquote",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +99,7 @@ def split_hashtags(spans: Sequence[Span]) -> list[Span]:
         at = 0
         for match in _HASHTAG.finditer(span.text):
             if match.start() > at:
-                out.append(replace(span, text=span.text[at:match.start()]))
+                out.append(replace(span, text=span.text[at : match.start()]))
             out.append(replace(span, kind="hashtag", text=match.group(0)))
             at = match.end()
         if at < len(span.text):
@@ -142,7 +156,8 @@ def _language(value: str | None) -> str:
 def is_hashtag_line(line: Line) -> bool:
     """A line of hashtags only (the grade and topic line at the end of a post)."""
     return any(s.kind == "hashtag" for s in line.spans) and all(
-        s.kind == "hashtag" or not s.text.strip() for s in line.spans)
+        s.kind == "hashtag" or not s.text.strip() for s in line.spans
+    )
 
 
 def strip_edge_hashtags(line: Line, *, leading: bool, trailing: bool) -> Line:
@@ -173,9 +188,9 @@ def emoji_length(text: str, at: int = 0) -> int:
     0 when there is none."""
     i = at
     if i < len(text) and text[i] in "0123456789#*":  # keycaps: 1️⃣
-        if text[i + 1:i + 3] == "\ufe0f\u20e3":
+        if text[i + 1 : i + 3] == "\ufe0f\u20e3":
             return 3
-        return 2 if text[i + 1:i + 2] == "\u20e3" else 0
+        return 2 if text[i + 1 : i + 2] == "\u20e3" else 0
     if i >= len(text) or not _is_pictograph(text[i]):
         return 0
     i += 1
@@ -239,6 +254,7 @@ def drop_chars(spans: Sequence[Span], count: int) -> list[Span]:
 
 
 # --- blocks -----------------------------------------------------------------------------------
+
 
 @dataclass(slots=True)
 class ListItem:
@@ -367,8 +383,12 @@ def _merge(spans: Sequence[Span]) -> list[Span]:
     """Join neighbours of the same kind (and link), so ``**a****b**`` never happens."""
     out: list[Span] = []
     for span in spans:
-        if out and out[-1].kind == span.kind and out[-1].href == span.href and \
-                span.kind not in ("link", "hashtag"):
+        if (
+            out
+            and out[-1].kind == span.kind
+            and out[-1].href == span.href
+            and span.kind not in ("link", "hashtag")
+        ):
             out[-1] = replace(out[-1], text=out[-1].text + span.text)
         else:
             out.append(span)
@@ -381,7 +401,7 @@ def _wrap(mark: str, text: str, strict: bool) -> str:
     if not core:
         return text
     lead = text[: len(text) - len(text.lstrip())]
-    trail = text[len(text.rstrip()):]
+    trail = text[len(text.rstrip()) :]
     return f"{lead}{mark}{escape(core, strict=strict)}{mark}{trail}"
 
 
@@ -395,8 +415,11 @@ def inline(spans: Sequence[Span], *, strict: bool = False) -> str:
             parts.append(_wrap("**", text, strict))
         elif span.kind == "italic":
             parts.append(_wrap("*", text, strict))
-        elif span.kind in ("underline", "strikethrough") and text.strip() and \
-                not re.search(r"[*_`\[\]$\\<>&~]", text):
+        elif (
+            span.kind in ("underline", "strikethrough")
+            and text.strip()
+            and not re.search(r"[*_`\[\]$\\<>&~]", text)
+        ):
             # Raw HTML: Markdown has neither. Text that Markdown would read inside the tags
             # stays plain instead (underline is cosmetic; the words matter).
             tag = "u" if span.kind == "underline" else "s"
@@ -404,8 +427,10 @@ def inline(spans: Sequence[Span], *, strict: bool = False) -> str:
         elif span.kind == "code" and text.strip():
             parts.append(_code_span(text))
         elif span.kind == "text_link" and span.href and text.strip():
-            label = "".join("\\" + piece if piece in ("[", "]") else escape(piece, strict=strict)
-                            for piece in re.split(r"([\[\]])", text))
+            label = "".join(
+                "\\" + piece if piece in ("[", "]") else escape(piece, strict=strict)
+                for piece in re.split(r"([\[\]])", text)
+            )
             label = label.replace("\\]:", "\\]&#58;")  # '[x]: url' defines a reference
             if parts and parts[-1].endswith("!") and not parts[-1].endswith("\\!"):
                 parts[-1] = parts[-1][:-1] + "\\!"  # '![...](...)' would be an image
@@ -414,8 +439,11 @@ def inline(spans: Sequence[Span], *, strict: bool = False) -> str:
             parts.append(f"<{text}>")
         else:
             # Only text can start a heading, list item or quote by accident.
-            parts.append(escape_line_start(escape(text, strict=strict)) if i == 0
-                         else escape(text, strict=strict))
+            parts.append(
+                escape_line_start(escape(text, strict=strict))
+                if i == 0
+                else escape(text, strict=strict)
+            )
     return "".join(parts)
 
 
@@ -464,8 +492,11 @@ def blocks_markdown(blocks: Sequence[Block], *, strict: bool = False) -> str:
         elif isinstance(block, ListBlock):
             out.append("\n".join(_list_lines(block, strict)))
         else:
-            text = "> " + inline(block.spans, strict=strict) if block.quoted else \
-                inline(block.spans, strict=strict)
+            text = (
+                "> " + inline(block.spans, strict=strict)
+                if block.quoted
+                else inline(block.spans, strict=strict)
+            )
             if block.quoted and previous_quoted:
                 out[-1] += "\n>\n" + text  # consecutive quoted lines stay one quote
                 continue
@@ -498,8 +529,10 @@ def reads_back(markdown: str, expected_visible: str) -> bool:
     """Does our Markdown parser show exactly the expected text (whitespace aside)?"""
     tree = markup.parse_markdown(markdown)
     expected = _squash(expected_visible)
-    return _squash(_tree_text(tree, unescape_code=False)) == expected or \
-        _squash(_tree_text(tree, unescape_code=True)) == expected
+    return (
+        _squash(_tree_text(tree, unescape_code=False)) == expected
+        or _squash(_tree_text(tree, unescape_code=True)) == expected
+    )
 
 
 def _tree_text(element: Element, *, unescape_code: bool) -> str:

@@ -51,8 +51,13 @@ def plain_ok(value: str, *, flow: bool = False) -> bool:
     """Can ``value`` be written without quotes (and read back as the same text)?"""
     if not value or "\n" in value or value != value.strip() or _UNSAFE.search(value):
         return False
-    if not _PLAIN_START.match(value) or ": " in value or " #" in value or \
-            value.endswith(":") or "\t" in value:
+    if (
+        not _PLAIN_START.match(value)
+        or ": " in value
+        or " #" in value
+        or value.endswith(":")
+        or "\t" in value
+    ):
         return False
     if flow and any(c in value for c in ",[]{}"):
         return False

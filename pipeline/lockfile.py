@@ -28,11 +28,17 @@ def read_lock(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise fail(Pos(str(path), 1, 1), "", f"the lock file is not valid JSON ({exc}); "
-                   "restore it from version control") from None
+        raise fail(
+            Pos(str(path), 1, 1),
+            "",
+            f"the lock file is not valid JSON ({exc}); restore it from version control",
+        ) from None
     if not isinstance(data, dict) or data.get("version") != LOCK_VERSION:
-        raise fail(Pos(str(path), 1, 1), "", f"expected a lock file of version {LOCK_VERSION}; "
-                   "restore it from version control")
+        raise fail(
+            Pos(str(path), 1, 1),
+            "",
+            f"expected a lock file of version {LOCK_VERSION}; restore it from version control",
+        )
     sections = data.get("sections", {})
     return sections if isinstance(sections, dict) else {}
 

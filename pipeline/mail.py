@@ -85,7 +85,8 @@ def build_message(letter: Letter) -> bytes:
 def content_hash(letter: Letter) -> str:
     """A short hash of what the letter says (not of when it is sent)."""
     return hashlib.sha256(
-        "\0".join((letter.subject, letter.text, letter.html)).encode()).hexdigest()[:16]
+        "\0".join((letter.subject, letter.text, letter.html)).encode()
+    ).hexdigest()[:16]
 
 
 def message_id(letter: Letter) -> str:
@@ -135,8 +136,9 @@ def parse_server(text: str | None, security: str) -> Server:
     else:
         host, port = text, ""
     if not host or (port and not port.isdigit()) or (port and not 0 < int(port) < 65536):
-        raise SendError("usage", f"--smtp: expected HOST:PORT like smtp.example.org:587; "
-                        f"got {text!r}")
+        raise SendError(
+            "usage", f"--smtp: expected HOST:PORT like smtp.example.org:587; got {text!r}"
+        )
     return Server(host, int(port) if port else DEFAULT_PORTS[security], security)
 
 
@@ -163,8 +165,15 @@ def read_eml(path: Path) -> tuple[bytes, EmailMessage]:
     return raw, message
 
 
-def send_eml(path: Path, recipients: list[str], server: Server, *, dry_run: bool = False,
-             user: str | None = None, password: str | None = None) -> Outcome:
+def send_eml(
+    path: Path,
+    recipients: list[str],
+    server: Server,
+    *,
+    dry_run: bool = False,
+    user: str | None = None,
+    password: str | None = None,
+) -> Outcome:
     """Deliver the ``.eml`` at ``path`` to ``recipients``; raise :class:`SendError` on failure.
 
     The file is sent as built, with a ``To:`` header added when it has none (digest files are
@@ -173,8 +182,9 @@ def send_eml(path: Path, recipients: list[str], server: Server, *, dry_run: bool
     raw, message = read_eml(path)
     for address in recipients:
         if not _plain_address(address):
-            raise SendError("usage", f"--to: expected an address like reader@example.org; "
-                            f"got {address!r}")
+            raise SendError(
+                "usage", f"--to: expected an address like reader@example.org; got {address!r}"
+            )
     if (user is None) != (password is None):
         raise SendError("usage", "set both SMTP_USER and SMTP_PASSWORD, or neither")
     sender = parseaddr(str(message["From"]))[1]
@@ -205,8 +215,10 @@ def send_eml(path: Path, recipients: list[str], server: Server, *, dry_run: bool
                 _login(smtp, user, password)
             refused = smtp.sendmail(sender, recipients, raw)
     except smtplib.SMTPAuthenticationError as exc:
-        raise SendError("auth", f"authentication failed at {where}: {_reply(exc)} "
-                        "(check SMTP_USER and SMTP_PASSWORD)") from None
+        raise SendError(
+            "auth",
+            f"authentication failed at {where}: {_reply(exc)} (check SMTP_USER and SMTP_PASSWORD)",
+        ) from None
     except smtplib.SMTPNotSupportedError as exc:
         kind = "auth" if user is not None and "AUTH" in str(exc) else "smtp"
         raise SendError(kind, f"{where} does not support this: {exc}") from None
@@ -214,8 +226,10 @@ def send_eml(path: Path, recipients: list[str], server: Server, *, dry_run: bool
         raise SendError("recipient", _refused(exc.recipients)) from None
     except smtplib.SMTPSenderRefused as exc:
         if exc.smtp_code == 530 and user is None:  # "authentication required"
-            raise SendError("auth", f"{where} requires authentication: {_reply(exc)} "
-                            "(set SMTP_USER and SMTP_PASSWORD)") from None
+            raise SendError(
+                "auth",
+                f"{where} requires authentication: {_reply(exc)} (set SMTP_USER and SMTP_PASSWORD)",
+            ) from None
         raise SendError("smtp", f"sender {sender} rejected: {_reply(exc)}") from None
     except smtplib.SMTPDataError as exc:
         raise SendError("smtp", f"message rejected: {_reply(exc)}") from None
@@ -234,8 +248,9 @@ def send_eml(path: Path, recipients: list[str], server: Server, *, dry_run: bool
 
 def _connect(server: Server) -> smtplib.SMTP:
     if server.security == "ssl":
-        return smtplib.SMTP_SSL(server.host, server.port, timeout=TIMEOUT_SECONDS,
-                                context=ssl.create_default_context())
+        return smtplib.SMTP_SSL(
+            server.host, server.port, timeout=TIMEOUT_SECONDS, context=ssl.create_default_context()
+        )
     return smtplib.SMTP(server.host, server.port, timeout=TIMEOUT_SECONDS)
 
 
@@ -249,8 +264,9 @@ def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
         return
     smtp.ehlo_or_helo_if_needed()
     if "plain" not in smtp.esmtp_features.get("auth", "").lower().split():
-        raise smtplib.SMTPNotSupportedError("the server offers no AUTH PLAIN, which "
-                                            "non-ASCII credentials need")
+        raise smtplib.SMTPNotSupportedError(
+            "the server offers no AUTH PLAIN, which non-ASCII credentials need"
+        )
     token = base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode()).decode()
     code, reply = smtp.docmd("AUTH", f"PLAIN {token}")
     if code not in (235, 503):
@@ -259,13 +275,21 @@ def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
 
 def _plain_address(address: str) -> bool:
     parsed = getaddresses([address])
-    return (len(parsed) == 1 and parsed[0][1] == address and "@" in address
-            and address.isascii() and not any(c.isspace() or c in "<>,\"" for c in address))
+    return (
+        len(parsed) == 1
+        and parsed[0][1] == address
+        and "@" in address
+        and address.isascii()
+        and not any(c.isspace() or c in '<>,"' for c in address)
+    )
 
 
 def _reply(exc: smtplib.SMTPResponseException) -> str:
-    text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) \
+    text = (
+        exc.smtp_error.decode("utf-8", "replace")
+        if isinstance(exc.smtp_error, bytes)
         else str(exc.smtp_error)
+    )
     return f"{exc.smtp_code} {' '.join(text.split())}"
 
 
@@ -276,8 +300,10 @@ def _reason(exc: BaseException) -> str:
 
 
 def _refused(refused: dict[str, tuple[int, bytes]]) -> str:
-    parts = [f"{rcpt} ({code} {' '.join(msg.decode('utf-8', 'replace').split())})"
-             for rcpt, (code, msg) in sorted(refused.items())]
+    parts = [
+        f"{rcpt} ({code} {' '.join(msg.decode('utf-8', 'replace').split())})"
+        for rcpt, (code, msg) in sorted(refused.items())
+    ]
     return "recipient rejected: " + ", ".join(parts)
 
 
@@ -286,20 +312,37 @@ def _refused(refused: dict[str, tuple[int, bytes]]) -> str:
 
 def configure_send(p: argparse.ArgumentParser) -> None:
     """Arguments of ``pipeline send`` (called by :mod:`pipeline.cli`)."""
-    p.add_argument("eml", type=Path, metavar="PATH.eml", help="a built message, e.g. "
-                   "dist/digest/2026-W49.eml")
-    p.add_argument("--to", action="append", required=True, metavar="ADDRESS",
-                   help="recipient (repeat for several)")
-    p.add_argument("--smtp", metavar="HOST:PORT",
-                   help="SMTP server (default localhost, port 25 / 587 with --starttls / "
-                        "465 with --ssl)")
+    p.add_argument(
+        "eml", type=Path, metavar="PATH.eml", help="a built message, e.g. dist/digest/2026-W49.eml"
+    )
+    p.add_argument(
+        "--to",
+        action="append",
+        required=True,
+        metavar="ADDRESS",
+        help="recipient (repeat for several)",
+    )
+    p.add_argument(
+        "--smtp",
+        metavar="HOST:PORT",
+        help="SMTP server (default localhost, port 25 / 587 with --starttls / 465 with --ssl)",
+    )
     security = p.add_mutually_exclusive_group()
-    security.add_argument("--starttls", action="store_const", dest="security",
-                          const="starttls", help="upgrade the connection with STARTTLS")
-    security.add_argument("--ssl", action="store_const", dest="security", const="ssl",
-                          help="connect over TLS (SMTPS)")
-    p.add_argument("--dry-run", action="store_true",
-                   help="check the message and the arguments; connect to nothing")
+    security.add_argument(
+        "--starttls",
+        action="store_const",
+        dest="security",
+        const="starttls",
+        help="upgrade the connection with STARTTLS",
+    )
+    security.add_argument(
+        "--ssl", action="store_const", dest="security", const="ssl", help="connect over TLS (SMTPS)"
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check the message and the arguments; connect to nothing",
+    )
     p.set_defaults(security="plain")
 
 
@@ -310,16 +353,22 @@ def cmd_send(args: argparse.Namespace) -> int:
     try:
         server = parse_server(args.smtp, args.security)
         if user is not None and server.security == "plain" and not args.dry_run:
-            print("pipeline: warning: sending SMTP credentials without TLS "
-                  "(use --starttls or --ssl)", file=sys.stderr)
-        outcome = send_eml(args.eml, list(args.to), server, dry_run=args.dry_run,
-                           user=user, password=password)
+            print(
+                "pipeline: warning: sending SMTP credentials without TLS (use --starttls or --ssl)",
+                file=sys.stderr,
+            )
+        outcome = send_eml(
+            args.eml, list(args.to), server, dry_run=args.dry_run, user=user, password=password
+        )
     except SendError as exc:
         print(f"pipeline: error: {exc}", file=sys.stderr)
         return exc.code
     verb = "would send" if args.dry_run else "sent"
-    via = f"{server.host}:{server.port}" + ("" if server.security == "plain"
-                                            else f" ({server.security})")
-    print(f"{verb} {args.eml.name} ({outcome.size} bytes) from {outcome.sender} to "
-          f"{', '.join(outcome.recipients)} via {via}")
+    via = f"{server.host}:{server.port}" + (
+        "" if server.security == "plain" else f" ({server.security})"
+    )
+    print(
+        f"{verb} {args.eml.name} ({outcome.size} bytes) from {outcome.sender} to "
+        f"{', '.join(outcome.recipients)} via {via}"
+    )
     return 0

@@ -46,6 +46,7 @@ MAX_BRACKETS = 1_000
 class MarkupLimitError(ValueError):
     """A field too large or too deeply nested to parse safely."""
 
+
 _FENCE_OPEN = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`\n]*?)[ \t]*$")
 _STASH = "\x02mdfence:{}\x03"
 _STASH_RE = re.compile("\x02mdfence:(\\d+)\x03")
@@ -86,7 +87,7 @@ class _FencePreprocessor(Preprocessor):
 
 def _dedent(line: str, indent: int) -> str:
     strip = len(line) - len(line.lstrip(" "))
-    return line[min(strip, indent):]
+    return line[min(strip, indent) :]
 
 
 class _MathProcessor(InlineProcessor):
@@ -138,8 +139,13 @@ class _StashToElements(Treeprocessor):
             _merge_inline_raw(parent)
         for parent in list(root.iter()):
             for i, child in enumerate(list(parent)):
-                if child.tag == "p" and len(child) == 1 and not (child.text or "").strip() \
-                        and not (child[0].tail or "").strip() and child[0].get("block") == "1":
+                if (
+                    child.tag == "p"
+                    and len(child) == 1
+                    and not (child.text or "").strip()
+                    and not (child[0].tail or "").strip()
+                    and child[0].get("block") == "1"
+                ):
                     block = child[0]
                     block.tail = child.tail
                     parent.remove(child)
@@ -156,8 +162,15 @@ class _StashToElements(Treeprocessor):
             return pre
         source = raw[int(match.group(2))]
         text = source if isinstance(source, str) else str(source)
-        return Element("raw", {"html": text, "block": "1" if "\n" in text or
-                               (text.lstrip().startswith("<") and _is_block(text)) else "0"})
+        return Element(
+            "raw",
+            {
+                "html": text,
+                "block": "1"
+                if "\n" in text or (text.lstrip().startswith("<") and _is_block(text))
+                else "0",
+            },
+        )
 
 
 _ANY_STASH = re.compile(f"{_STASH_RE.pattern}|{_RAW_RE.pattern}")
@@ -203,8 +216,14 @@ def _merge_inline_raw(parent: Element) -> None:
 
 
 def _is_block(text: str) -> bool:
-    return bool(re.match(r"\s*<(?:div|table|p|ul|ol|pre|blockquote|h[1-6]|details|figure|hr|"
-                         r"section|iframe|script|style|form|center|dl)\b", text, re.I))
+    return bool(
+        re.match(
+            r"\s*<(?:div|table|p|ul|ol|pre|blockquote|h[1-6]|details|figure|hr|"
+            r"section|iframe|script|style|form|center|dl)\b",
+            text,
+            re.I,
+        )
+    )
 
 
 def _expand_placeholders(parent: Element, make: Callable[[re.Match[str]], Element]) -> None:
@@ -226,8 +245,9 @@ def _expand_placeholders(parent: Element, make: Callable[[re.Match[str]], Elemen
         i += 1
 
 
-def _split(text: str | None, make: Callable[[re.Match[str]], Element]
-           ) -> tuple[str | None, list[Element]] | None:
+def _split(
+    text: str | None, make: Callable[[re.Match[str]], Element]
+) -> tuple[str | None, list[Element]] | None:
     if not text or "\x02" not in text:
         return None
     parts = _ANY_STASH.split(text)
@@ -285,8 +305,10 @@ def parse_markdown(text: str) -> Element:
     if len(text) > MAX_FIELD_CHARS:
         raise MarkupLimitError(f"{len(text):,} characters; at most {MAX_FIELD_CHARS:,} per field")
     if text.count("[") > MAX_BRACKETS:
-        raise MarkupLimitError(f"{text.count('['):,} '[' characters; at most {MAX_BRACKETS:,} "
-                               "per field (links and images)")
+        raise MarkupLimitError(
+            f"{text.count('['):,} '[' characters; at most {MAX_BRACKETS:,} "
+            "per field (links and images)"
+        )
     parser: _Parser | None = getattr(_local, "parser", None)
     if parser is None:
         parser = _local.parser = _Parser()
@@ -294,8 +316,7 @@ def parse_markdown(text: str) -> Element:
         return parser.parse(text)
     except RecursionError:
         _local.parser = None  # its state is unknown after the unwind
-        raise MarkupLimitError("Markdown nested too deeply (lists or quotes); flatten "
-                               "it") from None
+        raise MarkupLimitError("Markdown nested too deeply (lists or quotes); flatten it") from None
 
 
 def inline_children(root: Element) -> Element:

@@ -23,12 +23,50 @@ from html.parser import HTMLParser
 
 import nh3
 
-ALLOWED_TAGS = frozenset({
-    "a", "b", "strong", "i", "em", "u", "s", "del", "ins", "sub", "sup", "mark", "small",
-    "kbd", "code", "pre", "br", "p", "div", "span", "blockquote", "ul", "ol", "li",
-    "h1", "h2", "h3", "h4", "h5", "h6", "hr", "table", "thead", "tbody", "tr", "th", "td",
-    "details", "summary", "img",
-})
+ALLOWED_TAGS = frozenset(
+    {
+        "a",
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "s",
+        "del",
+        "ins",
+        "sub",
+        "sup",
+        "mark",
+        "small",
+        "kbd",
+        "code",
+        "pre",
+        "br",
+        "p",
+        "div",
+        "span",
+        "blockquote",
+        "ul",
+        "ol",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "table",
+        "thead",
+        "tbody",
+        "tr",
+        "th",
+        "td",
+        "details",
+        "summary",
+        "img",
+    }
+)
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
     "img": {"src", "alt", "title", "width", "height"},
@@ -36,8 +74,22 @@ ALLOWED_ATTRIBUTES = {
     "td": {"colspan", "rowspan"},
 }
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
-DROPPED_WITH_CONTENT = frozenset({"script", "style", "iframe", "object", "embed", "form",
-                                  "template", "noscript", "svg", "math", "textarea", "select"})
+DROPPED_WITH_CONTENT = frozenset(
+    {
+        "script",
+        "style",
+        "iframe",
+        "object",
+        "embed",
+        "form",
+        "template",
+        "noscript",
+        "svg",
+        "math",
+        "textarea",
+        "select",
+    }
+)
 
 
 def clean_html(fragment: str) -> str:

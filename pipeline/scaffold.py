@@ -41,19 +41,28 @@ def used_ids(source: Path, listed: Sequence[str]) -> set[str]:
     return ids
 
 
-def append_question(source: Path, qid: str | None, grades: Sequence[str] | None
-                    ) -> tuple[str, int]:
+def append_question(source: Path, qid: str | None, grades: Sequence[str] | None) -> tuple[str, int]:
     """Insert the skeleton; return its id and 1-based line."""
     doc = load_source(source)
     root = doc.root
-    items = next((v for k, v in root.value if isinstance(k, ScalarNode)
-                  and k.value == "questions"), None) if isinstance(root, MappingNode) else None
+    items = (
+        next(
+            (v for k, v in root.value if isinstance(k, ScalarNode) and k.value == "questions"), None
+        )
+        if isinstance(root, MappingNode)
+        else None
+    )
     if not isinstance(items, SequenceNode) or items.flow_style:
-        raise PipelineError([Problem(doc.pos(root), "questions", "expected a block list "
-                                     "'questions:' to append to")])
-    listed = [v.value for item in items.value if isinstance(item, MappingNode)
-              for k, v in item.value if isinstance(k, ScalarNode) and k.value == "id"
-              and isinstance(v, ScalarNode)]
+        raise PipelineError(
+            [Problem(doc.pos(root), "questions", "expected a block list 'questions:' to append to")]
+        )
+    listed = [
+        v.value
+        for item in items.value
+        if isinstance(item, MappingNode)
+        for k, v in item.value
+        if isinstance(k, ScalarNode) and k.value == "id" and isinstance(v, ScalarNode)
+    ]
     taken = used_ids(source, listed)
     if qid is None:
         n = 1
@@ -63,8 +72,16 @@ def append_question(source: Path, qid: str | None, grades: Sequence[str] | None
     elif not re.fullmatch(SLUG, qid):
         raise PipelineError([Problem(None, "--id", f"expected a lowercase slug; got {qid!r}")])
     elif qid in taken:
-        raise PipelineError([Problem(None, "--id", f"id '{qid}' is already used (ids are "
-                                     "never reused, even after a question is removed)")])
+        raise PipelineError(
+            [
+                Problem(
+                    None,
+                    "--id",
+                    f"id '{qid}' is already used (ids are "
+                    "never reused, even after a question is removed)",
+                )
+            ]
+        )
     lines = doc.text.splitlines(keepends=True)
     if items.value:
         indent = items.value[0].start_mark.column - 2

@@ -71,10 +71,15 @@ def plan_schedule(bank: Bank, remembered: Mapping[str, Any], now: datetime) -> S
         at = q.publish_at.astimezone(tz)
         other = taken.get(at)
         if other is not None:
-            problems.append(Problem(q.pos_of("publish_at"), f"questions[{q.index}].publish_at",
-                                    f"{at:%Y-%m-%d %H:%M} is already pinned by '{other.id}' "
-                                    f"(line {other.pos_of('publish_at').line}); two posts "
-                                    "cannot share a slot"))
+            problems.append(
+                Problem(
+                    q.pos_of("publish_at"),
+                    f"questions[{q.index}].publish_at",
+                    f"{at:%Y-%m-%d %H:%M} is already pinned by '{other.id}' "
+                    f"(line {other.pos_of('publish_at').line}); two posts "
+                    "cannot share a slot",
+                )
+            )
             continue
         assigned[q.id] = at
         taken[at] = q
@@ -89,10 +94,14 @@ def plan_schedule(bank: Bank, remembered: Mapping[str, Any], now: datetime) -> S
         if at <= now:
             pin = pinned_at.get(at)
             if pin is not None:
-                problems.append(Problem(
-                    pin.pos_of("publish_at"), f"questions[{pin.index}].publish_at",
-                    f"{at:%Y-%m-%d %H:%M} is in the past and was already used by '{q.id}'; "
-                    "published slots never change, pick another time"))
+                problems.append(
+                    Problem(
+                        pin.pos_of("publish_at"),
+                        f"questions[{pin.index}].publish_at",
+                        f"{at:%Y-%m-%d %H:%M} is in the past and was already used by '{q.id}'; "
+                        "published slots never change, pick another time",
+                    )
+                )
                 continue
             assigned[q.id] = at
             taken[at] = q
@@ -130,7 +139,8 @@ def _is_slot(settings: ScheduleSettings, start: date, at: datetime) -> bool:
     """True if ``at`` (in the schedule's zone) is one of the weekly slots on or after start."""
     return at.date() >= start and any(
         s.weekday == at.weekday() and s.at == at.timetz().replace(tzinfo=None)
-        for s in settings.slots)
+        for s in settings.slots
+    )
 
 
 def _slots(settings: ScheduleSettings, start: date, now: datetime) -> Iterator[datetime]:

@@ -17,8 +17,7 @@ SCHEMA_ID = "https://example.org/ds-interview-pipeline/questions.schema.json"
 
 def source_schema() -> dict[str, Any]:
     schema = SOURCE.schema()
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
-            **schema}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
 
 
 def schema_json() -> str:

@@ -61,12 +61,16 @@ def load_source(path: Path) -> Document:
     display = display_path(path)
     raw = path.read_bytes()
     if len(raw) > MAX_SOURCE_BYTES:
-        raise fail(Pos(display, 1, 1), "", f"the file is {len(raw):,} bytes; "
-                   f"the limit is {MAX_SOURCE_BYTES:,}: split the bank")
+        raise fail(
+            Pos(display, 1, 1),
+            "",
+            f"the file is {len(raw):,} bytes; the limit is {MAX_SOURCE_BYTES:,}: split the bank",
+        )
     text = _decode(raw, display)
     if not text.strip() or _only_comments(text):
-        raise fail(Pos(display, 1, 1), "", "the file is empty: expected a mapping with a "
-                   "'questions:' list")
+        raise fail(
+            Pos(display, 1, 1), "", "the file is empty: expected a mapping with a 'questions:' list"
+        )
     try:
         root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
@@ -74,8 +78,9 @@ def load_source(path: Path) -> Document:
     except yaml.YAMLError as exc:  # unmarked errors are rare (e.g. a reader error)
         raise fail(Pos(display, 1, 1), "", f"YAML error: {exc}") from None
     if root is None:
-        raise fail(Pos(display, 1, 1), "", "the file is empty: expected a mapping with a "
-                   "'questions:' list")
+        raise fail(
+            Pos(display, 1, 1), "", "the file is empty: expected a mapping with a 'questions:' list"
+        )
     doc = Document(path, display, text, root, tuple(text.splitlines()))
     _check_aliases(doc)
     return doc
@@ -88,8 +93,11 @@ def _decode(raw: bytes, display: str) -> str:
         before = raw[: exc.start]
         line = before.count(b"\n") + 1
         col = len(before) - (before.rfind(b"\n") + 1) + 1
-        raise fail(Pos(display, line, col), "", f"invalid UTF-8 (byte 0x{raw[exc.start]:02x}): "
-                   "save the file as UTF-8") from None
+        raise fail(
+            Pos(display, line, col),
+            "",
+            f"invalid UTF-8 (byte 0x{raw[exc.start]:02x}): save the file as UTF-8",
+        ) from None
     return text.removeprefix("\ufeff")
 
 
@@ -144,8 +152,12 @@ def _check_aliases(doc: Document) -> None:
         expanded += 1
         distinct.add(id(node))
         if expanded - len(distinct) > ALIAS_EXPANSION_BUDGET:
-            raise fail(doc.pos(blame or node), "", "aliases expand this document beyond "
-                       f"{ALIAS_EXPANSION_BUDGET:,} extra nodes; write the values out instead")
+            raise fail(
+                doc.pos(blame or node),
+                "",
+                "aliases expand this document beyond "
+                f"{ALIAS_EXPANSION_BUDGET:,} extra nodes; write the values out instead",
+            )
         if isinstance(node, ScalarNode):
             continue
         on_path.add(id(node))

@@ -136,11 +136,15 @@ class Text(Spec):
         if len(value.strip()) < self.min_len:
             return check.error(node, path, f"expected {self.expect}; got an empty value")
         if self.max_len is not None and len(value) > self.max_len:
-            return check.error(node, path, f"expected at most {self.max_len} characters; "
-                               f"got {len(value)}")
+            return check.error(
+                node, path, f"expected at most {self.max_len} characters; got {len(value)}"
+            )
         if self.max_lines is not None and value.count("\n") > self.max_lines:
-            return check.error(node, path, f"expected at most {self.max_lines} line breaks; "
-                               f"got {value.count(chr(10))}")
+            return check.error(
+                node,
+                path,
+                f"expected at most {self.max_lines} line breaks; got {value.count(chr(10))}",
+            )
         if self.pattern is not None and not re.fullmatch(self.pattern, value):
             return check.expected(node, path, self.expect)
         return value
@@ -183,17 +187,18 @@ class Integer(Spec):
 
     def convert(self, node: Node, path: str, check: Checker) -> Any:
         if core_type(node) != "int" or not node.value.lstrip("+-").isdigit():
-            return check.expected(node, path, f"a whole number from {self.minimum} to "
-                                  f"{self.maximum}")
+            return check.expected(
+                node, path, f"a whole number from {self.minimum} to {self.maximum}"
+            )
         value = int(node.value)
         if not self.minimum <= value <= self.maximum:
-            return check.expected(node, path, f"a whole number from {self.minimum} to "
-                                  f"{self.maximum}")
+            return check.expected(
+                node, path, f"a whole number from {self.minimum} to {self.maximum}"
+            )
         return value
 
     def schema(self) -> dict[str, Any]:
-        return self._with_doc({"type": "integer", "minimum": self.minimum,
-                               "maximum": self.maximum})
+        return self._with_doc({"type": "integer", "minimum": self.minimum, "maximum": self.maximum})
 
 
 @dataclass
@@ -210,13 +215,22 @@ class ListOf(Spec):
         if not isinstance(node, SequenceNode):
             return check.expected(node, path, "a list")
         if len(node.value) < self.min_items:
-            what = "a non-empty list" if self.min_items == 1 else \
-                f"a list of at least {self.min_items} items"
-            return check.error(node, path, f"expected {what}; got {len(node.value)} items"
-                               if node.value else f"expected {what}; got an empty list")
+            what = (
+                "a non-empty list"
+                if self.min_items == 1
+                else f"a list of at least {self.min_items} items"
+            )
+            return check.error(
+                node,
+                path,
+                f"expected {what}; got {len(node.value)} items"
+                if node.value
+                else f"expected {what}; got an empty list",
+            )
         if self.max_items is not None and len(node.value) > self.max_items:
-            return check.error(node, path, f"expected at most {self.max_items} items; "
-                               f"got {len(node.value)}")
+            return check.error(
+                node, path, f"expected at most {self.max_items} items; got {len(node.value)}"
+            )
         values: list[Any] = []
         seen: dict[Any, int] = {}
         for i, child in enumerate(node.value):
@@ -225,8 +239,9 @@ class ListOf(Spec):
                 values.append(INVALID)
                 continue
             if self.unique and value in seen:
-                check.error(child, f"{path}[{i}]", f"{value!r} is already listed as "
-                            f"{path}[{seen[value]}]")
+                check.error(
+                    child, f"{path}[{i}]", f"{value!r} is already listed as {path}[{seen[value]}]"
+                )
                 values.append(INVALID)
                 continue
             if self.unique:
@@ -277,8 +292,12 @@ class Record(Spec):
             where = f"{path}.{key}" if path else key
             if key in first_seen:
                 first = check.doc.pos(first_seen[key])
-                check.error(key_node, where, f"duplicate key '{key}' (first at line "
-                            f"{first.line}); a mapping may have each key once")
+                check.error(
+                    key_node,
+                    where,
+                    f"duplicate key '{key}' (first at line "
+                    f"{first.line}); a mapping may have each key once",
+                )
                 bad = True
                 continue
             first_seen[key] = key_node
@@ -350,8 +369,9 @@ def parse_timezone(text: str) -> str:
         ZoneInfo(text)
     except (ZoneInfoNotFoundError, ValueError):
         close = difflib.get_close_matches(text, sorted(available_timezones()), n=1)
-        raise ValueError("not an IANA time zone" + (f"; did you mean {close[0]!r}?"
-                                                     if close else "")) from None
+        raise ValueError(
+            "not an IANA time zone" + (f"; did you mean {close[0]!r}?" if close else "")
+        ) from None
     return text
 
 

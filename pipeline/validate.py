@@ -60,10 +60,19 @@ QUIZ = Record(
     description="A quiz poll for Telegram (sendPoll, type quiz).",
     fields={
         "question": FieldSpec(Text("Poll question; default: the question text.", max_len=300)),
-        "options": FieldSpec(ListOf(Text(max_len=100), min_items=2, max_items=12, unique=True,
-                                    description="2 to 12 answer options"), required=True),
-        "correct": FieldSpec(Integer(1, 12, "Number of the correct option, counting from 1."),
-                             required=True),
+        "options": FieldSpec(
+            ListOf(
+                Text(max_len=100),
+                min_items=2,
+                max_items=12,
+                unique=True,
+                description="2 to 12 answer options",
+            ),
+            required=True,
+        ),
+        "correct": FieldSpec(
+            Integer(1, 12, "Number of the correct option, counting from 1."), required=True
+        ),
         "explanation": FieldSpec(Text("Shown after answering.", max_len=200, max_lines=2)),
     },
 )
@@ -71,25 +80,52 @@ QUIZ = Record(
 QUESTION = Record(
     description="One interview question.",
     fields={
-        "id": FieldSpec(Text("Stable id: lowercase slug, unique, never reused. Anki's note "
-                             "identity and the post file names come from it.",
-                             pattern=SLUG, expect="a lowercase slug like 'roc-auc-log'"),
-                        required=True),
+        "id": FieldSpec(
+            Text(
+                "Stable id: lowercase slug, unique, never reused. Anki's note "
+                "identity and the post file names come from it.",
+                pattern=SLUG,
+                expect="a lowercase slug like 'roc-auc-log'",
+            ),
+            required=True,
+        ),
         "question": FieldSpec(Text("The question, inline Markdown."), required=True),
-        "answer": FieldSpec(Text("The answer, Markdown: lists, code, tables, links, images "
-                                 "(paths relative to this file), $math$."), required=True),
-        "grades": FieldSpec(ListOf(Choice(GRADES), min_items=1, unique=True,
-                                   description="Grades: junior, middle, senior."),
-                            required=True),
-        "tags": FieldSpec(ListOf(Text(pattern=SLUG, expect="a lowercase slug like 'metrics'"),
-                                 unique=True, description="Topic tags.")),
-        "header": FieldSpec(Text("Short emoji header shown above the question in posts.",
-                                 max_len=32, max_lines=0)),
-        "publish_at": FieldSpec(Parsed("Pinned publish time, ISO 8601 "
-                                       "(e.g. 2026-12-01 10:00); without an offset it is read "
-                                       "in schedule.timezone.",
-                                       expect="a date and time like '2026-12-01 10:00'",
-                                       pattern=DATETIME, parse=parse_datetime)),
+        "answer": FieldSpec(
+            Text(
+                "The answer, Markdown: lists, code, tables, links, images "
+                "(paths relative to this file), $math$."
+            ),
+            required=True,
+        ),
+        "grades": FieldSpec(
+            ListOf(
+                Choice(GRADES),
+                min_items=1,
+                unique=True,
+                description="Grades: junior, middle, senior.",
+            ),
+            required=True,
+        ),
+        "tags": FieldSpec(
+            ListOf(
+                Text(pattern=SLUG, expect="a lowercase slug like 'metrics'"),
+                unique=True,
+                description="Topic tags.",
+            )
+        ),
+        "header": FieldSpec(
+            Text("Short emoji header shown above the question in posts.", max_len=32, max_lines=0)
+        ),
+        "publish_at": FieldSpec(
+            Parsed(
+                "Pinned publish time, ISO 8601 "
+                "(e.g. 2026-12-01 10:00); without an offset it is read "
+                "in schedule.timezone.",
+                expect="a date and time like '2026-12-01 10:00'",
+                pattern=DATETIME,
+                parse=parse_datetime,
+            )
+        ),
         "quiz": FieldSpec(QUIZ),
     },
 )
@@ -98,44 +134,109 @@ SOURCE = Record(
     title="Interview question bank",
     description="The single source of the deck, the Telegram posts and the digest.",
     fields={
-        "channel": FieldSpec(Record(description="The Telegram channel.", fields={
-            "name": FieldSpec(Text("Channel name.")),
-            "url": FieldSpec(Text("https://t.me/...", pattern=URL, expect="an http(s) URL")),
-        })),
-        "deck": FieldSpec(Record(description="The Anki deck.", fields={
-            "title": FieldSpec(Text("Deck name in Anki.")),
-            "slug": FieldSpec(Text("File name: dist/anki/<slug>.apkg.", pattern=SLUG,
-                                   expect="a lowercase slug")),
-        })),
-        "schedule": FieldSpec(Record(description="Publishing calendar.", fields={
-            "timezone": FieldSpec(Parsed("IANA time zone, e.g. Europe/Moscow.",
-                                         expect="an IANA time zone like 'Europe/Moscow'",
-                                         parse=parse_timezone)),
-            "start": FieldSpec(Parsed("First day slots may be used (YYYY-MM-DD).",
-                                      expect="a date like '2026-12-01'", pattern=DATE,
-                                      parse=parse_date)),
-            "slots": FieldSpec(ListOf(Parsed(expect="a weekly slot like 'mon 10:00'",
-                                             pattern=SLOT, parse=parse_slot),
-                                      min_items=1, unique=True,
-                                      description="Weekly slots, e.g. 'mon 10:00'.")),
-        })),
-        "newsletter": FieldSpec(Record(description="The weekly email digest.", fields={
-            "title": FieldSpec(Text("Newsletter title.")),
-            "from": FieldSpec(Text("Sender, e.g. 'Name <digest@example.org>'.",
-                                   pattern=r"[^<>@\s][^<>]*<[^<>@\s]+@[^<>@\s]+>|[^<>@\s]+@[^<>@\s]+",
-                                   expect="an address like 'Name <a@example.org>'")),
-            "subject": FieldSpec(Text("Subject; {title}, {week} and {count} are filled in.")),
-            "base_url": FieldSpec(Text("Where images are published (absolute URL).",
-                                       pattern=URL, expect="an http(s) URL")),
-            "unsubscribe": FieldSpec(Choice(("listmonk", "mailchimp", "buttondown", "url"),
-                                            "Newsletter service whose unsubscribe "
-                                            "placeholder goes into the footer.")),
-            "unsubscribe_url": FieldSpec(Text("Unsubscribe URL (service 'url', "
-                                              "List-Unsubscribe header).",
-                                              pattern=URL, expect="an http(s) URL")),
-        })),
-        "questions": FieldSpec(ListOf(QUESTION, partial=True, description="The questions, "
-                                      "in publishing order."), required=True),
+        "channel": FieldSpec(
+            Record(
+                description="The Telegram channel.",
+                fields={
+                    "name": FieldSpec(Text("Channel name.")),
+                    "url": FieldSpec(
+                        Text("https://t.me/...", pattern=URL, expect="an http(s) URL")
+                    ),
+                },
+            )
+        ),
+        "deck": FieldSpec(
+            Record(
+                description="The Anki deck.",
+                fields={
+                    "title": FieldSpec(Text("Deck name in Anki.")),
+                    "slug": FieldSpec(
+                        Text(
+                            "File name: dist/anki/<slug>.apkg.",
+                            pattern=SLUG,
+                            expect="a lowercase slug",
+                        )
+                    ),
+                },
+            )
+        ),
+        "schedule": FieldSpec(
+            Record(
+                description="Publishing calendar.",
+                fields={
+                    "timezone": FieldSpec(
+                        Parsed(
+                            "IANA time zone, e.g. Europe/Moscow.",
+                            expect="an IANA time zone like 'Europe/Moscow'",
+                            parse=parse_timezone,
+                        )
+                    ),
+                    "start": FieldSpec(
+                        Parsed(
+                            "First day slots may be used (YYYY-MM-DD).",
+                            expect="a date like '2026-12-01'",
+                            pattern=DATE,
+                            parse=parse_date,
+                        )
+                    ),
+                    "slots": FieldSpec(
+                        ListOf(
+                            Parsed(
+                                expect="a weekly slot like 'mon 10:00'",
+                                pattern=SLOT,
+                                parse=parse_slot,
+                            ),
+                            min_items=1,
+                            unique=True,
+                            description="Weekly slots, e.g. 'mon 10:00'.",
+                        )
+                    ),
+                },
+            )
+        ),
+        "newsletter": FieldSpec(
+            Record(
+                description="The weekly email digest.",
+                fields={
+                    "title": FieldSpec(Text("Newsletter title.")),
+                    "from": FieldSpec(
+                        Text(
+                            "Sender, e.g. 'Name <digest@example.org>'.",
+                            pattern=r"[^<>@\s][^<>]*<[^<>@\s]+@[^<>@\s]+>|[^<>@\s]+@[^<>@\s]+",
+                            expect="an address like 'Name <a@example.org>'",
+                        )
+                    ),
+                    "subject": FieldSpec(
+                        Text("Subject; {title}, {week} and {count} are filled in.")
+                    ),
+                    "base_url": FieldSpec(
+                        Text(
+                            "Where images are published (absolute URL).",
+                            pattern=URL,
+                            expect="an http(s) URL",
+                        )
+                    ),
+                    "unsubscribe": FieldSpec(
+                        Choice(
+                            ("listmonk", "mailchimp", "buttondown", "url"),
+                            "Newsletter service whose unsubscribe "
+                            "placeholder goes into the footer.",
+                        )
+                    ),
+                    "unsubscribe_url": FieldSpec(
+                        Text(
+                            "Unsubscribe URL (service 'url', List-Unsubscribe header).",
+                            pattern=URL,
+                            expect="an http(s) URL",
+                        )
+                    ),
+                },
+            )
+        ),
+        "questions": FieldSpec(
+            ListOf(QUESTION, partial=True, description="The questions, in publishing order."),
+            required=True,
+        ),
     },
 )
 
@@ -167,8 +268,9 @@ def validate(doc: Document) -> Validated:
 
 def _top(doc: Document, key: str) -> Node | None:
     assert isinstance(doc.root, MappingNode)
-    return next((v for k, v in doc.root.value if isinstance(k, ScalarNode) and k.value == key),
-                None)
+    return next(
+        (v for k, v in doc.root.value if isinstance(k, ScalarNode) and k.value == key), None
+    )
 
 
 def _partial(doc: Document) -> dict[str, Any]:
@@ -186,8 +288,7 @@ def _partial(doc: Document) -> dict[str, Any]:
 def _settings(data: dict[str, Any]) -> Settings:
     def section(name: str) -> dict[str, Any]:
         raw = data.get(name, {})
-        return {("sender" if k == "from" else k): v for k, v in raw.items()
-                if k != "__positions__"}
+        return {("sender" if k == "from" else k): v for k, v in raw.items() if k != "__positions__"}
 
     return Settings(
         channel=ChannelSettings(**section("channel")),
@@ -197,8 +298,9 @@ def _settings(data: dict[str, Any]) -> Settings:
     )
 
 
-def _questions(doc: Document, check: Checker, settings: Settings,
-               converted: tuple[Any, ...] | None) -> list[Question]:
+def _questions(
+    doc: Document, check: Checker, settings: Settings, converted: tuple[Any, ...] | None
+) -> list[Question]:
     """Cross-question rules and model objects; ``converted`` is the table's per-item result.
 
     When the document failed elsewhere the items are converted again quietly (their problems
@@ -213,16 +315,22 @@ def _questions(doc: Document, check: Checker, settings: Settings,
     tz = ZoneInfo(settings.schedule.timezone)
     for index, item in enumerate(node.value):
         path = f"questions[{index}]"
-        data = converted[index] if converted is not None else \
-            QUESTION.convert(item, path, Checker(doc))
+        data = (
+            converted[index]
+            if converted is not None
+            else QUESTION.convert(item, path, Checker(doc))
+        )
         # Duplicate ids are checked even on questions with other problems.
         id_node = _value_node(item, "id")
         if id_node is not item and isinstance(id_node, ScalarNode):
             qid = id_node.value
             if qid in first_id:
-                check.error(id_node, f"{path}.id",
-                            f"duplicate id '{qid}' (first used at line {first_id[qid].line}); "
-                            "ids must be unique and are never reused")
+                check.error(
+                    id_node,
+                    f"{path}.id",
+                    f"duplicate id '{qid}' (first used at line {first_id[qid].line}); "
+                    "ids must be unique and are never reused",
+                )
                 continue
             first_id[qid] = doc.pos(id_node)
         if data is INVALID:
@@ -234,27 +342,42 @@ def _questions(doc: Document, check: Checker, settings: Settings,
         key = _normalise(markup.plain_text(question.title_doc))
         if key in first_text:
             other, other_pos = first_text[key]
-            check.warn(pos["question"], f"{path}.question", f"same question text as '{other}' "
-                       f"(line {other_pos.line})")
+            check.warn(
+                pos["question"],
+                f"{path}.question",
+                f"same question text as '{other}' (line {other_pos.line})",
+            )
         else:
             first_text[key] = (qid, pos["question"])
         out.append(question)
     return out
 
 
-def _question(doc: Document, check: Checker, data: dict[str, Any], pos: dict[str, Pos],
-              index: int, item: Node, path: str, tz: ZoneInfo) -> Question | None:
+def _question(
+    doc: Document,
+    check: Checker,
+    data: dict[str, Any],
+    pos: dict[str, Pos],
+    index: int,
+    item: Node,
+    path: str,
+    tz: ZoneInfo,
+) -> Question | None:
     ok = True
     quiz = None
     if "quiz" in data:
         q = data["quiz"]
         if q["correct"] > len(q["options"]):
-            check.error(_value_node(_value_node(item, "quiz"), "correct"), f"{path}.quiz.correct",
-                        f"expected a number from 1 to {len(q['options'])} (one of the options); "
-                        f"got {q['correct']}")
+            check.error(
+                _value_node(_value_node(item, "quiz"), "correct"),
+                f"{path}.quiz.correct",
+                f"expected a number from 1 to {len(q['options'])} (one of the options); "
+                f"got {q['correct']}",
+            )
             ok = False
-        quiz = Quiz(q.get("question"), q["options"], q["correct"] - 1, q.get("explanation"),
-                    pos["quiz"])
+        quiz = Quiz(
+            q.get("question"), q["options"], q["correct"] - 1, q.get("explanation"), pos["quiz"]
+        )
     publish_at: datetime | None = data.get("publish_at")
     if publish_at is not None and publish_at.tzinfo is None:
         publish_at = publish_at.replace(tzinfo=tz)
@@ -282,15 +405,26 @@ def _question(doc: Document, check: Checker, data: dict[str, Any], pos: dict[str
         return None
     grades = tuple(g for g in GRADES if g in data["grades"])
     return Question(
-        id=data["id"], question=data["question"], answer=data["answer"], grades=grades,
-        tags=data.get("tags", ()), header=data.get("header"), publish_at=publish_at, quiz=quiz,
-        images=tuple(images), index=index, pos=doc.pos(item),
-        positions=MappingProxyType(pos), doc=doc_tree, title_doc=title_tree,
+        id=data["id"],
+        question=data["question"],
+        answer=data["answer"],
+        grades=grades,
+        tags=data.get("tags", ()),
+        header=data.get("header"),
+        publish_at=publish_at,
+        quiz=quiz,
+        images=tuple(images),
+        index=index,
+        pos=doc.pos(item),
+        positions=MappingProxyType(pos),
+        doc=doc_tree,
+        title_doc=title_tree,
     )
 
 
-def _image(doc: Document, check: Checker, item: Node, path: str, field_name: str,
-           src: str) -> tuple[bool, Image | None]:
+def _image(
+    doc: Document, check: Checker, item: Node, path: str, field_name: str, src: str
+) -> tuple[bool, Image | None]:
     """Resolve a local image: (True, Image); (True, None) for a URL; (False, None) reported."""
     parts = urlsplit(src)
     if parts.scheme in ("http", "https"):
@@ -299,20 +433,34 @@ def _image(doc: Document, check: Checker, item: Node, path: str, field_name: str
     where = _pos_in_value(doc, node, src)
     content_dir = doc.path.parent.resolve()
     if parts.scheme or parts.netloc or not parts.path:
-        check.problems.append(Problem(where, f"{path}.{field_name}",
-                                      f"image '{src}': expected a file path relative to "
-                                      f"{doc.path.parent.name or '.'}/ or an http(s) URL"))
+        check.problems.append(
+            Problem(
+                where,
+                f"{path}.{field_name}",
+                f"image '{src}': expected a file path relative to "
+                f"{doc.path.parent.name or '.'}/ or an http(s) URL",
+            )
+        )
         return False, None
     target = (content_dir / unquote(parts.path)).resolve()
     if not target.is_relative_to(content_dir):
-        check.problems.append(Problem(where, f"{path}.{field_name}",
-                                      f"image '{src}' lies outside the content folder "
-                                      f"{doc.path.parent}/"))
+        check.problems.append(
+            Problem(
+                where,
+                f"{path}.{field_name}",
+                f"image '{src}' lies outside the content folder {doc.path.parent}/",
+            )
+        )
         return False, None
     if not target.is_file():
-        check.problems.append(Problem(where, f"{path}.{field_name}",
-                                      f"image '{src}' not found (looked for "
-                                      f"{Path(doc.display).parent / unquote(parts.path)})"))
+        check.problems.append(
+            Problem(
+                where,
+                f"{path}.{field_name}",
+                f"image '{src}' not found (looked for "
+                f"{Path(doc.display).parent / unquote(parts.path)})",
+            )
+        )
         return False, None
     return True, Image(src, target, where)
 
@@ -335,8 +483,9 @@ def _pos_in_value(doc: Document, node: Node, needle: str) -> Pos:
     line_in_value = value.count("\n", 0, offset)
     line_start = value.rfind("\n", 0, offset) + 1
     src_line = doc.line(base.line + 1 + line_in_value)
-    value_line = value[line_start: value.find("\n", offset) if "\n" in value[offset:]
-                       else len(value)]
+    value_line = value[
+        line_start : value.find("\n", offset) if "\n" in value[offset:] else len(value)
+    ]
     indent = len(src_line) - len(value_line)
     return Pos(base.file, base.line + 1 + line_in_value, indent + (offset - line_start) + 1)
 
@@ -344,5 +493,3 @@ def _pos_in_value(doc: Document, node: Node, needle: str) -> Pos:
 def _normalise(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).casefold()
     return " ".join("".join(c if c.isalnum() else " " for c in text).split())
-
-

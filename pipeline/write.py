@@ -49,10 +49,19 @@ def check_paths(files: Sequence[OutputFile]) -> None:
     seen: set[str] = set()
     for f in files:
         p = PurePosixPath(f.path)
-        if (not f.path or p.is_absolute() or ".." in p.parts or "\\" in f.path
-                or str(p) != f.path or f.path == MANIFEST):
-            problems.append(Problem(None, "", f"output path {f.path!r} is not a plain path "
-                                    "inside the output folder"))
+        if (
+            not f.path
+            or p.is_absolute()
+            or ".." in p.parts
+            or "\\" in f.path
+            or str(p) != f.path
+            or f.path == MANIFEST
+        ):
+            problems.append(
+                Problem(
+                    None, "", f"output path {f.path!r} is not a plain path inside the output folder"
+                )
+            )
         elif f.path.casefold() in seen:
             problems.append(Problem(None, "", f"two outputs want the same path {f.path!r}"))
         seen.add(f.path.casefold())
@@ -62,8 +71,12 @@ def check_paths(files: Sequence[OutputFile]) -> None:
 
 def manifest_bytes(files: Sequence[OutputFile]) -> bytes:
     entries = [
-        {"path": f.path, "kind": f.kind, "ids": list(f.ids),
-         "sha256": hashlib.sha256(f.data).hexdigest()}
+        {
+            "path": f.path,
+            "kind": f.kind,
+            "ids": list(f.ids),
+            "sha256": hashlib.sha256(f.data).hexdigest(),
+        }
         for f in sorted(files, key=lambda f: f.path)
     ]
     return (json.dumps({"outputs": entries}, ensure_ascii=False, indent=2) + "\n").encode()
@@ -82,9 +95,17 @@ def build_lock(out_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise PipelineError([Problem(None, "", f"another build is writing {out_dir}/ "
-                                         f"(lock {lock_path} is held); wait for it to "
-                                         "finish")]) from None
+            raise PipelineError(
+                [
+                    Problem(
+                        None,
+                        "",
+                        f"another build is writing {out_dir}/ "
+                        f"(lock {lock_path} is held); wait for it to "
+                        "finish",
+                    )
+                ]
+            ) from None
         try:
             yield
         finally:

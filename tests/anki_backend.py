@@ -37,20 +37,34 @@ def new_collection(folder: Path, name: str = "collection.anki2") -> Any:
     return Collection(str(folder / name))
 
 
-def import_package(col: Any, package: Path, *, with_scheduling: bool = True,
-                   merge_notetypes: bool = False, always_update: bool = False) -> ImportLog:
+def import_package(
+    col: Any,
+    package: Path,
+    *,
+    with_scheduling: bool = True,
+    merge_notetypes: bool = False,
+    always_update: bool = False,
+) -> ImportLog:
     """Import an ``.apkg`` as the desktop app does (default: update notes if newer)."""
-    options = ImportAnkiPackageOptions(with_scheduling=with_scheduling,
-                                       merge_notetypes=merge_notetypes)
+    options = ImportAnkiPackageOptions(
+        with_scheduling=with_scheduling, merge_notetypes=merge_notetypes
+    )
     if always_update:
         options.update_notes = import_export_pb2.ImportAnkiPackageUpdateCondition.Value(
-            "IMPORT_ANKI_PACKAGE_UPDATE_CONDITION_ALWAYS")
+            "IMPORT_ANKI_PACKAGE_UPDATE_CONDITION_ALWAYS"
+        )
     response = col.import_anki_package(
-        ImportAnkiPackageRequest(package_path=str(package), options=options))
+        ImportAnkiPackageRequest(package_path=str(package), options=options)
+    )
     log = response.log
     col.models._clear_cache()  # the importer changed note types behind Python's cache
-    return ImportLog(len(log.new), len(log.updated), len(log.duplicate),
-                     len(log.conflicting), len(log.missing_notetype))
+    return ImportLog(
+        len(log.new),
+        len(log.updated),
+        len(log.duplicate),
+        len(log.conflicting),
+        len(log.missing_notetype),
+    )
 
 
 def answer_all_cards(col: Any, deck_name: str, ease: int = 3) -> int:
@@ -75,8 +89,11 @@ def dump(col: Any, *, with_ids: bool = False) -> dict[str, Any]:
     for nid in col.find_notes(""):
         note = col.get_note(nid)
         entry: dict[str, Any] = {
-            "guid": note.guid, "notetype": note.note_type()["name"],
-            "fields": dict(note.items()), "tags": sorted(note.tags), "mod": note.mod,
+            "guid": note.guid,
+            "notetype": note.note_type()["name"],
+            "fields": dict(note.items()),
+            "tags": sorted(note.tags),
+            "mod": note.mod,
         }
         if with_ids:
             entry["id"] = note.id
@@ -85,24 +102,42 @@ def dump(col: Any, *, with_ids: bool = False) -> dict[str, Any]:
     cards = []
     for cid in col.find_cards(""):
         card = col.get_card(cid)
-        cards.append({"guid": guid_of[card.nid], "ord": card.ord, "deck": deck_names[card.did],
-                      "type": card.type, "queue": card.queue, "due": card.due,
-                      "ivl": card.ivl, "reps": card.reps})
+        cards.append(
+            {
+                "guid": guid_of[card.nid],
+                "ord": card.ord,
+                "deck": deck_names[card.did],
+                "type": card.type,
+                "queue": card.queue,
+                "due": card.due,
+                "ivl": card.ivl,
+                "reps": card.reps,
+            }
+        )
     notetypes = []
     for entry in col.models.all_names_and_ids():
         model = col.models.get(entry.id)
         if model["name"].startswith("Basic") or model["name"] in ("Cloze", "Image Occlusion"):
             continue  # Anki's stock note types
-        notetypes.append({
-            "name": model["name"], "id": model["id"], "mod": model["mod"],
-            "fields": [[f["name"], f.get("id")] for f in model["flds"]],
-            "templates": [{"name": t["name"], "id": t.get("id"), "front": t["qfmt"],
-                           "back": t["afmt"]} for t in model["tmpls"]],
-            "css_sha256": hashlib.sha256(model["css"].encode()).hexdigest(),
-        })
+        notetypes.append(
+            {
+                "name": model["name"],
+                "id": model["id"],
+                "mod": model["mod"],
+                "fields": [[f["name"], f.get("id")] for f in model["flds"]],
+                "templates": [
+                    {"name": t["name"], "id": t.get("id"), "front": t["qfmt"], "back": t["afmt"]}
+                    for t in model["tmpls"]
+                ],
+                "css_sha256": hashlib.sha256(model["css"].encode()).hexdigest(),
+            }
+        )
     media_dir = Path(col.media.dir())
-    media = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-             for p in sorted(media_dir.iterdir()) if p.is_file()}
+    media = {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(media_dir.iterdir())
+        if p.is_file()
+    }
     return {
         "decks": sorted(deck_names.values()),
         "notetypes": notetypes,

@@ -22,8 +22,9 @@ def execute(request: dict[str, Any]) -> dict[str, Any]:
     """One synchronous TDLib request; its logging is silenced before the first one."""
     global _quiet
     if not _quiet:
-        tdjson.td_execute(json.dumps({"@type": "setLogVerbosityLevel",
-                                      "new_verbosity_level": 0}).encode())
+        tdjson.td_execute(
+            json.dumps({"@type": "setLogVerbosityLevel", "new_verbosity_level": 0}).encode()
+        )
         _quiet = True
     raw = tdjson.td_execute(json.dumps(request).encode())
     result: dict[str, Any] = json.loads(raw)
@@ -32,14 +33,16 @@ def execute(request: dict[str, Any]) -> dict[str, Any]:
 
 def parse_html(text: str) -> dict[str, Any]:
     """``formattedText`` for Bot API HTML, or TDLib's ``error`` (code, message)."""
-    return execute({"@type": "parseTextEntities", "text": text,
-                    "parse_mode": {"@type": "textParseModeHTML"}})
+    return execute(
+        {"@type": "parseTextEntities", "text": text, "parse_mode": {"@type": "textParseModeHTML"}}
+    )
 
 
 def parse_markdown(text: str) -> dict[str, Any]:
     """``formattedText`` for text as the apps convert it on send."""
-    return execute({"@type": "parseMarkdown",
-                    "text": {"@type": "formattedText", "text": text, "entities": []}})
+    return execute(
+        {"@type": "parseMarkdown", "text": {"@type": "formattedText", "text": text, "entities": []}}
+    )
 
 
 def entity_kind(entity: dict[str, Any]) -> str:
@@ -50,8 +53,9 @@ def entity_kind(entity: dict[str, Any]) -> str:
     return kind
 
 
-def formatting(result: dict[str, Any], ignore: frozenset[str] = frozenset()
-               ) -> dict[str, list[tuple[int, int]]]:
+def formatting(
+    result: dict[str, Any], ignore: frozenset[str] = frozenset()
+) -> dict[str, list[tuple[int, int]]]:
     """Entities as merged intervals per kind: ``**a __b__**`` and ``<b>a <i>b</i></b>`` agree.
 
     TDLib reports nested Markdown formatting in pieces and adjacent HTML tags separately;
@@ -67,8 +71,12 @@ def formatting(result: dict[str, Any], ignore: frozenset[str] = frozenset()
     for kind, items in spans.items():
         out: list[tuple[int, int]] = []
         for a, b in sorted(items):
-            if out and a <= out[-1][1] and kind not in ("code", "pre") \
-                    and not kind.startswith("pre:"):
+            if (
+                out
+                and a <= out[-1][1]
+                and kind not in ("code", "pre")
+                and not kind.startswith("pre:")
+            ):
                 out[-1] = (out[-1][0], max(out[-1][1], b))
             else:
                 out.append((a, b))
@@ -86,8 +94,9 @@ class _Hrefs(HTMLParser):
             self.hrefs.append(dict(attrs).get("href") or "")
 
 
-def _insert(text: str, entities: list[tuple[str, int, int]], pos: int, extra: str
-            ) -> tuple[str, list[tuple[str, int, int]]]:
+def _insert(
+    text: str, entities: list[tuple[str, int, int]], pos: int, extra: str
+) -> tuple[str, list[tuple[str, int, int]]]:
     """Insert unformatted ``extra`` at ``pos``: entities after it move, entities across split."""
     n = len(extra.encode("utf-16-le")) // 2
     out: list[tuple[str, int, int]] = []
@@ -99,21 +108,25 @@ def _insert(text: str, entities: list[tuple[str, int, int]], pos: int, extra: st
         else:
             out.extend([(kind, a, pos), (kind, pos + n, b + n)])
     units = text.encode("utf-16-le")
-    return (units[: 2 * pos] + extra.encode("utf-16-le") + units[2 * pos:]).decode("utf-16-le"), out
+    return (units[: 2 * pos] + extra.encode("utf-16-le") + units[2 * pos :]).decode(
+        "utf-16-le"
+    ), out
 
 
 #: What the apps' Markdown cannot express; the twin shows the same text without it.
 NOT_IN_MARKDOWN = frozenset({"underline", "blockquote", "texturl"})
 
 
-def as_markdown_shows(html_source: str, result: dict[str, Any],
-                      url_for_text: Any) -> dict[str, Any]:
+def as_markdown_shows(
+    html_source: str, result: dict[str, Any], url_for_text: Any
+) -> dict[str, Any]:
     """The HTML post as its Markdown twin must show it: links become "text (url)"."""
     parser = _Hrefs()
     parser.feed(html_source)
     text: str = result["text"]
-    entities = [(entity_kind(e), e["offset"], e["offset"] + e["length"])
-                for e in result["entities"]]
+    entities = [
+        (entity_kind(e), e["offset"], e["offset"] + e["length"]) for e in result["entities"]
+    ]
     found = sorted((a, b) for kind, a, b in entities if kind == "texturl")
     assert len(found) == len(parser.hrefs), (found, parser.hrefs)
     links: list[tuple[tuple[int, int], str]] = []
@@ -124,22 +137,33 @@ def as_markdown_shows(html_source: str, result: dict[str, Any],
             links.append(((a, b), href))
     units = text.encode("utf-16-le")
     for (a, b), href in reversed(links):
-        if units[2 * a: 2 * b].decode("utf-16-le") != href:
+        if units[2 * a : 2 * b].decode("utf-16-le") != href:
             text, entities = _insert(text, entities, b, f" ({url_for_text(href)})")
-    return {"text": text, "entities": [
-        {"offset": a, "length": b - a, "type": {"@type": _TYPE_NAMES.get(kind, kind)}}
-        for kind, a, b in entities]}
+    return {
+        "text": text,
+        "entities": [
+            {"offset": a, "length": b - a, "type": {"@type": _TYPE_NAMES.get(kind, kind)}}
+            for kind, a, b in entities
+        ],
+    }
 
 
-_TYPE_NAMES = {"bold": "textEntityTypeBold", "italic": "textEntityTypeItalic",
-               "underline": "textEntityTypeUnderline", "strikethrough":
-               "textEntityTypeStrikethrough", "spoiler": "textEntityTypeSpoiler",
-               "code": "textEntityTypeCode", "pre": "textEntityTypePre",
-               "blockquote": "textEntityTypeBlockQuote", "texturl": "textEntityTypeTextUrl"}
+_TYPE_NAMES = {
+    "bold": "textEntityTypeBold",
+    "italic": "textEntityTypeItalic",
+    "underline": "textEntityTypeUnderline",
+    "strikethrough": "textEntityTypeStrikethrough",
+    "spoiler": "textEntityTypeSpoiler",
+    "code": "textEntityTypeCode",
+    "pre": "textEntityTypePre",
+    "blockquote": "textEntityTypeBlockQuote",
+    "texturl": "textEntityTypeTextUrl",
+}
 
 
-def check_post(html_source: str, markdown: str, limit: int = 4096,
-               url_for_text: Any = None) -> list[str]:
+def check_post(
+    html_source: str, markdown: str, limit: int = 4096, url_for_text: Any = None
+) -> list[str]:
     """Everything wrong with one post as Telegram would see it (empty list: all good).
 
     The HTML must parse without error and fit the limits; the Markdown twin must give the same
@@ -168,6 +192,8 @@ def check_post(html_source: str, markdown: str, limit: int = 4096,
         if md["text"] != want["text"]:
             problems.append(f"Markdown twin text differs:\n{md['text']!r}\n{want['text']!r}")
         elif formatting(md, NOT_IN_MARKDOWN) != formatting(want, NOT_IN_MARKDOWN):
-            problems.append(f"Markdown twin formatting differs:\n{formatting(md)}\n"
-                            f"{formatting(want, NOT_IN_MARKDOWN)}")
+            problems.append(
+                f"Markdown twin formatting differs:\n{formatting(md)}\n"
+                f"{formatting(want, NOT_IN_MARKDOWN)}"
+            )
     return problems

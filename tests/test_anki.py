@@ -102,8 +102,12 @@ def tiny_png(rgb: tuple[int, int, int]) -> bytes:
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
     rows = b"".join(b"\x00" + bytes(rgb) * 2 for _ in range(2))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.fixture
@@ -152,8 +156,12 @@ def test_seed_deck_imports_into_a_fresh_collection(seed: Path, tmp_path: Path) -
     assert (log.new, log.updated, log.conflicting) == (9, 0, 0)
     data = dump(col)
     assert len(data["notes"]) == len(data["cards"]) == 9
-    assert data["decks"] == ["Default", SEED_TITLE, f"{SEED_TITLE}::Junior",
-                             f"{SEED_TITLE}::Middle"]
+    assert data["decks"] == [
+        "Default",
+        SEED_TITLE,
+        f"{SEED_TITLE}::Junior",
+        f"{SEED_TITLE}::Middle",
+    ]
     [notetype] = data["notetypes"]
     assert notetype["id"] == MODEL_ID
     assert notetype["fields"] == [list(f) for f in FIELDS]
@@ -183,8 +191,9 @@ def test_new_cards_come_junior_first_then_in_source_order(seed: Path, tmp_path: 
     cards = cards_by_id(dump(col))
     order = sorted(cards, key=lambda qid: cards[qid]["due"])
     questions = report.bank.questions
-    expected = [q.id for q in questions if q.primary_grade == "junior"] + \
-        [q.id for q in questions if q.primary_grade == "middle"]
+    expected = [q.id for q in questions if q.primary_grade == "junior"] + [
+        q.id for q in questions if q.primary_grade == "middle"
+    ]
     assert order == expected
     col.decks.select(col.decks.id_for_name(SEED_TITLE))
     first = col.sched.getCard()
@@ -207,8 +216,10 @@ def test_rich_bank_code_math_tables_images_raw_html_emoji(rich: Path, tmp_path: 
     assert r"\[\hat{y} = \sigma(w^T x + b)\]" in math["Answer"]
     assert "Цена: $5 и $10" in math["Answer"]
     assert "<code>echo $HOME</code>" in math["Answer"]
-    assert '<span class="k">def</span><span class="w"> </span><span class="nf">f</span>' \
+    assert (
+        '<span class="k">def</span><span class="w"> </span><span class="nf">f</span>'
         in math["Answer"]
+    )
     assert "{{ x }}" in math["Answer"] and "{% raw %}" in math["Answer"]
     assert "&lt; 10 &amp;&amp;" in math["Answer"]
 
@@ -244,8 +255,11 @@ def test_rich_bank_code_math_tables_images_raw_html_emoji(rich: Path, tmp_path: 
 def test_until_packs_only_what_is_published_by_then(seed: Path, tmp_path: Path) -> None:
     report = build_into(seed, tmp_path / "dist", until=NOW.date().replace(day=10, month=12))
     [deck] = [f for f in report.files if f.kind == "anki-deck"]
-    assert sorted(deck.ids) == ["batch-normalization", "logistic-vs-linear-regression",
-                                "roc-auc-log"]
+    assert sorted(deck.ids) == [
+        "batch-normalization",
+        "logistic-vs-linear-regression",
+        "roc-auc-log",
+    ]
     # the lock still covers every question: a later full build must not see them as new
     notes = read_lock(lock_path(seed))["anki"]["notes"]
     assert len(notes) == 9
@@ -254,8 +268,9 @@ def test_until_packs_only_what_is_published_by_then(seed: Path, tmp_path: Path) 
 # --- determinism and the lock ----------------------------------------------------------------
 
 
-def test_same_source_gives_identical_bytes_and_an_unchanged_lock(seed: Path,
-                                                                  tmp_path: Path) -> None:
+def test_same_source_gives_identical_bytes_and_an_unchanged_lock(
+    seed: Path, tmp_path: Path
+) -> None:
     first = build_into(seed, tmp_path / "a")
     lock_before = lock_path(seed).read_bytes()
     later = build_into(seed, tmp_path / "b", now=NOW + timedelta(days=3, seconds=7))
@@ -273,8 +288,9 @@ def test_same_source_gives_identical_bytes_and_an_unchanged_lock(seed: Path,
         assert {i.date_time for i in archive.infolist()} == {(2026, 11, 20, 12, 0, 0)}
 
 
-def test_source_date_epoch_sets_the_time_of_changes(seed: Path, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_source_date_epoch_sets_the_time_of_changes(
+    seed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1790000000")
     build_into(seed, tmp_path / "dist", now=None)
     notes = read_lock(lock_path(seed))["anki"]["notes"]
@@ -284,25 +300,29 @@ def test_source_date_epoch_sets_the_time_of_changes(seed: Path, tmp_path: Path,
 def test_rich_bank_bytes_are_reproducible(rich: Path, tmp_path: Path) -> None:
     one = build_into(rich, tmp_path / "a")
     two = build_into(rich, tmp_path / "b", now=NOW + timedelta(hours=5))
-    assert [f.data for f in one.files if f.kind == "anki-deck"] == \
-        [f.data for f in two.files if f.kind == "anki-deck"]
+    assert [f.data for f in one.files if f.kind == "anki-deck"] == [
+        f.data for f in two.files if f.kind == "anki-deck"
+    ]
 
 
 def test_edit_moves_only_that_notes_time(seed: Path, tmp_path: Path) -> None:
     build_into(seed, tmp_path / "dist")
-    seed.write_text(seed.read_text(encoding="utf-8").replace(
-        "можно брать среднее по k соседям.", "можно брать среднее по k соседям (или медиану)."),
-        encoding="utf-8")
+    seed.write_text(
+        seed.read_text(encoding="utf-8").replace(
+            "можно брать среднее по k соседям.", "можно брать среднее по k соседям (или медиану)."
+        ),
+        encoding="utf-8",
+    )
     build_into(seed, tmp_path / "dist", now=NOW + timedelta(days=1))
     section = read_lock(lock_path(seed))["anki"]
-    changed = {qid for qid, entry in section["notes"].items()
-               if not entry.endswith("2026-11-20T12:00:00Z")}
+    changed = {
+        qid for qid, entry in section["notes"].items() if not entry.endswith("2026-11-20T12:00:00Z")
+    }
     assert changed == {"knn"}
     assert section["note_type"].endswith("2026-11-20T12:00:00Z")
 
 
-def test_a_change_built_with_an_older_clock_still_moves_forward(seed: Path,
-                                                                tmp_path: Path) -> None:
+def test_a_change_built_with_an_older_clock_still_moves_forward(seed: Path, tmp_path: Path) -> None:
     """A machine with a wrong clock (or an old SOURCE_DATE_EPOCH) must not hide an edit."""
     build_into(seed, tmp_path / "dist")
     seed.write_text(seed.read_text(encoding="utf-8").replace(*EDIT), encoding="utf-8")
@@ -314,8 +334,7 @@ def test_a_change_built_with_an_older_clock_still_moves_forward(seed: Path,
 # --- what an existing subscriber gets ----------------------------------------------------------
 
 
-EDIT = ("Логарифмическая функция является монотонной",
-        "Логарифм — монотонная функция")
+EDIT = ("Логарифмическая функция является монотонной", "Логарифм — монотонная функция")
 NEW_QUESTION = """
   - id: precision-vs-recall
     question: Чем precision отличается от recall?
@@ -329,8 +348,9 @@ NEW_QUESTION = """
 
 @pytest.mark.slow
 @pytest.mark.parametrize("progress", [True, False], ids=["with-progress", "without-progress"])
-def test_subscriber_reimports_and_keeps_every_review(seed: Path, tmp_path: Path,
-                                                     progress: bool) -> None:
+def test_subscriber_reimports_and_keeps_every_review(
+    seed: Path, tmp_path: Path, progress: bool
+) -> None:
     """``progress``: the import dialog's "Import any learning progress" box."""
     build_into(seed, tmp_path / "v1")
     col = new_collection(tmp_path / "anki")
@@ -423,8 +443,9 @@ def test_restyled_card_updates_the_note_type_not_the_notes(seed: Path, tmp_path:
     templates = tmp_path / "templates"
     shutil.copytree(TEMPLATES, templates)
     css = templates / "anki" / "card.css"
-    css.write_text(css.read_text(encoding="utf-8") + "\n.question { color: teal; }\n",
-                   encoding="utf-8")
+    css.write_text(
+        css.read_text(encoding="utf-8") + "\n.question { color: teal; }\n", encoding="utf-8"
+    )
     build_into(seed, tmp_path / "v2", now=NOW + timedelta(days=1), templates=templates)
     log = import_package(col, deck_of(tmp_path / "v2"))
     assert (log.new, log.updated, log.conflicting) == (0, 0, 0)
@@ -436,7 +457,8 @@ def test_restyled_card_updates_the_note_type_not_the_notes(seed: Path, tmp_path:
 
 @pytest.mark.slow
 def test_adding_a_field_is_a_migration_merge_note_types_carries_it(
-        seed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The rule in pipeline/render/anki.py: append a field with a fresh id; subscribers import
     once with "Merge note types" and "Update notes: Always". Without the merge Anki duplicates
     the note type and skips every update."""
@@ -447,16 +469,18 @@ def test_adding_a_field_is_a_migration_merge_note_types_carries_it(
         answer_all_cards(col, SEED_TITLE)
     question = FieldWriter.question
     monkeypatch.setattr(anki_renderer, "FIELDS", (*FIELDS, ("Source", 4_121_800_008)))
-    monkeypatch.setattr(FieldWriter, "question", lambda self, q: NoteText(
-        (*question(self, q).fields, "t.me"), question(self, q).tags, ()))
+    monkeypatch.setattr(
+        FieldWriter,
+        "question",
+        lambda self, q: NoteText((*question(self, q).fields, "t.me"), question(self, q).tags, ()),
+    )
     build_into(seed, tmp_path / "v2", now=NOW + timedelta(days=1))
 
     log = import_package(plain, deck_of(tmp_path / "v2"))
     assert (log.new, log.updated, log.conflicting) == (0, 0, 9)  # why it is a migration
 
     reviews = dump(merged)["revlog"]
-    log = import_package(merged, deck_of(tmp_path / "v2"), merge_notetypes=True,
-                         always_update=True)
+    log = import_package(merged, deck_of(tmp_path / "v2"), merge_notetypes=True, always_update=True)
     assert (log.new, log.updated, log.conflicting) == (0, 9, 0)
     data = dump(merged)
     assert [n for n, _ in data["notetypes"][0]["fields"]][-1] == "Source"
@@ -499,8 +523,9 @@ def check_golden(name: str, data: dict[str, Any]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     assert path.exists(), f"{path} is missing: run with UPDATE_GOLDEN=1 and review the diff"
-    assert text == path.read_text(encoding="utf-8"), \
+    assert text == path.read_text(encoding="utf-8"), (
         f"{name}: the imported deck changed; if intended, UPDATE_GOLDEN=1 and review the diff"
+    )
 
 
 @pytest.mark.slow

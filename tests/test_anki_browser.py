@@ -62,11 +62,13 @@ def facts_of(dom: str) -> dict[str, object]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("bank, qid", [("seed", "matrix-diagonal-sum"),
-                                       ("rich", "table-and-lists"),
-                                       ("rich", "code-and-math")])
+@pytest.mark.parametrize(
+    "bank, qid",
+    [("seed", "matrix-diagonal-sum"), ("rich", "table-and-lists"), ("rich", "code-and-math")],
+)
 def test_card_reads_well_on_a_phone_in_light_and_night_mode(
-        bank: str, qid: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    bank: str, qid: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     source: Path = request.getfixturevalue(bank)
     build_into(source, tmp_path / "dist")
     slug = "ds-interview" if bank == "seed" else "rich-deck"

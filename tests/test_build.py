@@ -28,9 +28,15 @@ def manifest(dist: Path) -> dict[str, dict[str, object]]:
 def test_seed_validates_with_all_nine_questions() -> None:
     bank, warnings = check(SEED)
     assert [q.id for q in bank.questions] == [
-        "roc-auc-log", "logistic-vs-linear-regression", "batch-normalization",
-        "ranking-metrics", "metric-vs-loss", "knn", "matrix-diagonal-sum",
-        "decision-tree-entropy", "l1-vs-l2",
+        "roc-auc-log",
+        "logistic-vs-linear-regression",
+        "batch-normalization",
+        "ranking-metrics",
+        "metric-vs-loss",
+        "knn",
+        "matrix-diagonal-sum",
+        "decision-tree-entropy",
+        "l1-vs-l2",
     ]
     assert warnings == ()
     diag = bank.by_id()["matrix-diagonal-sum"]
@@ -86,14 +92,20 @@ def test_writer_swaps_whole_folders(tmp_path: Path) -> None:
     write_outputs([OutputFile("old/only-in-old.txt", "x", b"old")], dist)
     write_outputs([OutputFile("new.txt", "x", b"new")], dist)
     assert sorted(str(p.relative_to(dist)) for p in dist.rglob("*") if p.is_file()) == [
-        "README.md", "manifest.json", "new.txt"]
+        "README.md",
+        "manifest.json",
+        "new.txt",
+    ]
     assert [p.name for p in tmp_path.iterdir()] == ["dist"]  # no staging left behind
 
 
 def test_second_concurrent_build_gets_a_clear_message(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
-    with (build_lock(dist), pytest.raises(PipelineError, match="another build is writing"),
-          build_lock(dist)):
+    with (
+        build_lock(dist),
+        pytest.raises(PipelineError, match="another build is writing"),
+        build_lock(dist),
+    ):
         pass
 
 
@@ -120,9 +132,13 @@ def test_a_killed_build_leaves_the_previous_dist_whole(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
     write_outputs([OutputFile("f000.txt", "x", b"old")], dist)
     before = {p.name: p.read_bytes() for p in dist.iterdir()}
-    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(dist)], cwd=ROOT,
-                            stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT, str(dist)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "writing"
     proc.send_signal(signal.SIGKILL)
@@ -147,9 +163,9 @@ def test_cli_validate_stats_and_usage_errors() -> None:
     assert run_cli().returncode == 2
 
 
-def test_new_appends_a_question_with_a_fresh_id(tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_new_appends_a_question_with_a_fresh_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "content").mkdir()
     source = tmp_path / "content" / "questions.yaml"
     deck = "deck:\n  title: Библиотека собеса по Data Science\n  slug: ds-interview\n"
@@ -159,8 +175,9 @@ def test_new_appends_a_question_with_a_fresh_id(tmp_path: Path,
     text = text.replace(deck, "") + "\n# trailing comment\n" + deck
     source.write_text(text, encoding="utf-8")
     lock = source.with_name("questions.lock.json")
-    lock.write_text(json.dumps({"version": 1, "sections": {"anki": {"notes": {
-        "new-question-1": {}}}}}))  # a removed question's id is never reused
+    lock.write_text(
+        json.dumps({"version": 1, "sections": {"anki": {"notes": {"new-question-1": {}}}}})
+    )  # a removed question's id is never reused
     monkeypatch.chdir(tmp_path)
     assert main(["new", "--grade", "middle"]) == 0
     out = capsys.readouterr().out
@@ -178,8 +195,9 @@ def test_new_appends_a_question_with_a_fresh_id(tmp_path: Path,
     assert "id 'knn' is already used" in capsys.readouterr().err
 
 
-def test_source_date_epoch_sets_the_build_clock(tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_source_date_epoch_sets_the_build_clock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from pipeline.build import build_time
 
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")

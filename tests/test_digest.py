@@ -72,8 +72,10 @@ def bank_yaml(*answers: str, extra: str = "", question: str = "Вопрос {n}?
     parts = [HEAD.replace("{extra}", extra)]
     for n, answer in enumerate(answers, start=1):
         body = "\n".join("      " + line if line else "" for line in answer.split("\n"))
-        parts.append(f"  - id: q{n}\n    question: {question.replace('{n}', str(n))!r}\n"
-                     f"    grades: [junior]\n    answer: |\n{body}\n")
+        parts.append(
+            f"  - id: q{n}\n    question: {question.replace('{n}', str(n))!r}\n"
+            f"    grades: [junior]\n    answer: |\n{body}\n"
+        )
     return "".join(parts)
 
 
@@ -85,10 +87,16 @@ def one(write_source: Callable[[str], Path]) -> Callable[..., tuple[str, str, Em
         rendered = render_digest(write_source(bank_yaml(answer, extra=extra)), **options)
         assert not errors_of(rendered), errors_of(rendered)
         files = files_of(rendered)
-        assert sorted(files) == ["digest/2026-W49.eml", "digest/2026-W49.html",
-                                 "digest/2026-W49.txt"]
-        return (files["digest/2026-W49.html"].decode(), files["digest/2026-W49.txt"].decode(),
-                parse_eml(files["digest/2026-W49.eml"]))
+        assert sorted(files) == [
+            "digest/2026-W49.eml",
+            "digest/2026-W49.html",
+            "digest/2026-W49.txt",
+        ]
+        return (
+            files["digest/2026-W49.html"].decode(),
+            files["digest/2026-W49.txt"].decode(),
+            parse_eml(files["digest/2026-W49.eml"]),
+        )
 
     return make
 
@@ -108,8 +116,9 @@ def test_seed_matches_golden_files() -> None:
     expected = {p.name: p.read_bytes() for p in sorted(GOLDEN.iterdir())}
     assert sorted(files) == sorted(expected), "set UPDATE_GOLDEN=1 to accept new outputs"
     for name, data in files.items():
-        assert data == expected[name], f"{name} differs from tests/golden/digest/ " \
-                                       "(UPDATE_GOLDEN=1 to accept)"
+        assert data == expected[name], (
+            f"{name} differs from tests/golden/digest/ (UPDATE_GOLDEN=1 to accept)"
+        )
 
 
 def test_same_source_same_bytes() -> None:
@@ -137,12 +146,18 @@ def test_week_and_until_options() -> None:
     assert "batch normalization" not in early["digest/2026-W50.html"].decode()
 
 
-@pytest.mark.parametrize(("week", "message"), [
-    ("2026-49", "--week: expected an ISO week like 2026-W49; got '2026-49'"),
-    ("2026-W60", "--week: expected an ISO week like 2026-W49; got '2026-W60'"),
-    ("2027-W10", "--week: no questions are scheduled in 2027-W10 "
-                 "(weeks with questions: 2026-W49 … 2026-W53)"),
-])
+@pytest.mark.parametrize(
+    ("week", "message"),
+    [
+        ("2026-49", "--week: expected an ISO week like 2026-W49; got '2026-49'"),
+        ("2026-W60", "--week: expected an ISO week like 2026-W49; got '2026-W60'"),
+        (
+            "2027-W10",
+            "--week: no questions are scheduled in 2027-W10 "
+            "(weeks with questions: 2026-W49 … 2026-W53)",
+        ),
+    ],
+)
 def test_bad_week_is_a_clear_error(week: str, message: str) -> None:
     rendered = render_digest(SEED, week=week)
     assert errors_of(rendered) == [message]
@@ -239,12 +254,12 @@ def test_seed_html_keeps_the_email_rules() -> None:
             check_email_html(data.decode())
 
 
-def test_code_block_gets_its_own_cell(one: Callable[..., tuple[str, str, EmailMessage]]
-                                      ) -> None:
+def test_code_block_gets_its_own_cell(one: Callable[..., tuple[str, str, EmailMessage]]) -> None:
     html, text, _ = one("Код:\n\n```python\ndef f():\n\treturn 1  # x\n```\n\nГотово.")
     check_email_html(html)
-    cell = re.search(r'<td class="code-cell"[^>]*><pre class="code"[^>]*>(.*?)</pre></td>',
-                     html, re.S)
+    cell = re.search(
+        r'<td class="code-cell"[^>]*><pre class="code"[^>]*>(.*?)</pre></td>', html, re.S
+    )
     assert cell, "a top-level code block sits alone in its own table cell"
     assert "    " in cell.group(1) and "\t" not in cell.group(1)  # tab -> 4 spaces
     assert 'class="k"' in cell.group(1) and "color: #008000" in cell.group(1)  # Pygments, inlined
@@ -266,22 +281,37 @@ def test_raw_html_cannot_act(one: Callable[..., tuple[str, str, EmailMessage]]) 
         '<div style="display:flex;position:fixed">flex</div>\n\n'
         '<svg onload="alert(5)"><circle r="5"/></svg>\n\n'
         '<img src="data:image/png;base64,AAAA" alt="данные">\n\n'
-        '<style>body { display: grid }</style>')
+        "<style>body { display: grid }</style>"
+    )
     check_email_html(html)
     lowered = html.lower()
-    for needle in ("<script", "alert(", "onerror", "onclick", "javascript:", "<iframe",
-                   "position:fixed", "<svg", "data:image", "display: grid", "display:flex"):
+    for needle in (
+        "<script",
+        "alert(",
+        "onerror",
+        "onclick",
+        "javascript:",
+        "<iframe",
+        "position:fixed",
+        "<svg",
+        "data:image",
+        "display: grid",
+        "display:flex",
+    ):
         assert needle not in lowered, needle
     assert "<b>жирный</b>" in html  # harmless formatting stays
     assert "alert(" not in text and "<" not in text.split("Текст")[1].split("\n")[0]
 
 
 def test_links_and_images_are_absolute(write_source: Callable[[str], Path]) -> None:
-    source = write_source(bank_yaml(
-        "![Схема](img/tree.png) ![Логотип](img/logo.svg) ![Внешняя](https://cdn.example/a.png)"
-        "\n\n[Раздел](docs/page.html), [якорь](#x), [сайт](https://example.org/a?b=1&c=2),"
-        " <https://example.org/auto>",
-        extra="base_url: https://digest.example.org/static/"))
+    source = write_source(
+        bank_yaml(
+            "![Схема](img/tree.png) ![Логотип](img/logo.svg) ![Внешняя](https://cdn.example/a.png)"
+            "\n\n[Раздел](docs/page.html), [якорь](#x), [сайт](https://example.org/a?b=1&c=2),"
+            " <https://example.org/auto>",
+            extra="base_url: https://digest.example.org/static/",
+        )
+    )
     (source.parent / "img").mkdir()
     (source.parent / "img" / "tree.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     (source.parent / "img" / "logo.svg").write_text("<svg/>")
@@ -312,13 +342,16 @@ def test_without_base_url_images_become_alt_text(write_source: Callable[[str], P
     assert "page.html" not in html and "раздел" in html
 
 
-@pytest.mark.parametrize(("service", "placeholder"), [
-    ("listmonk", "{{ UnsubscribeURL }}"),
-    ("mailchimp", "*|UNSUB|*"),
-    ("buttondown", "{{ unsubscribe_url }}"),
-])
+@pytest.mark.parametrize(
+    ("service", "placeholder"),
+    [
+        ("listmonk", "{{ UnsubscribeURL }}"),
+        ("mailchimp", "*|UNSUB|*"),
+        ("buttondown", "{{ unsubscribe_url }}"),
+    ],
+)
 def test_unsubscribe_placeholder_arrives_verbatim(
-        one: Callable[..., tuple[str, str, EmailMessage]], service: str, placeholder: str
+    one: Callable[..., tuple[str, str, EmailMessage]], service: str, placeholder: str
 ) -> None:
     html, text, message = one("Ответ.", extra=f"unsubscribe: {service}")
     assert f'href="{placeholder}"' in html
@@ -327,9 +360,12 @@ def test_unsubscribe_placeholder_arrives_verbatim(
 
 
 def test_list_unsubscribe_header_is_one_click_and_unencoded(
-        one: Callable[..., tuple[str, str, EmailMessage]]) -> None:
-    url = ("https://lists.example.org/unsubscribe/very/long/path/"
-           "that-makes-the-header-longer-than-seventy-eight-characters?list=ds-digest")
+    one: Callable[..., tuple[str, str, EmailMessage]],
+) -> None:
+    url = (
+        "https://lists.example.org/unsubscribe/very/long/path/"
+        "that-makes-the-header-longer-than-seventy-eight-characters?list=ds-digest"
+    )
     html, text, message = one("Ответ.", extra=f"unsubscribe_url: {url}")
     assert message["List-Unsubscribe"] == f"<{url}>"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -366,8 +402,12 @@ def test_message_id_follows_content(one: Callable[..., tuple[str, str, EmailMess
 
 
 def test_content_is_data_not_template(write_source: Callable[[str], Path]) -> None:
-    source = write_source(bank_yaml("Шаблон {{ 7 * 7 }} и {% if x %}y{% endif %} и <b>жирный</b>",
-                                    question="Верно ли, что a < b & {{ x }}?"))
+    source = write_source(
+        bank_yaml(
+            "Шаблон {{ 7 * 7 }} и {% if x %}y{% endif %} и <b>жирный</b>",
+            question="Верно ли, что a < b & {{ x }}?",
+        )
+    )
     files = files_of(render_digest(source))
     html, text = files["digest/2026-W49.html"].decode(), files["digest/2026-W49.txt"].decode()
     assert "{{ 7 * 7 }}" in html and "{% if x %}y{% endif %}" in html and ">49<" not in html
@@ -376,10 +416,13 @@ def test_content_is_data_not_template(write_source: Callable[[str], Path]) -> No
     assert "Верно ли, что a < b & {{ x }}?" in text
 
 
-def test_tables_lists_quotes_in_text_part(one: Callable[..., tuple[str, str, EmailMessage]]
-                                          ) -> None:
-    html, text, _ = one("| Метрика | Значение |\n|---|---:|\n| AUC | 0.91 |\n\n"
-                        "> Цитата\n> в две строки\n\n1. раз\n2. два\n    - вложенный\n\n---")
+def test_tables_lists_quotes_in_text_part(
+    one: Callable[..., tuple[str, str, EmailMessage]],
+) -> None:
+    html, text, _ = one(
+        "| Метрика | Значение |\n|---|---:|\n| AUC | 0.91 |\n\n"
+        "> Цитата\n> в две строки\n\n1. раз\n2. два\n    - вложенный\n\n---"
+    )
     check_email_html(html)
     assert '<table class="data"' in html and "text-align: right" in html
     assert "Метрика | Значение" in text and "AUC | 0.91" in text
@@ -400,13 +443,14 @@ def long_week(count: int) -> str:
     body = "\n".join("      " + line if line else "" for line in LONG_ANSWER.split("\n"))
     for n in range(count):
         at = f"2026-12-0{1 + n % 6} {8 + n // 6 % 12:02d}:{n // 72 % 60:02d}"
-        parts.append(f"  - id: long-{n}\n    question: Длинный вопрос номер {n}?\n"
-                     f"    grades: [middle]\n    publish_at: {at}\n    answer: |\n{body}\n")
+        parts.append(
+            f"  - id: long-{n}\n    question: Длинный вопрос номер {n}?\n"
+            f"    grades: [middle]\n    publish_at: {at}\n    answer: |\n{body}\n"
+        )
     return "".join(parts)
 
 
-def test_oversized_week_is_split_into_numbered_parts(write_source: Callable[[str], Path]
-                                                     ) -> None:
+def test_oversized_week_is_split_into_numbered_parts(write_source: Callable[[str], Path]) -> None:
     rendered = render_digest(write_source(long_week(40)))
     files = files_of(rendered)
     names = sorted({Path(p).stem for p in files}, key=lambda name: int(name.split("-")[-1]))
@@ -428,18 +472,23 @@ def test_oversized_week_is_split_into_numbered_parts(write_source: Callable[[str
     assert seen == [str(n) for n in sorted(range(40), key=lambda n: (n % 6, n // 6))]
 
 
-def test_an_answer_too_big_for_any_email_is_an_error(write_source: Callable[[str], Path]
-                                                     ) -> None:
+def test_an_answer_too_big_for_any_email_is_an_error(write_source: Callable[[str], Path]) -> None:
     huge = ("Очень длинный абзац без конца и края. " * 60 + "\n\n") * 26
     source = write_source(bank_yaml("Короткий ответ.", huge))
-    source.write_text(source.read_text().replace("grades: [junior]\n    answer: |\n      Очень",
-                                                 "grades: [junior]\n    publish_at: 2026-12-02 "
-                                                 "09:00\n    answer: |\n      Очень"))
+    source.write_text(
+        source.read_text().replace(
+            "grades: [junior]\n    answer: |\n      Очень",
+            "grades: [junior]\n    publish_at: 2026-12-02 09:00\n    answer: |\n      Очень",
+        )
+    )
     rendered = render_digest(source)
     [error] = errors_of(rendered)
-    assert re.fullmatch(r".*questions\.yaml:\d+:\d+: questions\[1\]\.answer: too long for one "
-                        r"email: \d+\.\d KiB of encoded HTML, the limit is 90\.0 KiB; shorten "
-                        r"the answer or split the question", error), error
+    assert re.fullmatch(
+        r".*questions\.yaml:\d+:\d+: questions\[1\]\.answer: too long for one "
+        r"email: \d+\.\d KiB of encoded HTML, the limit is 90\.0 KiB; shorten "
+        r"the answer or split the question",
+        error,
+    ), error
 
 
 # --- the whole build -------------------------------------------------------------------------
@@ -462,7 +511,14 @@ def test_cli_build_week(tmp_path: Path) -> None:
     content = tmp_path / "content"
     content.mkdir()
     shutil.copy(SEED, content / SEED.name)
-    result = run_cli("build", "--source", str(content / SEED.name), "--out",
-                     str(tmp_path / "dist"), "--week", "2027-W01")
+    result = run_cli(
+        "build",
+        "--source",
+        str(content / SEED.name),
+        "--out",
+        str(tmp_path / "dist"),
+        "--week",
+        "2027-W01",
+    )
     assert result.returncode == 1
     assert "--week: no questions are scheduled in 2027-W01" in result.stderr

@@ -46,16 +46,27 @@ STRESS_ANSWERS = [
     # raw HTML, a wide raw table, a huge image, emoji
     'Сырой HTML: <b>жирный</b>, <span style="color:red">цвет</span>, '
     '<img src="https://example.org/huge.png" width="2400" height="1200" alt="Огромная картинка">'
-    "\n\n<table><tr>" + "".join(f"<td>колонка{i}_безпробелов_длинная</td>" for i in range(8))
+    "\n\n<table><tr>"
+    + "".join(f"<td>колонка{i}_безпробелов_длинная</td>" for i in range(8))
     + "</tr></table>\n\nЭмодзи: 🚀🔥👩‍💻🇷🇺 и ещё 🤖.",
     # long code lines, tabs, nested code in a list
-    "Код:\n\n```python\ndef f():\n\treturn " + "x_" * 120 + "\nurl = '" + "a" * 200
-    + "'\n```\n\n1. Шаг с кодом:\n\n    ```bash\n    curl https://example.org/" + "p" * 150
+    "Код:\n\n```python\ndef f():\n\treturn "
+    + "x_" * 120
+    + "\nurl = '"
+    + "a" * 200
+    + "'\n```\n\n1. Шаг с кодом:\n\n    ```bash\n    curl https://example.org/"
+    + "p" * 150
     + "\n    ```\n\n2. Готово.",
     # a wide Markdown table, a long URL, a quote, formulas
-    "| " + " | ".join(f"Столбец{i}" for i in range(7)) + " |\n|" + "---|" * 7 + "\n| "
-    + " | ".join("значение_" * 3 for _ in range(7)) + " |\n\nСсылка: <https://example.org/"
-    + "очень-длинный-путь/" * 12 + ">\n\n> Цитата с `длинным_идентификатором_без_пробелов_"
+    "| "
+    + " | ".join(f"Столбец{i}" for i in range(7))
+    + " |\n|"
+    + "---|" * 7
+    + "\n| "
+    + " | ".join("значение_" * 3 for _ in range(7))
+    + " |\n\nСсылка: <https://example.org/"
+    + "очень-длинный-путь/" * 12
+    + ">\n\n> Цитата с `длинным_идентификатором_без_пробелов_"
     + "и_ещё_длиннее_чтобы_не_влезть_в_строку` внутри.\n\nФормула $\\frac{1}{n}\\sum_{i=1}^{n}"
     " (y_i - \\hat{y}_i)^2$ и $$\\mathbb{E}[X] = \\int x p(x) dx$$",
 ]
@@ -73,15 +84,17 @@ def stress_source(write_source: Callable[[str], Path], repeat: int = 8) -> Path:
                 f"    question: 'Вопрос {n} с очень_длинным_словом_{'ж' * 60} и `кодом`?'\n"
                 f"    grades: [junior, middle, senior]\n    tags: [stress, emoji]\n"
                 f"    publish_at: 2026-12-0{1 + n % 6} {8 + n // 6:02d}:00\n"
-                f"    answer: |\n{body}\n")
+                f"    answer: |\n{body}\n"
+            )
             n += 1
     return write_source("".join(parts))
 
 
 def overflow(page: Path, width: int) -> dict[str, object]:
     probed = page.with_name(page.stem + f"-probe-{width}.html")
-    probed.write_text(page.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"),
-                      encoding="utf-8")
+    probed.write_text(
+        page.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8"
+    )
     frame = page.with_name(page.stem + f"-frame-{width}.html")
     frame.write_text(FRAME.format(src=probed.name, width=width), encoding="utf-8")
     dom = browser.dump_dom(frame, width=1200)
@@ -105,8 +118,9 @@ def pages(tmp_path: Path, html: str, name: str) -> list[tuple[str, Path]]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", ["seed", "stress"])
-def test_no_horizontal_overflow(case: str, tmp_path: Path,
-                                write_source: Callable[[str], Path]) -> None:
+def test_no_horizontal_overflow(
+    case: str, tmp_path: Path, write_source: Callable[[str], Path]
+) -> None:
     browser.chromium()
     if case == "seed":
         html = files_of(render_digest(SEED))["digest/2026-W52.html"].decode()
@@ -114,7 +128,8 @@ def test_no_horizontal_overflow(case: str, tmp_path: Path,
         rendered = render_digest(stress_source(write_source))
         # 24 heavy questions do not fit one email: they arrive as numbered parts.
         assert [w.message.split("; ")[-1] for w in rendered.warnings] == [
-            "split into 3 emails (2026-W49-1, 2026-W49-2, 2026-W49-3)"]
+            "split into 3 emails (2026-W49-1, 2026-W49-2, 2026-W49-3)"
+        ]
         files = files_of(rendered)
         for n in (1, 2, 3):
             check_email_html(files[f"digest/2026-W49-{n}.html"].decode())
@@ -123,8 +138,9 @@ def test_no_horizontal_overflow(case: str, tmp_path: Path,
     for variant, page in pages(tmp_path, html, case):
         for width in (600, 375):
             result = overflow(page, width)
-            assert result["scroll"] == result["client"] == width and result["wide"] == [], \
+            assert result["scroll"] == result["client"] == width and result["wide"] == [], (
                 f"{case} {variant} at {width}px overflows: {result}"
+            )
             for dark in (False, True):
                 if variant == "nostyle" and dark:
                     continue  # without <style> there is no dark-mode block to test

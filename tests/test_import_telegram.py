@@ -43,42 +43,84 @@ def imported(include_ungraded: bool = False) -> dict[str, Any]:
 
 # --- what becomes a question -----------------------------------------------------------------
 
+
 def test_questions_ids_grades_tags_and_times() -> None:
-    got = [(e.id, e.header, e.question, e.grades, e.tags, e.publish_at)
-           for e in imported().values()]
+    got = [
+        (e.id, e.header, e.question, e.grades, e.tags, e.publish_at) for e in imported().values()
+    ]
     assert got == [
-        ("chem-logisticheskaya-regressiya-otlichaetsya-ot-lineynoy", None,
-         "Чем логистическая регрессия отличается от линейной?", ("junior",), (),
-         "2023-11-21 18:30+03:00"),
-        ("dlya-chego-ispolzuyut-batch-normalization", None,
-         "Для чего используют batch normalization?", ("junior", "middle"), (),
-         "2023-11-22 10:00+03:00"),
-        ("kakie-metriki-kachestva-ranzhirovaniya-vy-znaete", None,
-         "Какие метрики качества ранжирования вы знаете?", ("middle",),
-         ("metriki", "rekomendatelnye-sistemy"), "2023-11-23 18:30+03:00"),
-        ("s-tochki-zreniya-biznes-protsessov-v-chem-raznitsa-mezhdu", "👨‍💼",
-         "С точки зрения бизнес-процессов в чём разница между метрикой качества и функцией "
-         "потерь?", ("junior", "middle"), (), "2023-11-24 10:00+03:00"),
-        ("kak-rabotaet-knn-k-blizhayshikh-sosedey-ili-k-nearest", None,
-         "Как работает KNN (k-ближайших соседей, или k-nearest neighbors)?", ("junior",), (),
-         "2023-11-27 10:00+03:00"),
-        ("reshenie-zadachi-na-python-pro-summu-diagonaley-matritsy", "👩‍💻",
-         "Решение задачи на Python про сумму диагоналей матрицы", ("junior", "middle"), (),
-         "2023-11-28 18:30+03:00"),
-        ("obyasnite-kak-ispolzuetsya-entropiya-v-protsesse-postroeniya", None,
-         "Объясните, как используется энтропия в процессе построения дерева решений? Что ещё "
-         "может использоваться вместо энтропии?", ("junior", "middle"), (),
-         "2023-11-30 10:00+03:00"),
-        ("v-chem-raznitsa-mezhdu-l1-i-l2-regulyarizatsiyami", None,
-         "В чём разница между L1- и L2-регуляризациями?", ("junior", "middle"),
-         ("regularization",), "2023-11-30 18:30+03:00"),
+        (
+            "chem-logisticheskaya-regressiya-otlichaetsya-ot-lineynoy",
+            None,
+            "Чем логистическая регрессия отличается от линейной?",
+            ("junior",),
+            (),
+            "2023-11-21 18:30+03:00",
+        ),
+        (
+            "dlya-chego-ispolzuyut-batch-normalization",
+            None,
+            "Для чего используют batch normalization?",
+            ("junior", "middle"),
+            (),
+            "2023-11-22 10:00+03:00",
+        ),
+        (
+            "kakie-metriki-kachestva-ranzhirovaniya-vy-znaete",
+            None,
+            "Какие метрики качества ранжирования вы знаете?",
+            ("middle",),
+            ("metriki", "rekomendatelnye-sistemy"),
+            "2023-11-23 18:30+03:00",
+        ),
+        (
+            "s-tochki-zreniya-biznes-protsessov-v-chem-raznitsa-mezhdu",
+            "👨‍💼",
+            "С точки зрения бизнес-процессов в чём разница между метрикой качества и функцией "
+            "потерь?",
+            ("junior", "middle"),
+            (),
+            "2023-11-24 10:00+03:00",
+        ),
+        (
+            "kak-rabotaet-knn-k-blizhayshikh-sosedey-ili-k-nearest",
+            None,
+            "Как работает KNN (k-ближайших соседей, или k-nearest neighbors)?",
+            ("junior",),
+            (),
+            "2023-11-27 10:00+03:00",
+        ),
+        (
+            "reshenie-zadachi-na-python-pro-summu-diagonaley-matritsy",
+            "👩‍💻",
+            "Решение задачи на Python про сумму диагоналей матрицы",
+            ("junior", "middle"),
+            (),
+            "2023-11-28 18:30+03:00",
+        ),
+        (
+            "obyasnite-kak-ispolzuetsya-entropiya-v-protsesse-postroeniya",
+            None,
+            "Объясните, как используется энтропия в процессе построения дерева решений? Что ещё "
+            "может использоваться вместо энтропии?",
+            ("junior", "middle"),
+            (),
+            "2023-11-30 10:00+03:00",
+        ),
+        (
+            "v-chem-raznitsa-mezhdu-l1-i-l2-regulyarizatsiyami",
+            None,
+            "В чём разница между L1- и L2-регуляризациями?",
+            ("junior", "middle"),
+            ("regularization",),
+            "2023-11-30 18:30+03:00",
+        ),
     ]
 
 
 def test_skipped_messages_are_reported_with_id_date_and_reason() -> None:
     result = convert(read_export(EXPORT))
-    got = [(s.message_id, s.date, s.reason.split(":")[0].split(" «")[0])
-           for s in result.skipped]
+    got = [(s.message_id, s.date, s.reason.split(":")[0].split(" «")[0]) for s in result.skipped]
     assert got == [
         (1, "2023-11-01 12:00", "service message (create_channel)"),
         (2, "2023-11-20 10:00", "forwarded from"),
@@ -97,6 +139,7 @@ def test_skipped_messages_are_reported_with_id_date_and_reason() -> None:
 
 
 # --- Markdown --------------------------------------------------------------------------------
+
 
 def test_plain_string_text_without_entities() -> None:
     entry = imported()["chem-logisticheskaya-regressiya-otlichaetsya-ot-lineynoy"]
@@ -130,8 +173,12 @@ def test_bold_item_heads_nested_dash_lines_and_a_text_link() -> None:
     assert lines[4].startswith("- **Normalized Discounted Cumulative Gain (NDCG).** Здесь")
     assert [line[:12] for line in lines[5:8]] == ["    - Сначал", "    - Далее ", "    - В конц"]
     assert lines[8].startswith("- **Mean Reciprocal Rank (MRR).** Метрика")
-    assert lines[9:] == ["", "Формулы можно найти [в этой статье](https://habr.com/ru/companies/"
-                         "econtenta/articles/303458/)", ""]
+    assert lines[9:] == [
+        "",
+        "Формулы можно найти [в этой статье](https://habr.com/ru/companies/"
+        "econtenta/articles/303458/)",
+        "",
+    ]
 
 
 def test_emoji_header_and_checkmark_bullets_without_space() -> None:
@@ -153,10 +200,13 @@ def test_coding_task_keeps_bold_inline_code_and_fenced_python() -> None:
     assert entry.header == "👩‍💻"
     assert entry.answer.startswith(
         "**Задача:** Дана матрица `mat`. Напишите функцию, которая возвращает сумму элементов "
-        "диагоналей матрицы.\n\n")
+        "диагоналей матрицы.\n\n"
+    )
     # A lone emoji at a line start is decoration, not a one-item list.
-    assert "\n\n🧩 Мы будем проходиться в цикле и сразу прибавлять к результату значения " \
+    assert (
+        "\n\n🧩 Мы будем проходиться в цикле и сразу прибавлять к результату значения "
         "матрицы по индексам i (`mat[i][i]`)." in entry.answer
+    )
     assert "к результату `mat[i][n-i-1]`. Эта проверка" in entry.answer
     assert entry.answer.endswith(
         "\n\n```python\n"
@@ -171,14 +221,17 @@ def test_coding_task_keeps_bold_inline_code_and_fenced_python() -> None:
         "```\n"
         "\n"
         "Это будет решение за O(n), так как мы один раз проходимся в цикле по элементам "
-        "матрицы.\n")
+        "матрицы.\n"
+    )
 
 
 def test_blockquote_and_list_run_ends_at_a_blank_line() -> None:
     answer = imported()["obyasnite-kak-ispolzuetsya-entropiya-v-protsesse-postroeniya"].answer
     blocks = answer.split("\n\n")
-    assert blocks[0] == ("> Энтропия измеряет непредсказуемость реализации случайной величины, "
-                         "или иными словами неопределённость в данных.")
+    assert blocks[0] == (
+        "> Энтропия измеряет непредсказуемость реализации случайной величины, "
+        "или иными словами неопределённость в данных."
+    )
     assert blocks[1].startswith("🌲 В контексте построения дерева-классификатора")
     assert blocks[3].startswith("- Допустим, у нас есть по 25 точек каждого класса")
     assert "например, по `X <= 5`. Тогда" in blocks[3]
@@ -187,6 +240,7 @@ def test_blockquote_and_list_run_ends_at_a_blank_line() -> None:
 
 
 # --- the file --------------------------------------------------------------------------------
+
 
 def test_file_matches_the_expected_file() -> None:
     text = new_file_text(convert(read_export(EXPORT)), SCHEMA)
@@ -248,7 +302,8 @@ def test_cli_dry_run_writes_nothing(tmp_path: Path) -> None:
 
 def test_include_ungraded_writes_a_placeholder_that_validation_stops_on(tmp_path: Path) -> None:
     entry = imported(include_ungraded=True)[
-        "kak-izmenitsya-roc-auc-esli-k-veroyatnostyam-prinadlezhnosti"]
+        "kak-izmenitsya-roc-auc-esli-k-veroyatnostyam-prinadlezhnosti"
+    ]
     assert entry.grades == ("TODO",)
     assert entry.publish_at == "2023-11-20 18:30:04+03:00"
     out = tmp_path / "imported.yaml"
@@ -260,11 +315,14 @@ def test_include_ungraded_writes_a_placeholder_that_validation_stops_on(tmp_path
     assert text.splitlines()[line - 2].strip().startswith("# TODO: the post had no grade")
     checked = run_cli("validate", "--source", str(out))
     assert checked.returncode == 1
-    assert f"{out}:{line}:14: questions[0].grades[0]: expected one of junior, middle, " \
+    assert (
+        f"{out}:{line}:14: questions[0].grades[0]: expected one of junior, middle, "
         "senior; got 'TODO'" in checked.stderr
+    )
 
 
 # --- merge -----------------------------------------------------------------------------------
+
 
 def copy_seed(tmp_path: Path) -> Path:
     content = tmp_path / "content"
@@ -280,16 +338,19 @@ def test_merge_into_the_seed_bank_adds_nothing(tmp_path: Path, include_ungraded:
     before = bank.read_bytes()
     plan = plan_import(EXPORT, bank, merge=True, include_ungraded=include_ungraded)
     assert plan.text is None and plan.result.imported == ()
-    already = [s.reason.split(":")[0] for s in plan.result.skipped
-               if s.reason.startswith("already")]
-    expected = ["already in the bank as 'logistic-vs-linear-regression'",
-                "already in the bank as 'batch-normalization'",
-                "already in the bank as 'ranking-metrics'",
-                "already in the bank as 'metric-vs-loss'",
-                "already in the bank as 'knn'",
-                "already in the bank as 'matrix-diagonal-sum'",
-                "already in the bank as 'decision-tree-entropy'",
-                "already in the bank as 'l1-vs-l2'"]
+    already = [
+        s.reason.split(":")[0] for s in plan.result.skipped if s.reason.startswith("already")
+    ]
+    expected = [
+        "already in the bank as 'logistic-vs-linear-regression'",
+        "already in the bank as 'batch-normalization'",
+        "already in the bank as 'ranking-metrics'",
+        "already in the bank as 'metric-vs-loss'",
+        "already in the bank as 'knn'",
+        "already in the bank as 'matrix-diagonal-sum'",
+        "already in the bank as 'decision-tree-entropy'",
+        "already in the bank as 'l1-vs-l2'",
+    ]
     if include_ungraded:
         expected.insert(0, "already in the bank as 'roc-auc-log'")
     assert already == expected
@@ -335,7 +396,7 @@ def test_merge_appends_after_the_last_question_and_keeps_the_text(tmp_path: Path
     head, tail = text.split("\n# A comment after the list")
     assert head.startswith(SMALL_BANK.split(cut)[0] + cut)
     assert tail == SMALL_BANK.split("\n# A comment after the list")[1]
-    appended = head[len(SMALL_BANK.split(cut)[0] + cut):]
+    appended = head[len(SMALL_BANK.split(cut)[0] + cut) :]
     assert appended.startswith("\n  - id: chem-logisticheskaya-regressiya-otlichaetsya")
     bank_model = validate(load_source(bank)).bank
     assert len(bank_model.questions) == 8
@@ -348,12 +409,16 @@ def test_merge_appends_after_the_last_question_and_keeps_the_text(tmp_path: Path
 
 def test_merge_skips_a_post_whose_id_is_taken_and_suffixes_lock_ids(tmp_path: Path) -> None:
     bank = tmp_path / "questions.yaml"
-    edited = SMALL_BANK.replace("id: batch-norm", "id: kak-rabotaet-knn-k-blizhayshikh-sosedey-"
-                                "ili-k-nearest").replace("Для чего используют batch "
-                                                         "normalization?", "Как работает KNN?")
+    edited = SMALL_BANK.replace(
+        "id: batch-norm", "id: kak-rabotaet-knn-k-blizhayshikh-sosedey-ili-k-nearest"
+    ).replace("Для чего используют batch normalization?", "Как работает KNN?")
     bank.write_text(edited, encoding="utf-8")
-    lock = {"version": 1, "sections": {"schedule": {
-        "dlya-chego-ispolzuyut-batch-normalization": "2023-01-02T10:00:00+03:00"}}}
+    lock = {
+        "version": 1,
+        "sections": {
+            "schedule": {"dlya-chego-ispolzuyut-batch-normalization": "2023-01-02T10:00:00+03:00"}
+        },
+    }
     bank.with_name("questions.lock.json").write_text(json.dumps(lock), encoding="utf-8")
     opened = open_bank(bank)
     # Not the same text, but the same id: the KNN post was imported before and then edited.
@@ -361,8 +426,9 @@ def test_merge_skips_a_post_whose_id_is_taken_and_suffixes_lock_ids(tmp_path: Pa
     assert "kak-rabotaet-knn-k-blizhayshikh-sosedey-ili-k-nearest" in opened_texts.values()
     result = convert(read_export(EXPORT), opened.existing)
     reasons = {s.message_id: s.reason for s in result.skipped}
-    assert reasons[10].startswith("id 'kak-rabotaet-knn-k-blizhayshikh-sosedey-ili-k-nearest' "
-                                  "is already in the bank")
+    assert reasons[10].startswith(
+        "id 'kak-rabotaet-knn-k-blizhayshikh-sosedey-ili-k-nearest' is already in the bank"
+    )
     ids = [e.id for e in result.entries]
     # The batch-normalization question is new here, but its id was used once (the lock
     # remembers it), and ids are never reused.
@@ -382,8 +448,10 @@ def test_merge_into_an_empty_flow_list(tmp_path: Path) -> None:
 
 
 def test_slugs_are_transliterated_and_bounded() -> None:
-    assert slugify("Что такое p-value? Объясните «на пальцах»") == \
-        "chto-takoe-p-value-obyasnite-na-paltsakh"
+    assert (
+        slugify("Что такое p-value? Объясните «на пальцах»")
+        == "chto-takoe-p-value-obyasnite-na-paltsakh"
+    )
     assert slugify("Щука, ёж и Юля: съешь ещё") == "shchuka-ezh-i-yulya-sesh-eshche"
     assert slugify("Café déjà vu") == "cafe-deja-vu"
     long = slugify("слово " * 30)

@@ -13,15 +13,18 @@ def html(text: str) -> str:
     return to_html(parse_markdown(text), image_src=lambda src: f"media/{src}")
 
 
-@pytest.mark.parametrize(("source", "expected"), [
-    ("$a_1 * b_2 \\\\ c$", "<p>\\(a_1 * b_2 \\\\ c\\)</p>"),
-    ("$$\\sum_{i=1}^n x_i^2$$", "<p>\\[\\sum_{i=1}^n x_i^2\\]</p>"),
-    ("цена $5 и $10", "<p>цена $5 и $10</p>"),
-    ("один $ знак", "<p>один $ знак</p>"),
-    ("\\$x$ не формула", "<p>$x$ не формула</p>"),
-    ("`$HOME` и $x$", "<p><code>$HOME</code> и \\(x\\)</p>"),
-    ("$x<y$ & z", "<p>\\(x&lt;y\\) &amp; z</p>"),
-])
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("$a_1 * b_2 \\\\ c$", "<p>\\(a_1 * b_2 \\\\ c\\)</p>"),
+        ("$$\\sum_{i=1}^n x_i^2$$", "<p>\\[\\sum_{i=1}^n x_i^2\\]</p>"),
+        ("цена $5 и $10", "<p>цена $5 и $10</p>"),
+        ("один $ знак", "<p>один $ знак</p>"),
+        ("\\$x$ не формула", "<p>$x$ не формула</p>"),
+        ("`$HOME` и $x$", "<p><code>$HOME</code> и \\(x\\)</p>"),
+        ("$x<y$ & z", "<p>\\(x&lt;y\\) &amp; z</p>"),
+    ],
+)
 def test_math_is_taken_out_before_markdown_touches_it(source: str, expected: str) -> None:
     assert html(source) == expected
 
@@ -47,8 +50,10 @@ def test_raw_html_is_kept_as_one_element_and_sanitised_on_output() -> None:
     tree = parse_markdown('a <b onclick="x()">bold</b> <a href="javascript:alert(1)">x</a>')
     raws = [el.get("html") for el in tree.iter("raw")]
     assert raws == ['<b onclick="x()">bold</b>', '<a href="javascript:alert(1)">x</a>']
-    out = html('a <b onclick="x()">bold</b> <script>alert(1)</script>\n\n'
-               '<div onmouseover="x">block</div>\n\n[l](javascript:alert(1))')
+    out = html(
+        'a <b onclick="x()">bold</b> <script>alert(1)</script>\n\n'
+        '<div onmouseover="x">block</div>\n\n[l](javascript:alert(1))'
+    )
     assert "onclick" not in out and "script" not in out and "onmouseover" not in out
     assert "javascript" not in out
     assert "<b>bold</b>" in out and "<div>block</div>" in out

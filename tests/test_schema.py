@@ -66,7 +66,8 @@ def validator_accepts(path: Path) -> bool:
 
 def test_committed_schema_is_generated_from_the_validator_table() -> None:
     assert SCHEMA_FILE.read_text(encoding="utf-8") == schema_json(), (
-        "run: python -m pipeline schema --output schema/questions.schema.json")
+        "run: python -m pipeline schema --output schema/questions.schema.json"
+    )
     jsonschema.Draft202012Validator.check_schema(json.loads(schema_json()))
 
 
@@ -101,8 +102,10 @@ MUTATIONS = {
     "quiz-one-option": ("options: [да, нет]", "options: [да]"),
     "quiz-13-options": ("options: [да, нет]", f"options: [{', '.join(map(str, range(13)))}]"),
     "quiz-long-explanation": ("explanation: Ключи", f"explanation: {'о' * 201}"),
-    "explanation-3-lines": ("explanation: Ключи и значения — текст, пока не доказано обратное.",
-                            'explanation: "a\\nb\\nc\\nd"'),
+    "explanation-3-lines": (
+        "explanation: Ключи и значения — текст, пока не доказано обратное.",
+        'explanation: "a\\nb\\nc\\nd"',
+    ),
     "bad-url": ("url: https://t.me/example", "url: t.me/example"),
     "bad-service": ("unsubscribe: listmonk", "unsubscribe: sendgrid"),
     "tags-null": ('tags: [yaml, "2024"]', "tags:"),
@@ -123,6 +126,5 @@ def test_schema_and_validator_agree_on_mutations(name: str, tmp_path: Path) -> N
     path = tmp_path / "questions.yaml"
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
     (tmp_path / "img").mkdir()
-    (tmp_path / "img" / "dot.png").write_bytes((FIXTURES / "good" / "img" / "dot.png")
-                                               .read_bytes())
+    (tmp_path / "img" / "dot.png").write_bytes((FIXTURES / "good" / "img" / "dot.png").read_bytes())
     assert validator_accepts(path) == schema_accepts(path)

@@ -39,8 +39,14 @@ class Inbox:
     def __init__(self) -> None:
         self.envelopes: list[Envelope] = []
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
-                          address: str, rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
         if address.startswith("nobody@"):
             return "550 5.1.1 <nobody@example.org>: no such mailbox"
         envelope.rcpt_tos.append(address)
@@ -57,10 +63,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def authenticate(server: SMTP, session: Session, envelope: Envelope, mechanism: str,
-                 auth_data: Any) -> AuthResult:
-    ok = isinstance(auth_data, LoginPassword) and auth_data.login == USER.encode() \
+def authenticate(
+    server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+) -> AuthResult:
+    ok = (
+        isinstance(auth_data, LoginPassword)
+        and auth_data.login == USER.encode()
         and auth_data.password == PASSWORD.encode()
+    )
     return AuthResult(success=ok, handled=False)
 
 
@@ -102,8 +112,14 @@ def send(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     """``python -m pipeline send ARGS`` with only the SMTP_* variables we pass."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("SMTP_")}
     full = {**base, "PYTHONPATH": str(ROOT), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "pipeline", "send", *args], cwd=ROOT,
-                          capture_output=True, text=True, env=full, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", "send", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=full,
+        timeout=60,
+    )
 
 
 def parse(data: bytes) -> EmailMessage:
@@ -112,8 +128,7 @@ def parse(data: bytes) -> EmailMessage:
     return message
 
 
-def test_digest_arrives_whole(smtp_server: tuple[Inbox, int, dict[str, Any]],
-                              eml: Path) -> None:
+def test_digest_arrives_whole(smtp_server: tuple[Inbox, int, dict[str, Any]], eml: Path) -> None:
     inbox, port, _ = smtp_server
     result = send(str(eml), "--to", "reader@example.org", "--smtp", f"127.0.0.1:{port}")
     assert result.returncode == 0, result.stderr
@@ -125,8 +140,9 @@ def test_digest_arrives_whole(smtp_server: tuple[Inbox, int, dict[str, Any]],
     assert isinstance(envelope.original_content, bytes)
     arrived = envelope.original_content
     # The file travels as built; only the To: header is added in front.
-    assert arrived.rstrip(b"\r\n") == (b"To: reader@example.org\r\n"
-                                       + eml.read_bytes()).rstrip(b"\r\n")
+    assert arrived.rstrip(b"\r\n") == (b"To: reader@example.org\r\n" + eml.read_bytes()).rstrip(
+        b"\r\n"
+    )
     message = parse(arrived)
     built = parse(eml.read_bytes())
     assert message["To"] == "reader@example.org"
@@ -144,13 +160,18 @@ def test_digest_arrives_whole(smtp_server: tuple[Inbox, int, dict[str, Any]],
 
 
 def test_one_click_unsubscribe_header_survives_transport(
-        smtp_server: tuple[Inbox, int, dict[str, Any]], tmp_path: Path,
-        write_source: Any) -> None:
+    smtp_server: tuple[Inbox, int, dict[str, Any]], tmp_path: Path, write_source: Any
+) -> None:
     inbox, port, _ = smtp_server
-    url = ("https://lists.example.org/unsubscribe/a-rather-long-token-0123456789abcdef"
-           "0123456789abcdef?list=digest")
-    source = write_source(SEED.read_text(encoding="utf-8").replace(
-        "newsletter:\n", f"newsletter:\n  unsubscribe_url: {url}\n"))
+    url = (
+        "https://lists.example.org/unsubscribe/a-rather-long-token-0123456789abcdef"
+        "0123456789abcdef?list=digest"
+    )
+    source = write_source(
+        SEED.read_text(encoding="utf-8").replace(
+            "newsletter:\n", f"newsletter:\n  unsubscribe_url: {url}\n"
+        )
+    )
     shutil.copy(SEED.with_name("questions.lock.json"), source.with_name("questions.lock.json"))
     path = tmp_path / "w49.eml"
     path.write_bytes(files_of(render_digest(source))["digest/2026-W49.eml"])
@@ -163,26 +184,36 @@ def test_one_click_unsubscribe_header_survives_transport(
 
 
 def test_login_with_credentials_from_the_environment(
-        smtp_server: tuple[Inbox, int, dict[str, Any]], eml: Path) -> None:
+    smtp_server: tuple[Inbox, int, dict[str, Any]], eml: Path
+) -> None:
     inbox, _, state = smtp_server
-    port = restart(state, authenticator=authenticate, auth_required=True,
-                   auth_require_tls=False)
-    result = send(str(eml), "--to", "reader@example.org", "--smtp", f"127.0.0.1:{port}",
-                  env={"SMTP_USER": USER, "SMTP_PASSWORD": PASSWORD})
+    port = restart(state, authenticator=authenticate, auth_required=True, auth_require_tls=False)
+    result = send(
+        str(eml),
+        "--to",
+        "reader@example.org",
+        "--smtp",
+        f"127.0.0.1:{port}",
+        env={"SMTP_USER": USER, "SMTP_PASSWORD": PASSWORD},
+    )
     assert result.returncode == 0, result.stderr
     assert "without TLS" in result.stderr  # a plain connection with credentials is flagged
     assert len(inbox.envelopes) == 1
     assert PASSWORD not in result.stdout + result.stderr
 
 
-def test_failed_authentication(smtp_server: tuple[Inbox, int, dict[str, Any]],
-                               eml: Path) -> None:
+def test_failed_authentication(smtp_server: tuple[Inbox, int, dict[str, Any]], eml: Path) -> None:
     inbox, _, state = smtp_server
-    port = restart(state, authenticator=authenticate, auth_required=True,
-                   auth_require_tls=False)
+    port = restart(state, authenticator=authenticate, auth_required=True, auth_require_tls=False)
     wrong = "wrong-Пароль-42"
-    result = send(str(eml), "--to", "reader@example.org", "--smtp", f"127.0.0.1:{port}",
-                  env={"SMTP_USER": USER, "SMTP_PASSWORD": wrong})
+    result = send(
+        str(eml),
+        "--to",
+        "reader@example.org",
+        "--smtp",
+        f"127.0.0.1:{port}",
+        env={"SMTP_USER": USER, "SMTP_PASSWORD": wrong},
+    )
     assert result.returncode == EXIT_CODES["auth"] == 4
     [line] = [x for x in result.stderr.splitlines() if "error" in x]
     assert line.startswith(f"pipeline: error: authentication failed at 127.0.0.1:{port}: 535")
@@ -193,14 +224,15 @@ def test_failed_authentication(smtp_server: tuple[Inbox, int, dict[str, Any]],
 
 
 def test_server_requiring_login_without_credentials(
-        smtp_server: tuple[Inbox, int, dict[str, Any]], eml: Path) -> None:
+    smtp_server: tuple[Inbox, int, dict[str, Any]], eml: Path
+) -> None:
     _, _, state = smtp_server
-    port = restart(state, authenticator=authenticate, auth_required=True,
-                   auth_require_tls=False)
+    port = restart(state, authenticator=authenticate, auth_required=True, auth_require_tls=False)
     result = send(str(eml), "--to", "reader@example.org", "--smtp", f"127.0.0.1:{port}")
     assert result.returncode == EXIT_CODES["auth"]
-    assert result.stderr.startswith(f"pipeline: error: 127.0.0.1:{port} requires "
-                                    "authentication: 530 ")
+    assert result.stderr.startswith(
+        f"pipeline: error: 127.0.0.1:{port} requires authentication: 530 "
+    )
     assert result.stderr.endswith("(set SMTP_USER and SMTP_PASSWORD)\n")
 
 
@@ -208,25 +240,35 @@ def test_refused_connection(eml: Path) -> None:
     port = free_port()  # nothing listens there
     result = send(str(eml), "--to", "reader@example.org", "--smtp", f"127.0.0.1:{port}")
     assert result.returncode == EXIT_CODES["connect"] == 3
-    assert result.stderr == (f"pipeline: error: cannot connect to 127.0.0.1:{port}: "
-                             "connection refused\n")
+    assert result.stderr == (
+        f"pipeline: error: cannot connect to 127.0.0.1:{port}: connection refused\n"
+    )
 
 
-def test_rejected_recipient(smtp_server: tuple[Inbox, int, dict[str, Any]],
-                            eml: Path) -> None:
+def test_rejected_recipient(smtp_server: tuple[Inbox, int, dict[str, Any]], eml: Path) -> None:
     inbox, port, _ = smtp_server
     result = send(str(eml), "--to", "nobody@example.org", "--smtp", f"127.0.0.1:{port}")
     assert result.returncode == EXIT_CODES["recipient"] == 5
-    assert result.stderr == ("pipeline: error: recipient rejected: nobody@example.org (550 "
-                             "5.1.1 <nobody@example.org>: no such mailbox)\n")
+    assert result.stderr == (
+        "pipeline: error: recipient rejected: nobody@example.org (550 "
+        "5.1.1 <nobody@example.org>: no such mailbox)\n"
+    )
     assert inbox.envelopes == []
 
 
-def test_one_of_two_recipients_rejected(smtp_server: tuple[Inbox, int, dict[str, Any]],
-                                        eml: Path) -> None:
+def test_one_of_two_recipients_rejected(
+    smtp_server: tuple[Inbox, int, dict[str, Any]], eml: Path
+) -> None:
     inbox, port, _ = smtp_server
-    result = send(str(eml), "--to", "reader@example.org", "--to", "nobody@example.org",
-                  "--smtp", f"127.0.0.1:{port}")
+    result = send(
+        str(eml),
+        "--to",
+        "reader@example.org",
+        "--to",
+        "nobody@example.org",
+        "--smtp",
+        f"127.0.0.1:{port}",
+    )
     assert result.returncode == 5
     assert result.stderr.rstrip().endswith("; sent to the others")
     assert [e.rcpt_tos for e in inbox.envelopes] == [["reader@example.org"]]
@@ -234,20 +276,31 @@ def test_one_of_two_recipients_rejected(smtp_server: tuple[Inbox, int, dict[str,
 
 def test_dry_run_connects_to_nothing(eml: Path) -> None:
     port = free_port()
-    result = send(str(eml), "--to", "reader@example.org", "--smtp", f"127.0.0.1:{port}",
-                  "--dry-run")
+    result = send(
+        str(eml), "--to", "reader@example.org", "--smtp", f"127.0.0.1:{port}", "--dry-run"
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("would send 2026-W52.eml (")
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["missing.eml", "--to", "a@example.org"], "missing.eml: No such file or directory"),
-    (["{eml}", "--to", "not an address"],
-     "--to: expected an address like reader@example.org; got 'not an address'"),
-    (["{eml}", "--to", "a@example.org", "--smtp", "host:port"],
-     "--smtp: expected HOST:PORT like smtp.example.org:587; got 'host:port'"),
-    (["{readme}", "--to", "a@example.org"], "README.md: not an email message (no From: header)"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing.eml", "--to", "a@example.org"], "missing.eml: No such file or directory"),
+        (
+            ["{eml}", "--to", "not an address"],
+            "--to: expected an address like reader@example.org; got 'not an address'",
+        ),
+        (
+            ["{eml}", "--to", "a@example.org", "--smtp", "host:port"],
+            "--smtp: expected HOST:PORT like smtp.example.org:587; got 'host:port'",
+        ),
+        (
+            ["{readme}", "--to", "a@example.org"],
+            "README.md: not an email message (no From: header)",
+        ),
+    ],
+)
 def test_usage_errors(eml: Path, args: list[str], message: str) -> None:
     args = [a.format(eml=eml, readme=ROOT / "README.md") for a in args]
     result = send(*args, "--dry-run")
@@ -259,8 +312,7 @@ def test_usage_errors(eml: Path, args: list[str], message: str) -> None:
 def test_half_set_credentials(eml: Path) -> None:
     result = send(str(eml), "--to", "a@example.org", "--dry-run", env={"SMTP_USER": USER})
     assert result.returncode == 2
-    assert result.stderr == ("pipeline: error: set both SMTP_USER and SMTP_PASSWORD, "
-                             "or neither\n")
+    assert result.stderr == ("pipeline: error: set both SMTP_USER and SMTP_PASSWORD, or neither\n")
 
 
 @pytest.fixture(scope="module")
@@ -270,9 +322,28 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         pytest.skip("openssl is not installed")
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
@@ -283,14 +354,26 @@ def _server_tls(certificate: tuple[Path, Path]) -> ssl.SSLContext:
 
 
 @pytest.mark.slow
-def test_starttls_with_login(smtp_server: tuple[Inbox, int, dict[str, Any]], eml: Path,
-                             certificate: tuple[Path, Path]) -> None:
+def test_starttls_with_login(
+    smtp_server: tuple[Inbox, int, dict[str, Any]], eml: Path, certificate: tuple[Path, Path]
+) -> None:
     inbox, _, state = smtp_server
-    port = restart(state, tls_context=_server_tls(certificate), require_starttls=True,
-                   authenticator=authenticate, auth_required=True)
-    result = send(str(eml), "--to", "reader@example.org", "--smtp", f"127.0.0.1:{port}",
-                  "--starttls", env={"SMTP_USER": USER, "SMTP_PASSWORD": PASSWORD,
-                                     "SSL_CERT_FILE": str(certificate[0])})
+    port = restart(
+        state,
+        tls_context=_server_tls(certificate),
+        require_starttls=True,
+        authenticator=authenticate,
+        auth_required=True,
+    )
+    result = send(
+        str(eml),
+        "--to",
+        "reader@example.org",
+        "--smtp",
+        f"127.0.0.1:{port}",
+        "--starttls",
+        env={"SMTP_USER": USER, "SMTP_PASSWORD": PASSWORD, "SSL_CERT_FILE": str(certificate[0])},
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""  # no plain-text credentials warning
     assert result.stdout.rstrip().endswith("(starttls)")
@@ -299,12 +382,14 @@ def test_starttls_with_login(smtp_server: tuple[Inbox, int, dict[str, Any]], eml
 
 @pytest.mark.slow
 def test_untrusted_certificate_is_an_smtp_error(
-        smtp_server: tuple[Inbox, int, dict[str, Any]], eml: Path,
-        certificate: tuple[Path, Path]) -> None:
+    smtp_server: tuple[Inbox, int, dict[str, Any]], eml: Path, certificate: tuple[Path, Path]
+) -> None:
     _, _, state = smtp_server
     port = restart(state, tls_context=_server_tls(certificate), require_starttls=True)
-    result = send(str(eml), "--to", "reader@example.org", "--smtp", f"127.0.0.1:{port}",
-                  "--starttls")
+    result = send(
+        str(eml), "--to", "reader@example.org", "--smtp", f"127.0.0.1:{port}", "--starttls"
+    )
     assert result.returncode == EXIT_CODES["smtp"]
-    assert result.stderr.startswith(f"pipeline: error: TLS with 127.0.0.1:{port} failed: "
-                                    "CERTIFICATE_VERIFY_FAILED")
+    assert result.stderr.startswith(
+        f"pipeline: error: TLS with 127.0.0.1:{port} failed: CERTIFICATE_VERIFY_FAILED"
+    )

@@ -16,8 +16,9 @@ from pipeline.cli import main
 from pipeline.errors import PipelineError
 
 BAD = Path(__file__).parent / "fixtures" / "source" / "bad"
-EMPTY_MESSAGE = ("content/questions.yaml:1:1: the file is empty: expected a mapping with a "
-                 "'questions:' list")
+EMPTY_MESSAGE = (
+    "content/questions.yaml:1:1: the file is empty: expected a mapping with a 'questions:' list"
+)
 
 
 def expected_lines(fixture: Path) -> list[str]:
@@ -28,13 +29,16 @@ def expected_lines(fixture: Path) -> list[str]:
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 @pytest.mark.parametrize("fixture", sorted(BAD.glob("*.yaml")), ids=lambda p: p.stem)
 def test_bad_source_is_reported_exactly_and_writes_nothing(
-    fixture: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    fixture: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     (tmp_path / "content").mkdir()
@@ -51,8 +55,9 @@ def test_bad_source_is_reported_exactly_and_writes_nothing(
     want = expected_lines(fixture)
     assert code == 1
     assert err[: len(want)] == sorted(want, key=_by_position)
-    assert err[len(want):] == [f"{len(want)} problem{'s' if len(want) > 1 else ''}; "
-                               "nothing was written"]
+    assert err[len(want) :] == [
+        f"{len(want)} problem{'s' if len(want) > 1 else ''}; nothing was written"
+    ]
     assert "Traceback" not in "\n".join(err)
     assert snapshot(tmp_path) == before  # dist/ and the lock file untouched
 
@@ -83,8 +88,11 @@ def test_every_problem_is_reported_at_once(write_source) -> None:  # type: ignor
     """)
     with pytest.raises(PipelineError) as caught:
         check(source)
-    got = [f"{p.pos.line}:{p.pos.col}: {p.path}: {p.message}" for p in caught.value.problems
-           if p.pos is not None]
+    got = [
+        f"{p.pos.line}:{p.pos.col}: {p.path}: {p.message}"
+        for p in caught.value.problems
+        if p.pos is not None
+    ]
     assert got == [
         "2:13: schedule.timezone: expected an IANA time zone like 'Europe/Moscow'; got "
         "'Europe/Moskow' (not an IANA time zone; did you mean 'Europe/Moscow'?)",
@@ -110,8 +118,12 @@ def test_yaml_1_1_surprises_stay_text(write_source) -> None:  # type: ignore[no-
     """)
     bank, warnings = check(source)
     q = bank.questions[0]
-    assert (q.id, q.question, q.answer, q.tags) == ("2024-01-01", "yes", "2024-01-01 12:00",
-                                                    ("on", "off", "42"))
+    assert (q.id, q.question, q.answer, q.tags) == (
+        "2024-01-01",
+        "yes",
+        "2024-01-01 12:00",
+        ("on", "off", "42"),
+    )
     assert warnings == ()
 
 
@@ -194,18 +206,25 @@ def test_harmless_aliases_are_allowed(write_source) -> None:  # type: ignore[no-
     assert [q.grades for q in bank.questions] == [("junior", "middle")] * 2
 
 
-@pytest.mark.parametrize(("answer", "message"), [
-    ("- " * 20000 + "x",
-     "Markdown nested too deeply (lists or quotes); flatten it"),
-    ("[" * 5000, "5,000 '[' characters; at most 1,000 per field (links and images)"),
-    ("a" * 100_001, "100,001 characters; at most 100,000 per field"),
-])
-def test_pathological_markdown_is_refused_quickly(write_source, answer: str,  # type: ignore[no-untyped-def]
-                                                  message: str) -> None:
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        ("- " * 20000 + "x", "Markdown nested too deeply (lists or quotes); flatten it"),
+        ("[" * 5000, "5,000 '[' characters; at most 1,000 per field (links and images)"),
+        ("a" * 100_001, "100,001 characters; at most 100,000 per field"),
+    ],
+)
+def test_pathological_markdown_is_refused_quickly(
+    write_source,
+    answer: str,  # type: ignore[no-untyped-def]
+    message: str,
+) -> None:
     import json
 
-    source = write_source("questions:\n  - id: x\n    question: Q?\n    grades: [junior]\n"
-                          f"    answer: {json.dumps(answer)}\n")
+    source = write_source(
+        "questions:\n  - id: x\n    question: Q?\n    grades: [junior]\n"
+        f"    answer: {json.dumps(answer)}\n"
+    )
     with pytest.raises(PipelineError) as caught:
         check(source)
     (problem,) = caught.value.problems

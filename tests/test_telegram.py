@@ -37,8 +37,11 @@ def manifest_kinds(dist: Path) -> dict[str, str]:
 
 def posts_in(folder: Path) -> list[tuple[Path, Path]]:
     """(html, txt) pairs of every post in a build's telegram folder."""
-    return [(html, html.with_suffix(".txt")) for html in sorted(folder.glob("*.html"))
-            if html.name != "index.html"]
+    return [
+        (html, html.with_suffix(".txt"))
+        for html in sorted(folder.glob("*.html"))
+        if html.name != "index.html"
+    ]
 
 
 def assert_posts_valid(folder: Path) -> None:
@@ -48,12 +51,14 @@ def assert_posts_valid(folder: Path) -> None:
         if not source.strip():
             continue  # a photo without caption
         limit = tt.CAPTION_LIMIT if list(folder.glob(f"{html.stem}-*.png")) else tt.TEXT_LIMIT
-        problems = check_post(source, txt.read_text(encoding="utf-8"),
-                              limit=limit, url_for_text=tt.url_for_text)
+        problems = check_post(
+            source, txt.read_text(encoding="utf-8"), limit=limit, url_for_text=tt.url_for_text
+        )
         assert problems == [], f"{html.name}: {problems}"
 
 
 # --- the seed ---------------------------------------------------------------------------------
+
 
 def test_seed_posts_pass_tdlib_and_twins_match(tmp_path: Path) -> None:
     folder = seed_build(tmp_path)
@@ -84,19 +89,33 @@ def test_seed_post_follows_the_channel_style(tmp_path: Path) -> None:
 def test_seed_code_block_keeps_language_and_escapes(tmp_path: Path) -> None:
     folder = seed_build(tmp_path)
     post = (folder / "007-matrix-diagonal-sum.html").read_text(encoding="utf-8")
-    assert '<pre><code class="language-python">def diagonal_sum(mat: list[list[int]]) -&gt; int:' \
+    assert (
+        '<pre><code class="language-python">def diagonal_sum(mat: list[list[int]]) -&gt; int:'
         in post
+    )
     twin = (folder / "007-matrix-diagonal-sum.txt").read_text(encoding="utf-8")
     assert "```python\ndef diagonal_sum" in twin
     result = parse_html(post)
-    assert any(e["type"]["@type"] == "textEntityTypePreCode" and
-               e["type"]["language"] == "python" for e in result["entities"])
+    assert any(
+        e["type"]["@type"] == "textEntityTypePreCode" and e["type"]["language"] == "python"
+        for e in result["entities"]
+    )
 
 
-@pytest.mark.parametrize("name", ["001-roc-auc-log.html", "001-roc-auc-log.txt",
-                                  "004-ranking-metrics.html", "004-ranking-metrics.txt",
-                                  "005-metric-vs-loss.html", "007-matrix-diagonal-sum.html",
-                                  "007-matrix-diagonal-sum.txt", "schedule.ics", "index.html"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "001-roc-auc-log.html",
+        "001-roc-auc-log.txt",
+        "004-ranking-metrics.html",
+        "004-ranking-metrics.txt",
+        "005-metric-vs-loss.html",
+        "007-matrix-diagonal-sum.html",
+        "007-matrix-diagonal-sum.txt",
+        "schedule.ics",
+        "index.html",
+    ],
+)
 def test_seed_golden(tmp_path: Path, name: str) -> None:
     folder = seed_build(tmp_path)
     got = (folder / name).read_bytes()
@@ -219,20 +238,34 @@ questions:
 
 def png() -> bytes:
     """A valid 1x1 PNG."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + \
-            struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
+        + chunk(b"IEND", b"")
+    )
 
 
 def edge_source(write_source: Callable[[str], Path]) -> Path:
     marks = " ".join(f"**b{i}** *i{i}* `c{i}`" for i in range(120))
     paragraph = ("Это предложение про градиентный бустинг и регуляризацию моделей. " * 12).strip()
-    long = "\n\n      ".join(f"{i}. {paragraph}" if i % 5 else
-                             "```text\n      " + "\n      ".join(
-                                 f"    line {i}.{k} of code" for k in range(30)) + "\n      ```"
-                             for i in range(1, 26))
+    long = "\n\n      ".join(
+        f"{i}. {paragraph}"
+        if i % 5
+        else "```text\n      "
+        + "\n      ".join(f"    line {i}.{k} of code" for k in range(30))
+        + "\n      ```"
+        for i in range(1, 26)
+    )
     source = write_source(dedent(EDGE).replace("{marks}", marks).replace("{long}", long))
     (source.parent / "net.png").write_bytes(png())
     return source
@@ -276,13 +309,16 @@ def test_tables_raw_html_math_links(tmp_path: Path, write_source: Any) -> None:
     assert "с подчёркиванием (https://example.com/a%5F%5Fb%5F%5Fc) и https://example.org/x." in twin
 
 
-def test_long_answer_is_split_at_paragraphs_and_strict_fails(tmp_path: Path,
-                                                             write_source: Any) -> None:
+def test_long_answer_is_split_at_paragraphs_and_strict_fails(
+    tmp_path: Path, write_source: Any
+) -> None:
     source = edge_source(write_source)
     build_into(source, tmp_path / "dist")
     folder = tmp_path / "dist" / "telegram"
-    parts = sorted(folder.glob("005-long*.html"), key=lambda p: int(p.suffixes[0][1:])
-                   if len(p.suffixes) > 1 else 1)
+    parts = sorted(
+        folder.glob("005-long*.html"),
+        key=lambda p: int(p.suffixes[0][1:]) if len(p.suffixes) > 1 else 1,
+    )
     assert len(parts) >= 3
     texts = [parse_html(p.read_text(encoding="utf-8"))["text"] for p in parts]
     assert all(len(t.encode("utf-16-le")) // 2 <= 4096 for t in texts)
@@ -325,16 +361,23 @@ def test_photo_post_and_image_file(tmp_path: Path, write_source: Any) -> None:
 
 def test_quiz_poll_payload(tmp_path: Path, write_source: Any) -> None:
     build_into(edge_source(write_source), tmp_path / "dist")
-    poll = json.loads((tmp_path / "dist" / "telegram" / "003-table-and-raw.poll.json")
-                      .read_text(encoding="utf-8"))
-    assert poll == {"chat_id": "@test_channel", "question": "Таблица, цитата и сырой HTML",
-                    "options": [{"text": "Один"}, {"text": "Два"}, {"text": "Три"}],
-                    "type": "quiz", "correct_option_id": 1, "is_anonymous": True,
-                    "explanation": "Потому что два."}
+    poll = json.loads(
+        (tmp_path / "dist" / "telegram" / "003-table-and-raw.poll.json").read_text(encoding="utf-8")
+    )
+    assert poll == {
+        "chat_id": "@test_channel",
+        "question": "Таблица, цитата и сырой HTML",
+        "options": [{"text": "Один"}, {"text": "Два"}, {"text": "Три"}],
+        "type": "quiz",
+        "correct_option_id": 1,
+        "is_anonymous": True,
+        "explanation": "Потому что два.",
+    }
 
 
-def test_quiz_with_too_long_default_question_is_a_located_error(tmp_path: Path,
-                                                                  write_source: Any) -> None:
+def test_quiz_with_too_long_default_question_is_a_located_error(
+    tmp_path: Path, write_source: Any
+) -> None:
     source = write_source(f"""\
         questions:
           - id: q
@@ -348,9 +391,11 @@ def test_quiz_with_too_long_default_question_is_a_located_error(tmp_path: Path,
     with pytest.raises(PipelineError) as info:
         build_into(source, tmp_path / "dist")
     messages = [str(p) for p in info.value.problems]
-    assert any(":7:7: questions[0].quiz.question: a quiz question may have at most 300 "
-               "characters; the question text has 419; add a shorter quiz.question" in m
-               for m in messages), messages
+    assert any(
+        ":7:7: questions[0].quiz.question: a quiz question may have at most 300 "
+        "characters; the question text has 419; add a shorter quiz.question" in m
+        for m in messages
+    ), messages
 
 
 def test_template_with_a_tag_telegram_refuses(tmp_path: Path, write_source: Any) -> None:
@@ -364,8 +409,11 @@ def test_template_with_a_tag_telegram_refuses(tmp_path: Path, write_source: Any)
             answer: Ответ.
             grades: [junior]
         """)
-    with pytest.raises(PipelineError, match=r"post.html.j2:1:1: <p> is not a tag Telegram "
-                                            r"accepts .* \(in the post of 'q'\)"):
+    with pytest.raises(
+        PipelineError,
+        match=r"post.html.j2:1:1: <p> is not a tag Telegram "
+        r"accepts .* \(in the post of 'q'\)",
+    ):
         build_into(source, tmp_path / "dist", templates=templates)
 
 
@@ -384,6 +432,7 @@ def test_template_content_is_data_not_template(tmp_path: Path, write_source: Any
 
 # --- unit level -------------------------------------------------------------------------------
 
+
 def test_utf16_length() -> None:
     assert tt.utf16_len("👍") == 2
     assert tt.utf16_len("🇷🇺") == 4
@@ -393,14 +442,24 @@ def test_utf16_length() -> None:
 
 def test_split_prefers_paragraphs_then_lines_then_sentences() -> None:
     para = "Слово " * 300  # 1800 units, no sentence end
-    spans = [tt.Span(para.strip()), tt.Span("\n\n"), tt.Span(para.strip() + ". Конец"),
-             tt.Span("\n"), tt.Span(para.strip())]
+    spans = [
+        tt.Span(para.strip()),
+        tt.Span("\n\n"),
+        tt.Span(para.strip() + ". Конец"),
+        tt.Span("\n"),
+        tt.Span(para.strip()),
+    ]
     # The blank line comes early (before half the limit): the later line break wins.
     parts = tt.split_post(spans, limit=4096)
     assert [tt.plain_text(p)[-7:] for p in parts] == [". Конец", "о Слово"]
     # A blank line in the second half beats a later line break.
-    spans = [tt.Span(para + para.strip()), tt.Span("\n\n"), tt.Span("Коротко."),
-             tt.Span("\n"), tt.Span(para.strip())]
+    spans = [
+        tt.Span(para + para.strip()),
+        tt.Span("\n\n"),
+        tt.Span("Коротко."),
+        tt.Span("\n"),
+        tt.Span(para.strip()),
+    ]
     parts = tt.split_post(spans, limit=4096)
     assert [tt.plain_text(p)[-6:] for p in parts] == [" Слово", " Слово"]
     assert tt.plain_text(parts[1]).startswith("Коротко.\n")
@@ -413,8 +472,10 @@ def test_split_never_cuts_inside_bold_when_avoidable() -> None:
     spans = [tt.Span("a " * 100), tt.Span("жирный " * 10, frozenset({"b"})), tt.Span("b " * 100)]
     for part in tt.split_post(spans, limit=230):
         written = tt.write(part)
-        assert check_post(written.html, written.markdown, limit=230,
-                          url_for_text=tt.url_for_text) == []
+        assert (
+            check_post(written.html, written.markdown, limit=230, url_for_text=tt.url_for_text)
+            == []
+        )
     bold_parts = [p for p in tt.split_post(spans, limit=230) if any(s.marks for s in p)]
     assert len(bold_parts) == 1
 
@@ -423,6 +484,13 @@ def test_golden_folder_has_no_strays() -> None:
     if not (GOLDEN / "seed").exists():
         pytest.skip("goldens not written yet")
     assert {p.name for p in (GOLDEN / "seed").iterdir()} <= {
-        "001-roc-auc-log.html", "001-roc-auc-log.txt", "004-ranking-metrics.html",
-        "004-ranking-metrics.txt", "005-metric-vs-loss.html", "007-matrix-diagonal-sum.html",
-        "007-matrix-diagonal-sum.txt", "schedule.ics", "index.html"}
+        "001-roc-auc-log.html",
+        "001-roc-auc-log.txt",
+        "004-ranking-metrics.html",
+        "004-ranking-metrics.txt",
+        "005-metric-vs-loss.html",
+        "007-matrix-diagonal-sum.html",
+        "007-matrix-diagonal-sum.txt",
+        "schedule.ics",
+        "index.html",
+    }

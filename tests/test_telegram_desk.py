@@ -15,8 +15,23 @@ from tests.conftest import build_into
 from tests.tdlib import parse_html
 from tests.test_telegram import edge_source
 
-ALLOWED = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler",
-           "a", "code", "pre", "blockquote"}
+ALLOWED = {
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "span",
+    "tg-spoiler",
+    "a",
+    "code",
+    "pre",
+    "blockquote",
+}
 
 
 class _Tags(HTMLParser):
@@ -81,8 +96,10 @@ def test_desk_check_would_catch_a_bad_payload(desk: Path, tmp_path: Path) -> Non
     html = desk.read_text(encoding="utf-8")
     page.write_text(html.replace('{"html": "', '{"html": "<p>x</p>', 1), encoding="utf-8")
     dom = dump_dom(page)
-    assert 'data-copy-check="tag &lt;p&gt; in the HTML"' in dom or \
-        'data-copy-check="tag <p> in the HTML"' in dom
+    assert (
+        'data-copy-check="tag &lt;p&gt; in the HTML"' in dom
+        or 'data-copy-check="tag <p> in the HTML"' in dom
+    )
 
 
 @pytest.mark.slow

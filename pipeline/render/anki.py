@@ -94,8 +94,7 @@ NOTE_ID_BASE = 1_262_304_000_000
 NOTE_ID_SLOTS = 2**35
 
 #: What an Anki template may reference besides our fields.
-_SPECIAL_FIELDS = {"FrontSide", "Tags", "Type", "Deck", "Subdeck", "Card", "CardFlag",
-                   "CardID"}
+_SPECIAL_FIELDS = {"FrontSide", "Tags", "Type", "Deck", "Subdeck", "Card", "CardFlag", "CardID"}
 _LEADING_COMMENT = re.compile(r"\A\s*<!--.*?-->", re.S)
 _FIELD_REF = re.compile(r"{{\s*([#^/]?)\s*([^{}]*?)\s*}}")
 
@@ -129,8 +128,9 @@ class CardTemplates:
 
     @property
     def digest(self) -> str:
-        data = json.dumps([MODEL_NAME, FIELDS, TEMPLATE, self.front, self.back, self.css],
-                          ensure_ascii=False)
+        data = json.dumps(
+            [MODEL_NAME, FIELDS, TEMPLATE, self.front, self.back, self.css], ensure_ascii=False
+        )
         return hashlib.sha256(data.encode()).hexdigest()[:20]
 
 
@@ -148,71 +148,106 @@ def render(ctx: RenderContext) -> Rendered:
     for qid in removed:
         texts[qid] = removed_note(qid, notice)
     now = ctx.now.astimezone(UTC).replace(microsecond=0)
-    changed = {qid: _stamp(previous["notes"].get(qid), text.digest, now)
-               for qid, text in texts.items()}
+    changed = {
+        qid: _stamp(previous["notes"].get(qid), text.digest, now) for qid, text in texts.items()
+    }
     model_changed = _stamp(previous["note_type"], design.digest, now)
 
-    published = sorted((q for q, _ in ctx.schedule.until(ctx.options.until).items),
-                       key=lambda q: (GRADES.index(q.primary_grade), q.index))
-    description = _render(env, folder, "description.html", deck_title=settings.deck.title,
-                          channel_name=settings.channel.name, channel_url=settings.channel.url,
-                          question_count=len(published))
+    published = sorted(
+        (q for q, _ in ctx.schedule.until(ctx.options.until).items),
+        key=lambda q: (GRADES.index(q.primary_grade), q.index),
+    )
+    description = _render(
+        env,
+        folder,
+        "description.html",
+        deck_title=settings.deck.title,
+        channel_name=settings.channel.name,
+        channel_url=settings.channel.url,
+        question_count=len(published),
+    )
     model = note_model(design)
     ids = note_ids([q.id for q in published] + removed)
     title = settings.deck.title
     decks = {g: DeckSpec(SUBDECK_IDS[g], f"{title}::{g.capitalize()}") for g in GRADES}
     removed_deck = DeckSpec(REMOVED_DECK_ID, f"{title}::{REMOVED_SUBDECK}")
     media: set[str] = set()
-    placed = [*((q.id, decks[q.primary_grade], False) for q in published),
-              *((qid, removed_deck, True) for qid in removed)]
+    placed = [
+        *((q.id, decks[q.primary_grade], False) for q in published),
+        *((qid, removed_deck, True) for qid in removed),
+    ]
     for due, (qid, deck, suspended) in enumerate(placed, start=1):
         text = texts[qid]
-        deck.notes.append(PinnedNote(
-            note_id=ids[qid], mod=int(changed[qid][1].timestamp()), suspended=suspended,
-            model=model, fields=list(text.fields), tags=list(text.tags), guid=note_guid(qid),
-            due=due))
+        deck.notes.append(
+            PinnedNote(
+                note_id=ids[qid],
+                mod=int(changed[qid][1].timestamp()),
+                suspended=suspended,
+                model=model,
+                fields=list(text.fields),
+                tags=list(text.tags),
+                guid=note_guid(qid),
+                due=due,
+            )
+        )
         media.update(text.media)
-    parts = [DeckSpec(DECK_ID, title, description),
-             *(d for d in (*decks.values(), removed_deck) if d.notes)]
+    parts = [
+        DeckSpec(DECK_ID, title, description),
+        *(d for d in (*decks.values(), removed_deck) if d.notes),
+    ]
     stamps = [model_changed[1], *(changed[qid][1] for qid in ids)]
-    data = zip_package(collection_bytes(model, int(model_changed[1].timestamp()), parts),
-                       {name: writer.media[name] for name in media}, max(stamps))
+    data = zip_package(
+        collection_bytes(model, int(model_changed[1].timestamp()), parts),
+        {name: writer.media[name] for name in media},
+        max(stamps),
+    )
     lock = {
         "note_type": _lock_entry(model_changed),
         "notes": {qid: _lock_entry(changed[qid], qid in removed) for qid in sorted(changed)},
     }
-    deck_file = OutputFile(f"anki/{settings.deck.slug}.apkg", KIND, data,
-                           ids=tuple(q.id for q in published))
+    deck_file = OutputFile(
+        f"anki/{settings.deck.slug}.apkg", KIND, data, ids=tuple(q.id for q in published)
+    )
     return Rendered(files=[deck_file], lock=lock)
 
 
 def note_model(design: CardTemplates) -> genanki.Model:
     """The note type with pinned ids (fields and template carry Anki's own ``id`` keys)."""
     return genanki.Model(
-        MODEL_ID, MODEL_NAME,
+        MODEL_ID,
+        MODEL_NAME,
         fields=[{"name": name, "id": fid} for name, fid in FIELDS],
-        templates=[{"name": TEMPLATE[0], "id": TEMPLATE[1], "qfmt": design.front,
-                    "afmt": design.back}],
-        css=design.css, sort_field_index=0)
+        templates=[
+            {"name": TEMPLATE[0], "id": TEMPLATE[1], "qfmt": design.front, "afmt": design.back}
+        ],
+        css=design.css,
+        sort_field_index=0,
+    )
 
 
 def template_environment(folder: Path) -> Environment:
     """The Jinja environment for the deck's Jinja templates (one per build)."""
-    return Environment(loader=FileSystemLoader(folder), undefined=StrictUndefined,
-                       autoescape=select_autoescape(["html"]), keep_trailing_newline=False)
+    return Environment(
+        loader=FileSystemLoader(folder),
+        undefined=StrictUndefined,
+        autoescape=select_autoescape(["html"]),
+        keep_trailing_newline=False,
+    )
 
 
 def load_card_templates(env: Environment, folder: Path) -> CardTemplates:
     """Read front/back/CSS (Anki's template language, not Jinja) and check their fields."""
-    front, back, css = (_source(env, folder, name)
-                        for name in ("front.html", "back.html", "card.css"))
-    problems = [*_check_fields(folder / "front.html", front, front=True),
-                *_check_fields(folder / "back.html", back, front=False)]
+    front, back, css = (
+        _source(env, folder, name) for name in ("front.html", "back.html", "card.css")
+    )
+    problems = [
+        *_check_fields(folder / "front.html", front, front=True),
+        *_check_fields(folder / "back.html", back, front=False),
+    ]
     if problems:
         raise PipelineError(problems)
     # The comment at the top documents the fields for the editor; cards need not carry it.
-    front, back = (_LEADING_COMMENT.sub("", text, count=1).strip() + "\n"
-                   for text in (front, back))
+    front, back = (_LEADING_COMMENT.sub("", text, count=1).strip() + "\n" for text in (front, back))
     return CardTemplates(front, back, f"{css.strip()}\n\n{highlight_css()}\n")
 
 
@@ -221,10 +256,17 @@ def _source(env: Environment, folder: Path, name: str) -> str:
     try:
         return env.loader.get_source(env, name)[0]
     except TemplateNotFound:
-        raise PipelineError([Problem(Pos(str(folder / name), 1, 1), "",
-                                     "template not found: the Anki deck needs front.html, "
-                                     "back.html, card.css, description.html and removed.html "
-                                     f"in {folder}/")]) from None
+        raise PipelineError(
+            [
+                Problem(
+                    Pos(str(folder / name), 1, 1),
+                    "",
+                    "template not found: the Anki deck needs front.html, "
+                    "back.html, card.css, description.html and removed.html "
+                    f"in {folder}/",
+                )
+            ]
+        ) from None
 
 
 def _check_fields(path: Path, text: str, *, front: bool) -> list[Problem]:
@@ -237,13 +279,19 @@ def _check_fields(path: Path, text: str, *, front: bool) -> list[Problem]:
         col = m.start() - text.rfind("\n", 0, m.start())
         if name not in known or (front and name == "FrontSide"):
             fields = ", ".join(n for n, _ in FIELDS)
-            problems.append(Problem(Pos(str(path), line, col), "",
-                                    f"unknown field '{name}' in {m.group(0)}; the note type's "
-                                    f"fields are {fields}"))
-    if front and not any(m.group(2).rsplit(":", 1)[-1].strip() == "Question"
-                         for m in _FIELD_REF.finditer(text)):
-        problems.append(Problem(Pos(str(path), 1, 1), "",
-                                "the front template must show {{Question}}"))
+            problems.append(
+                Problem(
+                    Pos(str(path), line, col),
+                    "",
+                    f"unknown field '{name}' in {m.group(0)}; the note type's fields are {fields}",
+                )
+            )
+    if front and not any(
+        m.group(2).rsplit(":", 1)[-1].strip() == "Question" for m in _FIELD_REF.finditer(text)
+    ):
+        problems.append(
+            Problem(Pos(str(path), 1, 1), "", "the front template must show {{Question}}")
+        )
     return problems
 
 
@@ -255,11 +303,13 @@ def _render(env: Environment, folder: Path, name: str, **variables: Any) -> str:
         _source(env, folder, name)
         raise
     except TemplateSyntaxError as exc:
-        raise PipelineError([Problem(Pos(str(folder / name), exc.lineno, 1), "",
-                                     f"template error: {exc.message}")]) from None
+        raise PipelineError(
+            [Problem(Pos(str(folder / name), exc.lineno, 1), "", f"template error: {exc.message}")]
+        ) from None
     except TemplateError as exc:
-        raise PipelineError([Problem(Pos(str(folder / name), 1, 1), "",
-                                     f"template error: {exc}")]) from None
+        raise PipelineError(
+            [Problem(Pos(str(folder / name), 1, 1), "", f"template error: {exc}")]
+        ) from None
 
 
 # --- the lock section ---------------------------------------------------------------------
@@ -290,7 +340,7 @@ def _lock_entries(section: Any) -> dict[str, Any]:
     if isinstance(section, Mapping):
         note_type = _parse_stamp(section.get("note_type"))
         raw = section.get("notes")
-        for qid, entry in (raw.items() if isinstance(raw, Mapping) else ()):
+        for qid, entry in raw.items() if isinstance(raw, Mapping) else ():
             stamp = _parse_stamp(entry)
             if stamp is not None and isinstance(qid, str):
                 notes[qid] = stamp

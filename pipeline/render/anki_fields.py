@@ -63,9 +63,11 @@ class NoteText:
 
 def highlight_css() -> str:
     """Token colours for both modes; night selectors win by specificity."""
-    light = HtmlFormatter(style=LIGHT_STYLE).get_token_style_defs(_CODE)
-    night = HtmlFormatter(style=NIGHT_STYLE).get_token_style_defs(
-        [f"{night} {_CODE}" for night in NIGHT_SELECTORS])
+    # Pygments' stubs leave get_token_style_defs untyped; it returns a list of CSS lines.
+    light = HtmlFormatter(style=LIGHT_STYLE).get_token_style_defs(_CODE)  # type: ignore[no-untyped-call]
+    night = HtmlFormatter(style=NIGHT_STYLE).get_token_style_defs(  # type: ignore[no-untyped-call]
+        [f"{night} {_CODE}" for night in NIGHT_SELECTORS]
+    )
     return "\n".join(["/* Code colours (Pygments, generated at build time) */", *light, *night])
 
 
@@ -142,11 +144,17 @@ class FieldWriter:
         used: list[str] = []
         title = self.html(markup.inline_children(q.title_doc), images, used)
         answer = self.html(q.doc, images, used)
-        grades = "".join(f'<span class="grade grade-{g}">{g.capitalize()}</span>'
-                         for g in q.grades)
+        grades = "".join(f'<span class="grade grade-{g}">{g.capitalize()}</span>' for g in q.grades)
         topics = "".join(f'<span class="topic">#{html.escape(t)}</span>' for t in q.tags)
-        fields = (title, answer, html.escape(q.header or "", quote=False), grades, topics,
-                  html.escape(q.id, quote=False), "")
+        fields = (
+            title,
+            answer,
+            html.escape(q.header or "", quote=False),
+            grades,
+            topics,
+            html.escape(q.id, quote=False),
+            "",
+        )
         tags = (*(f"grade::{g}" for g in q.grades), *(f"topic::{t}" for t in q.tags))
         return NoteText(fields, tags, tuple(dict.fromkeys(used)))
 

@@ -32,15 +32,15 @@ import genanki
 class PinnedNote(genanki.Note):  # type: ignore[misc]
     """A genanki note whose id, card ids (id + 1, + 2, …) and ``mod`` are given, not clocked."""
 
-    def __init__(self, *, note_id: int, mod: int, suspended: bool = False,
-                 **kwargs: Any) -> None:
+    def __init__(self, *, note_id: int, mod: int, suspended: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.note_id = note_id
         self.mod = mod
         self.suspended = suspended
 
-    def write_to_db(self, cursor: sqlite3.Cursor, timestamp: float, deck_id: int,
-                    id_gen: Any) -> None:
+    def write_to_db(
+        self, cursor: sqlite3.Cursor, timestamp: float, deck_id: int, id_gen: Any
+    ) -> None:
         """genanki's insert, with our ids and ``mod`` instead of the shared clocked counter."""
         for card in self.cards:
             card.suspend = self.suspended
@@ -80,13 +80,20 @@ def collection_bytes(model: genanki.Model, model_mod: int, decks: Sequence[DeckS
 def zip_package(collection: bytes, media: Mapping[str, bytes], stamp: datetime) -> bytes:
     """The ``.apkg`` zip: collection, media map, media files ``0``, ``1``, … by sorted name."""
     names = sorted(media)
-    media_map = json.dumps({str(i): name for i, name in enumerate(names)},
-                           ensure_ascii=False, separators=(",", ":"))
+    media_map = json.dumps(
+        {str(i): name for i, name in enumerate(names)}, ensure_ascii=False, separators=(",", ":")
+    )
     entries = [("collection.anki2", collection), ("media", media_map.encode())]
     entries += [(str(i), media[name]) for i, name in enumerate(names)]
     when = stamp.astimezone(UTC)
-    date_time = (max(when.year, 1980), when.month, when.day, when.hour, when.minute,
-                 when.second - when.second % 2)
+    date_time = (
+        max(when.year, 1980),
+        when.month,
+        when.day,
+        when.hour,
+        when.minute,
+        when.second - when.second % 2,
+    )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, data in entries:

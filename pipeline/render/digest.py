@@ -59,8 +59,20 @@ UNSUBSCRIBE_PLACEHOLDERS = {
     "buttondown": "{{ unsubscribe_url }}",
 }
 GRADE_LABELS = {"junior": "Junior", "middle": "Middle", "senior": "Senior"}
-MONTHS = ("января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа",
-          "сентября", "октября", "ноября", "декабря")
+MONTHS = (
+    "января",
+    "февраля",
+    "марта",
+    "апреля",
+    "мая",
+    "июня",
+    "июля",
+    "августа",
+    "сентября",
+    "октября",
+    "ноября",
+    "декабря",
+)
 WEEKDAYS = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")
 
 
@@ -110,8 +122,11 @@ def render(ctx: RenderContext) -> Rendered:
             return out
         weeks = {ctx.options.week: chosen}
     settings = ctx.bank.settings
-    urls = Urls(settings.newsletter.base_url, ctx.bank.content_dir,
-                (img for q in ctx.bank.questions for img in q.images))
+    urls = Urls(
+        settings.newsletter.base_url,
+        ctx.bank.content_dir,
+        (img for q in ctx.bank.questions for img in q.images),
+    )
     slots = {q.id: at for q, at in ctx.schedule.items}
     digest = Digest(ctx, templates, urls, slots)
     try:
@@ -145,16 +160,20 @@ def _source(env: Environment, name: str) -> str:
 class Digest:
     """Renders the weeks of one build; holds what is shared between them."""
 
-    def __init__(self, ctx: RenderContext, templates: Templates, urls: Urls,
-                 slots: Mapping[str, datetime]) -> None:
+    def __init__(
+        self, ctx: RenderContext, templates: Templates, urls: Urls, slots: Mapping[str, datetime]
+    ) -> None:
         self.ctx = ctx
         self.settings: NewsletterSettings = ctx.bank.settings.newsletter
         self.templates = templates
         self.urls = urls
         self.slots = slots
         self.inliner = css_inline.CSSInliner(
-            extra_css=templates.css, inline_style_tags=False, keep_style_tags=True,
-            load_remote_stylesheets=False)
+            extra_css=templates.css,
+            inline_style_tags=False,
+            keep_style_tags=True,
+            load_remote_stylesheets=False,
+        )
         extras = _source(templates.env, "extras.css")
         self.extras_warning = len(extras.encode()) > STYLE_BUDGET
 
@@ -170,18 +189,31 @@ class Digest:
             return
         for n, part in enumerate(parts, start=1):
             renumbered = [_renumber(v, i) for i, v in enumerate(part, start=1)]
-            self.emit(week, f"{week}-{n}", renumbered,
-                      self.html(week, renumbered, n, len(parts)), n, len(parts), out)
+            self.emit(
+                week,
+                f"{week}-{n}",
+                renumbered,
+                self.html(week, renumbered, n, len(parts)),
+                n,
+                len(parts),
+                out,
+            )
         first = questions[0]
-        out.warnings.append(Problem(
-            first.pos, f"questions[{first.index}]",
-            f"digest {week}: {len(questions)} questions make {_kib(encoded_size_of(html))} of "
-            f"encoded HTML, over the {_kib(HTML_BUDGET)} Gmail budget; split into "
-            f"{len(parts)} emails ({', '.join(f'{week}-{n}' for n in range(1, len(parts) + 1))})",
-            Severity.WARNING))
+        names = ", ".join(f"{week}-{n}" for n in range(1, len(parts) + 1))
+        out.warnings.append(
+            Problem(
+                first.pos,
+                f"questions[{first.index}]",
+                f"digest {week}: {len(questions)} questions make {_kib(encoded_size_of(html))} of "
+                f"encoded HTML, over the {_kib(HTML_BUDGET)} Gmail budget; split into "
+                f"{len(parts)} emails ({names})",
+                Severity.WARNING,
+            )
+        )
 
-    def split(self, week: str, views: list[QuestionView],
-              out: Rendered) -> list[list[QuestionView]] | None:
+    def split(
+        self, week: str, views: list[QuestionView], out: Rendered
+    ) -> list[list[QuestionView]] | None:
         """Pack whole questions greedily into parts that fit; None (with errors) if one can't.
 
         Each question's share is measured once (the email with it alone minus the empty
@@ -194,10 +226,14 @@ class Digest:
             size = encoded_size_of(self.html(week, [v], 1, 2))
             if size > HTML_BUDGET:
                 too_big = True
-                out.warnings.append(Problem(
-                    v.question.pos_of("answer"), f"questions[{v.question.index}].answer",
-                    f"too long for one email: {_kib(size)} of encoded HTML, the limit is "
-                    f"{_kib(HTML_BUDGET)}; shorten the answer or split the question"))
+                out.warnings.append(
+                    Problem(
+                        v.question.pos_of("answer"),
+                        f"questions[{v.question.index}].answer",
+                        f"too long for one email: {_kib(size)} of encoded HTML, the limit is "
+                        f"{_kib(HTML_BUDGET)}; shorten the answer or split the question",
+                    )
+                )
             sizes.append(size - empty)
         if too_big:
             return None
@@ -223,17 +259,24 @@ class Digest:
     def view(self, q: Question, number: int) -> QuestionView:
         at = self.slots[q.id]
         return QuestionView(
-            id=q.id, number=number, header=q.header or "",
+            id=q.id,
+            number=number,
+            header=q.header or "",
             title=Markup(inline_html(inline_children(q.title_doc), self.urls)),
             title_text=TextWriter(self.urls).inline(inline_children(q.title_doc)),
-            badges=tuple(Badge(g, GRADE_LABELS[g]) for g in q.grades), tags=q.tags,
+            badges=tuple(Badge(g, GRADE_LABELS[g]) for g in q.grades),
+            tags=q.tags,
             published=f"{WEEKDAYS[at.weekday()]}, {at.day} {MONTHS[at.month - 1]}, {at:%H:%M}",
-            segments=tuple(Segment(s.kind, Markup(s.html), s.language)
-                           for s in answer_segments(q.doc, self.urls)),
-            question=q)
+            segments=tuple(
+                Segment(s.kind, Markup(s.html), s.language)
+                for s in answer_segments(q.doc, self.urls)
+            ),
+            question=q,
+        )
 
-    def common(self, week: str, views: Sequence[QuestionView], part: int,
-               parts: int) -> dict[str, Any]:
+    def common(
+        self, week: str, views: Sequence[QuestionView], part: int, parts: int
+    ) -> dict[str, Any]:
         """Variables both templates receive."""
         s = self.settings
         channel = self.ctx.bank.settings.channel
@@ -264,24 +307,41 @@ class Digest:
         writer = TextWriter(self.urls, notes)
         answers = {v.id: writer.answer(v.question.doc) for v in views}
         return self.templates.text.render(
-            self.common(week, views, part, parts) | {"answers": answers,
-                                                      "footnotes": notes.listing()})
+            self.common(week, views, part, parts)
+            | {"answers": answers, "footnotes": notes.listing()}
+        )
 
     def subject(self, week: str, count: int, part: int, parts: int) -> str:
         s = self.settings
         # Plain replacement, not str.format: a stray brace in the setting must not crash.
-        text = (s.subject.replace("{title}", s.title).replace("{week}", week)
-                .replace("{count}", str(count)))
+        text = (
+            s.subject.replace("{title}", s.title)
+            .replace("{week}", week)
+            .replace("{count}", str(count))
+        )
         return f"{text} ({part}/{parts})" if parts > 1 else text
 
-    def emit(self, week: str, name: str, views: Sequence[QuestionView], html: str, part: int,
-             parts: int, out: Rendered) -> None:
+    def emit(
+        self,
+        week: str,
+        name: str,
+        views: Sequence[QuestionView],
+        html: str,
+        part: int,
+        parts: int,
+        out: Rendered,
+    ) -> None:
         ids = tuple(v.id for v in views)
         text = self.text(week, views, part, parts)
         letter = Letter(
-            subject=self.subject(week, len(views), part, parts), sender=self.settings.sender,
-            date=self.ctx.now, text=text, html=html, ident=f"digest-{name}",
-            unsubscribe_url=self.settings.unsubscribe_url)
+            subject=self.subject(week, len(views), part, parts),
+            sender=self.settings.sender,
+            date=self.ctx.now,
+            text=text,
+            html=html,
+            ident=f"digest-{name}",
+            unsubscribe_url=self.settings.unsubscribe_url,
+        )
         out.files += [
             _file(f"digest/{name}.html", "digest-html", html.encode(), ids),
             _file(f"digest/{name}.txt", "digest-text", text.encode(), ids),
@@ -289,9 +349,16 @@ class Digest:
         ]
         if self.extras_warning:
             self.extras_warning = False
-            out.warnings.append(Problem(None, "", f"templates/{TEMPLATE_DIR}/extras.css is "
-                                        f"over {_kib(STYLE_BUDGET)}: Gmail drops the whole "
-                                        "<style> block", Severity.WARNING))
+            out.warnings.append(
+                Problem(
+                    None,
+                    "",
+                    f"templates/{TEMPLATE_DIR}/extras.css is "
+                    f"over {_kib(STYLE_BUDGET)}: Gmail drops the whole "
+                    "<style> block",
+                    Severity.WARNING,
+                )
+            )
 
 
 def count_text(n: int) -> str:
@@ -310,16 +377,19 @@ def week_period(week: str) -> str:
     year, number = int(m.group(1)), int(m.group(2))
     first, last = date.fromisocalendar(year, number, 1), date.fromisocalendar(year, number, 7)
     if first.year != last.year:
-        return (f"{first.day} {MONTHS[first.month - 1]} {first.year} — "
-                f"{last.day} {MONTHS[last.month - 1]} {last.year}")
+        return (
+            f"{first.day} {MONTHS[first.month - 1]} {first.year} — "
+            f"{last.day} {MONTHS[last.month - 1]} {last.year}"
+        )
     if first.month == last.month:
         return f"{first.day}–{last.day} {MONTHS[last.month - 1]} {last.year}"
     start = f"{first.day} {MONTHS[first.month - 1]}"
     return f"{start} — {last.day} {MONTHS[last.month - 1]} {last.year}"
 
 
-def _choose_week(week: str, weeks: Mapping[str, tuple[Question, ...]]
-                 ) -> tuple[Question, ...] | Problem:
+def _choose_week(
+    week: str, weeks: Mapping[str, tuple[Question, ...]]
+) -> tuple[Question, ...] | Problem:
     m = _WEEK.match(week)
     valid = False
     if m:
@@ -333,8 +403,9 @@ def _choose_week(week: str, weeks: Mapping[str, tuple[Question, ...]]
     if week not in weeks:
         ordered = sorted(weeks)
         known = f"{ordered[0]} … {ordered[-1]}" if ordered else "none"
-        return Problem(None, "--week", f"no questions are scheduled in {week} "
-                       f"(weeks with questions: {known})")
+        return Problem(
+            None, "--week", f"no questions are scheduled in {week} (weeks with questions: {known})"
+        )
     return weeks[week]
 
 
@@ -348,8 +419,18 @@ def _preheader(views: Sequence[QuestionView]) -> str:
 
 
 def _renumber(view: QuestionView, number: int) -> QuestionView:
-    return QuestionView(view.id, number, view.header, view.title, view.title_text, view.badges,
-                        view.tags, view.published, view.segments, view.question)
+    return QuestionView(
+        view.id,
+        number,
+        view.header,
+        view.title,
+        view.title_text,
+        view.badges,
+        view.tags,
+        view.published,
+        view.segments,
+        view.question,
+    )
 
 
 def _file(path: str, kind: str, data: bytes, ids: tuple[str, ...]) -> OutputFile:

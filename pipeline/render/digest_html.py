@@ -59,8 +59,9 @@ class Segment:
 class Urls:
     """The digest's URL rules: absolute links, published images, nothing else."""
 
-    def __init__(self, base_url: str | None, content_dir: Path,
-                 images: Iterable[Image] = ()) -> None:
+    def __init__(
+        self, base_url: str | None, content_dir: Path, images: Iterable[Image] = ()
+    ) -> None:
         self.base = base_url.rstrip("/") + "/" if base_url else None
         self.content_dir = content_dir.resolve()
         self.local = {img.src: img.path for img in images}
@@ -169,12 +170,16 @@ def _write(el: Element, out: list[str], urls: Urls) -> None:
         else:
             out.append(f"<img{_attrs({'src': src, 'alt': alt})}>")
     elif (code := _code_of(el)) is not None:  # a code block inside a list or quote
-        out.append('<table role="presentation" class="code-table nested-code" width="100%" '
-                   'cellpadding="0" cellspacing="0" border="0"><tr><td class="code-cell">'
-                   f'<pre class="code">{highlight_code(*code)}</pre></td></tr></table>')
+        out.append(
+            '<table role="presentation" class="code-table nested-code" width="100%" '
+            'cellpadding="0" cellspacing="0" border="0"><tr><td class="code-cell">'
+            f'<pre class="code">{highlight_code(*code)}</pre></td></tr></table>'
+        )
     elif tag == "blockquote":
-        out.append('<table role="presentation" class="quote" width="100%" cellpadding="0" '
-                   'cellspacing="0" border="0"><tr><td class="quote-cell">')
+        out.append(
+            '<table role="presentation" class="quote" width="100%" cellpadding="0" '
+            'cellspacing="0" border="0"><tr><td class="quote-cell">'
+        )
         _children(el, out, urls)
         out.append("</td></tr></table>")
     elif tag == "a":

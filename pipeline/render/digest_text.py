@@ -18,8 +18,23 @@ from pipeline.render.digest_math import tex_to_text
 WIDTH = 72
 #: Marks a hard line break (``<br>``, display math) inside a paragraph; source newlines are soft.
 BREAK = "\u2028"
-_BLOCK = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "pre", "blockquote", "table",
-          "hr", "div", "details"}
+_BLOCK = {
+    "p",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "ul",
+    "ol",
+    "pre",
+    "blockquote",
+    "table",
+    "hr",
+    "div",
+    "details",
+}
 
 
 class Footnotes:
@@ -112,8 +127,9 @@ class TextWriter:
             glue = "\n\n" if any(c.tag == "p" for c in li) else "\n"
             body = glue.join(self._blocks(li, width - len(marker)))
             lines = body.split("\n")
-            items.append("\n".join([marker + lines[0]] +
-                                   [(pad + line).rstrip() for line in lines[1:]]))
+            items.append(
+                "\n".join([marker + lines[0]] + [(pad + line).rstrip() for line in lines[1:]])
+            )
         return "\n".join(items)
 
     def _table(self, el: Element) -> str:
@@ -165,6 +181,9 @@ def _wrap(text: str, width: int) -> str:
     lines = []
     for line in text.strip().split(BREAK):
         squeezed = " ".join(line.split())
-        lines.append(textwrap.fill(squeezed, width, break_long_words=False,
-                                   break_on_hyphens=False) if squeezed else "")
+        lines.append(
+            textwrap.fill(squeezed, width, break_long_words=False, break_on_hyphens=False)
+            if squeezed
+            else ""
+        )
     return "\n".join(lines).strip("\n")  # (an empty line between two breaks is kept)

@@ -100,12 +100,20 @@ def render(ctx: RenderContext) -> Rendered:
     for number, (q, at) in enumerate(ctx.schedule.items, start=1):
         try:
             post, post_files, post_problems = _render_post(
-                ctx, post_template, q, at, number, f"{number:0{width}d}-{q.id}")
+                ctx, post_template, q, at, number, f"{number:0{width}d}-{q.id}"
+            )
         except TemplateError as exc:
             return Rendered(warnings=[_template_problem(folder, exc)])
         except tt.TemplateError as exc:
-            return Rendered(warnings=[Problem(Pos(str(folder / "post.html.j2"), 1, 1), "",
-                                              f"{exc} (in the post of '{q.id}')")])
+            return Rendered(
+                warnings=[
+                    Problem(
+                        Pos(str(folder / "post.html.j2"), 1, 1),
+                        "",
+                        f"{exc} (in the post of '{q.id}')",
+                    )
+                ]
+            )
         posts.append(post)
         files.extend(post_files)
         problems.extend(post_problems)
@@ -115,19 +123,35 @@ def render(ctx: RenderContext) -> Rendered:
         desk = desk_template.render(**_desk_context(ctx, posts))
     except TemplateError as exc:
         return Rendered(warnings=[_template_problem(folder, exc)])
-    files.append(OutputFile(f"{FOLDER}/index.html", KIND_DESK, desk.encode("utf-8"),
-                            tuple(p.question.id for p in posts)))
-    files.append(OutputFile(f"{FOLDER}/schedule.ics", KIND_CALENDAR, calendar_bytes(ctx, posts),
-                            tuple(p.question.id for p in posts)))
+    files.append(
+        OutputFile(
+            f"{FOLDER}/index.html",
+            KIND_DESK,
+            desk.encode("utf-8"),
+            tuple(p.question.id for p in posts),
+        )
+    )
+    files.append(
+        OutputFile(
+            f"{FOLDER}/schedule.ics",
+            KIND_CALENDAR,
+            calendar_bytes(ctx, posts),
+            tuple(p.question.id for p in posts),
+        )
+    )
     return Rendered(files=files, warnings=problems)
 
 
 def _environment(folder: Path) -> Environment:
     """One Jinja environment per build: HTML templates autoescape, undefined names fail."""
-    return Environment(loader=FileSystemLoader(folder), undefined=StrictUndefined,
-                       autoescape=select_autoescape(enabled_extensions=("html.j2",),
-                                                    default_for_string=False),
-                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    return Environment(
+        loader=FileSystemLoader(folder),
+        undefined=StrictUndefined,
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
 
 
 def _template_problem(folder: Path, exc: TemplateError) -> Problem:
@@ -146,23 +170,36 @@ def read_image(image: Image) -> bytes:
     return image.path.read_bytes()
 
 
-def _render_post(ctx: RenderContext, template: Template, q: Question, at: datetime,
-                 number: int, stem: str) -> tuple[Post, list[OutputFile], list[Problem]]:
+def _render_post(
+    ctx: RenderContext, template: Template, q: Question, at: datetime, number: int, stem: str
+) -> tuple[Post, list[OutputFile], list[Problem]]:
     question = tt.inline_spans(q.title_doc)
     answer = tt.answer_spans(q.doc)
     source = template.render(
-        header=q.header, question=tt.placeholder("question"), answer=tt.placeholder("answer"),
-        hashtags=[f"#{g}" for g in q.grades], grades=list(q.grades), tags=list(q.tags),
-        id=q.id, number=number, publish_at=at, channel=ctx.bank.settings.channel)
+        header=q.header,
+        question=tt.placeholder("question"),
+        answer=tt.placeholder("answer"),
+        hashtags=[f"#{g}" for g in q.grades],
+        grades=list(q.grades),
+        tags=list(q.tags),
+        id=q.id,
+        number=number,
+        publish_at=at,
+        channel=ctx.bank.settings.channel,
+    )
     spans = tt.make_safe(tt.parse_post_html(source, {"question": question, "answer": answer}))
     post = Post(number, q, at, tt.plain_text(question).strip())
     files: list[OutputFile] = []
     problems: list[Problem] = []
     whole = tt.write(spans)
-    images = [(img, f"{stem}-{k}{img.path.suffix.lower()}") for k, img in
-              enumerate(q.images, start=1)]
-    alts = {el.get("src", ""): el.get("alt", "") for root in (q.doc, q.title_doc)
-            for el in root.iter("img")}
+    images = [
+        (img, f"{stem}-{k}{img.path.suffix.lower()}") for k, img in enumerate(q.images, start=1)
+    ]
+    alts = {
+        el.get("src", ""): el.get("alt", "")
+        for root in (q.doc, q.title_doc)
+        for el in root.iter("img")
+    }
     path = f"questions[{q.index}].answer"
     if images and tt.fits(whole, tt.CAPTION_LIMIT):
         post.parts.append(Part(stem, whole, tt.CAPTION_LIMIT, images[0][1]))
@@ -170,21 +207,31 @@ def _render_post(ctx: RenderContext, template: Template, q: Question, at: dateti
     else:
         pieces = tt.split_post(spans)
         if len(pieces) > 1:
-            problems.append(Problem(
-                q.pos_of("answer"), path,
-                f"the post is {whole.length} characters (UTF-16) with {whole.entities} "
-                f"formatting entities, over Telegram's limits ({tt.TEXT_LIMIT} characters, "
-                f"{tt.ENTITY_LIMIT} entities, {tt.HTML_BYTES_LIMIT} bytes): split into "
-                f"{len(pieces)} posts", Severity.WARNING))
+            problems.append(
+                Problem(
+                    q.pos_of("answer"),
+                    path,
+                    f"the post is {whole.length} characters (UTF-16) with {whole.entities} "
+                    f"formatting entities, over Telegram's limits ({tt.TEXT_LIMIT} characters, "
+                    f"{tt.ENTITY_LIMIT} entities, {tt.HTML_BYTES_LIMIT} bytes): split into "
+                    f"{len(pieces)} posts",
+                    Severity.WARNING,
+                )
+            )
         for k, piece in enumerate(pieces, start=1):
-            post.parts.append(Part(stem if k == 1 else f"{stem}.{k}", tt.write(piece),
-                                   tt.TEXT_LIMIT))
+            post.parts.append(
+                Part(stem if k == 1 else f"{stem}.{k}", tt.write(piece), tt.TEXT_LIMIT)
+            )
         if images:
-            problems.append(Problem(
-                q.pos_of("answer"), path,
-                f"the post is {whole.length} characters, too long for a photo caption "
-                f"({tt.CAPTION_LIMIT}): the image is sent as a separate photo after the text",
-                Severity.WARNING))
+            problems.append(
+                Problem(
+                    q.pos_of("answer"),
+                    path,
+                    f"the post is {whole.length} characters, too long for a photo caption "
+                    f"({tt.CAPTION_LIMIT}): the image is sent as a separate photo after the text",
+                    Severity.WARNING,
+                )
+            )
         extra = images
     for img, name in extra:
         k = len(post.parts) + 1
@@ -193,10 +240,12 @@ def _render_post(ctx: RenderContext, template: Template, q: Question, at: dateti
     for img, name in images:
         files.append(OutputFile(f"{FOLDER}/{name}", KIND_IMAGE, read_image(img), (q.id,)))
     for part in post.parts:
-        files.append(OutputFile(f"{FOLDER}/{part.stem}.html", KIND_HTML,
-                                _exact(part.post.html), (q.id,)))
-        files.append(OutputFile(f"{FOLDER}/{part.stem}.txt", KIND_TEXT,
-                                _exact(part.post.markdown), (q.id,)))
+        files.append(
+            OutputFile(f"{FOLDER}/{part.stem}.html", KIND_HTML, _exact(part.post.html), (q.id,))
+        )
+        files.append(
+            OutputFile(f"{FOLDER}/{part.stem}.txt", KIND_TEXT, _exact(part.post.markdown), (q.id,))
+        )
     if q.quiz is not None:
         poll, poll_problems = quiz_payload(q, post.title, ctx.bank.settings.channel.url)
         problems.extend(poll_problems)
@@ -204,8 +253,9 @@ def _render_post(ctx: RenderContext, template: Template, q: Question, at: dateti
             post.poll = poll
             post.poll_file = f"{stem}.poll.json"
             data = json.dumps(poll, ensure_ascii=False, indent=2) + "\n"
-            files.append(OutputFile(f"{FOLDER}/{post.poll_file}", KIND_POLL, data.encode(),
-                                    (q.id,)))
+            files.append(
+                OutputFile(f"{FOLDER}/{post.poll_file}", KIND_POLL, data.encode(), (q.id,))
+            )
     return post, files, problems
 
 
@@ -214,8 +264,9 @@ def _exact(text: str) -> bytes:
     return text.encode("utf-8")
 
 
-def quiz_payload(q: Question, title: str, channel_url: str | None
-                 ) -> tuple[dict[str, Any] | None, list[Problem]]:
+def quiz_payload(
+    q: Question, title: str, channel_url: str | None
+) -> tuple[dict[str, Any] | None, list[Problem]]:
     """A Bot API ``sendPoll`` (type quiz) body, or located errors for what Telegram refuses."""
     quiz = q.quiz
     assert quiz is not None
@@ -228,27 +279,43 @@ def quiz_payload(q: Question, title: str, channel_url: str | None
             problems.append(Problem(quiz.pos, f"{path}.{where}", message))
 
     size = tt.utf16_len(question)
-    check(0 < size <= POLL_QUESTION_LIMIT, "question",
-          f"a quiz question may have at most {POLL_QUESTION_LIMIT} characters; "
-          f"{'quiz.question has' if quiz.question else 'the question text has'} {size}"
-          + ("" if quiz.question else "; add a shorter quiz.question"))
-    check(POLL_OPTIONS[0] <= len(quiz.options) <= POLL_OPTIONS[1], "options",
-          f"a quiz has {POLL_OPTIONS[0]} to {POLL_OPTIONS[1]} options; got {len(quiz.options)}")
+    check(
+        0 < size <= POLL_QUESTION_LIMIT,
+        "question",
+        f"a quiz question may have at most {POLL_QUESTION_LIMIT} characters; "
+        f"{'quiz.question has' if quiz.question else 'the question text has'} {size}"
+        + ("" if quiz.question else "; add a shorter quiz.question"),
+    )
+    check(
+        POLL_OPTIONS[0] <= len(quiz.options) <= POLL_OPTIONS[1],
+        "options",
+        f"a quiz has {POLL_OPTIONS[0]} to {POLL_OPTIONS[1]} options; got {len(quiz.options)}",
+    )
     for i, option in enumerate(quiz.options):
         size = tt.utf16_len(option.strip())
-        check(0 < size <= POLL_OPTION_LIMIT, f"options[{i}]",
-              f"an option may have 1 to {POLL_OPTION_LIMIT} characters; got {size}")
-    check(0 <= quiz.correct < len(quiz.options), "correct",
-          f"expected a number from 1 to {len(quiz.options)}; got {quiz.correct + 1}")
+        check(
+            0 < size <= POLL_OPTION_LIMIT,
+            f"options[{i}]",
+            f"an option may have 1 to {POLL_OPTION_LIMIT} characters; got {size}",
+        )
+    check(
+        0 <= quiz.correct < len(quiz.options),
+        "correct",
+        f"expected a number from 1 to {len(quiz.options)}; got {quiz.correct + 1}",
+    )
     if quiz.explanation is not None:
         size = tt.utf16_len(quiz.explanation.strip())
-        check(size <= POLL_EXPLANATION_LIMIT, "explanation",
-              f"an explanation may have at most {POLL_EXPLANATION_LIMIT} characters; "
-              f"got {size}")
+        check(
+            size <= POLL_EXPLANATION_LIMIT,
+            "explanation",
+            f"an explanation may have at most {POLL_EXPLANATION_LIMIT} characters; got {size}",
+        )
         lines = quiz.explanation.strip().count("\n")
-        check(lines <= POLL_EXPLANATION_LINES, "explanation",
-              f"an explanation may have at most {POLL_EXPLANATION_LINES} line breaks; "
-              f"got {lines}")
+        check(
+            lines <= POLL_EXPLANATION_LINES,
+            "explanation",
+            f"an explanation may have at most {POLL_EXPLANATION_LINES} line breaks; got {lines}",
+        )
     if problems:
         return None, problems
     payload: dict[str, Any] = {}
@@ -276,30 +343,55 @@ def _desk_context(ctx: RenderContext, posts: list[Post]) -> dict[str, Any]:
     for post in posts:
         parts = []
         for k, part in enumerate(post.parts, start=1):
-            payloads[part.stem] = {"html": part.post.html, "text": part.post.text,
-                                   "markdown": part.post.markdown}
-            parts.append({
-                "stem": part.stem, "label": f"{k}/{len(post.parts)}",
-                "html": Markup(part.post.html), "text": part.post.text,
-                "length": part.post.length, "limit": part.limit,
-                "entities": part.post.entities, "entity_limit": tt.ENTITY_LIMIT,
-                "photo": part.photo,
-            })
+            payloads[part.stem] = {
+                "html": part.post.html,
+                "text": part.post.text,
+                "markdown": part.post.markdown,
+            }
+            parts.append(
+                {
+                    "stem": part.stem,
+                    "label": f"{k}/{len(post.parts)}",
+                    "html": Markup(part.post.html),
+                    "text": part.post.text,
+                    "length": part.post.length,
+                    "limit": part.limit,
+                    "entities": part.post.entities,
+                    "entity_limit": tt.ENTITY_LIMIT,
+                    "photo": part.photo,
+                }
+            )
         poll = None
         if post.poll is not None:
-            poll = {"file": post.poll_file, "question": post.poll["question"],
-                    "options": [o["text"] for o in post.poll["options"]],
-                    "correct": post.poll["correct_option_id"],
-                    "explanation": post.poll.get("explanation")}
-        items.append({"number": post.number, "id": post.question.id, "title": post.title,
-                      "when": _when(post.at), "iso": post.at.isoformat(), "parts": parts,
-                      "poll": poll, "grades": list(post.question.grades)})
+            poll = {
+                "file": post.poll_file,
+                "question": post.poll["question"],
+                "options": [o["text"] for o in post.poll["options"]],
+                "correct": post.poll["correct_option_id"],
+                "explanation": post.poll.get("explanation"),
+            }
+        items.append(
+            {
+                "number": post.number,
+                "id": post.question.id,
+                "title": post.title,
+                "when": _when(post.at),
+                "iso": post.at.isoformat(),
+                "parts": parts,
+                "poll": poll,
+                "grades": list(post.question.grades),
+            }
+        )
     data = json.dumps(payloads, ensure_ascii=False, sort_keys=True)
     # Inside <script> only "</" could end the element; escape it and HTML-significant chars.
     data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     settings = ctx.bank.settings
-    return {"channel": settings.channel, "timezone": settings.schedule.timezone,
-            "posts": items, "payloads": Markup(data)}
+    return {
+        "channel": settings.channel,
+        "timezone": settings.schedule.timezone,
+        "posts": items,
+        "payloads": Markup(data),
+    }
 
 
 def calendar_bytes(ctx: RenderContext, posts: list[Post]) -> bytes:
@@ -333,4 +425,3 @@ def calendar_bytes(ctx: RenderContext, posts: list[Post]) -> bytes:
         cal.add_component(event)
     cal.add_missing_timezones()
     return bytes(cal.to_ical())
-

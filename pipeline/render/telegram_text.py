@@ -80,8 +80,9 @@ def utf16_len(text: str) -> int:
 
 def clean_text(text: str) -> str:
     """Drop characters Telegram would silently change, so every output shows the same text."""
-    return _UNSAFE.sub("", text.replace("\r\n", "\n").replace("\u2028", "\n")
-                       .replace("\u2029", "\n"))
+    return _UNSAFE.sub(
+        "", text.replace("\r\n", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
+    )
 
 
 def link_target(url: str) -> str | None:
@@ -91,6 +92,7 @@ def link_target(url: str) -> str | None:
 
 
 # --- the markup tree -> spans ------------------------------------------------------------------
+
 
 def _needs_unescape(snippet: str, tag: str) -> bool:
     """Python-Markdown HTML-escapes inline and indented code text; detect it once."""
@@ -135,8 +137,12 @@ class _Converter:
     def block(self, el: Element, quote: int) -> list[list[Span]]:
         tag = el.tag
         if tag == "p":
-            if len(el) == 1 and el[0].tag == "math" and not (el.text or "").strip() \
-                    and not (el[0].tail or "").strip():
+            if (
+                len(el) == 1
+                and el[0].tag == "math"
+                and not (el.text or "").strip()
+                and not (el[0].tail or "").strip()
+            ):
                 tex = (el[0].text or "").strip()
                 return [[Span(clean_text(tex), pre="latex", quote=quote)]] if tex else []
             return [self.paragraph(el, frozenset(), quote)]
@@ -210,9 +216,20 @@ class _Converter:
             if child.tag in ("ul", "ol"):
                 flush()
                 parts.append(self.list_block(child, quote, depth + 1))
-            elif child.tag in ("p", "pre", "blockquote", "table", "h1", "h2", "h3", "h4",
-                               "h5", "h6", "hr", "div") or (child.tag == "raw"
-                                                            and child.get("block") == "1"):
+            elif child.tag in (
+                "p",
+                "pre",
+                "blockquote",
+                "table",
+                "h1",
+                "h2",
+                "h3",
+                "h4",
+                "h5",
+                "h6",
+                "hr",
+                "div",
+            ) or (child.tag == "raw" and child.get("block") == "1"):
                 flush()
                 parts.extend(b for b in self.block(child, quote) if b)
             else:
@@ -226,8 +243,9 @@ class _Converter:
                 out.append(Span("\n", quote=quote))
                 if part[0].pre is None:
                     out.append(Span(indent, quote=quote))
-            out.extend(part if part[0].pre is not None and i else
-                       [_indent_span(s, indent) for s in part])
+            out.extend(
+                part if part[0].pre is not None and i else [_indent_span(s, indent) for s in part]
+            )
         return out
 
     def table(self, el: Element, quote: int) -> list[Span]:
@@ -236,9 +254,12 @@ class _Converter:
         for tr in el.iter("tr"):
             cells = [cell for cell in tr if cell.tag in ("th", "td")]
             right |= {i for i, cell in enumerate(cells) if "right" in cell.get("style", "")}
-            rows.append([_collapse_text(plain_text(self.inline_content(cell, frozenset(), None,
-                                                                        quote)))
-                         for cell in cells])
+            rows.append(
+                [
+                    _collapse_text(plain_text(self.inline_content(cell, frozenset(), None, quote)))
+                    for cell in cells
+                ]
+            )
         if not rows:
             return []
         width = max(len(r) for r in rows)
@@ -266,8 +287,9 @@ class _Converter:
         return out
 
     # inline content
-    def inline_content(self, el: Element, marks: frozenset[str], href: str | None,
-                       quote: int) -> list[Span]:
+    def inline_content(
+        self, el: Element, marks: frozenset[str], href: str | None, quote: int
+    ) -> list[Span]:
         out: list[Span] = []
         if el.text:
             out.append(_text_span(el.text, marks, href, quote))
@@ -277,8 +299,9 @@ class _Converter:
                 out.append(_text_span(child.tail, marks, href, quote))
         return out
 
-    def inline_element(self, el: Element, marks: frozenset[str], href: str | None,
-                       quote: int) -> list[Span]:
+    def inline_element(
+        self, el: Element, marks: frozenset[str], href: str | None, quote: int
+    ) -> list[Span]:
         tag = el.tag
         if tag in ("strong", "b"):
             return self.inline_content(el, marks | {"b"}, href, quote)
@@ -295,8 +318,7 @@ class _Converter:
             text = _WS.sub(" ", clean_text(el.text or "")).strip()
             return [Span(text, marks | {"code"}, href, quote=quote)] if text else []
         if tag == "a":
-            return self.inline_content(el, marks, link_target(el.get("href", "")) or href,
-                                       quote)
+            return self.inline_content(el, marks, link_target(el.get("href", "")) or href, quote)
         if tag == "br":
             return [Span("\n", quote=quote)]
         if tag == "img":
@@ -312,8 +334,9 @@ class _Converter:
             return self.code_block(el, quote)
         return self.inline_content(el, marks, href, quote)
 
-    def raw(self, fragment: str, marks: frozenset[str], href: str | None, quote: int,
-            *, block: bool) -> list[Span]:
+    def raw(
+        self, fragment: str, marks: frozenset[str], href: str | None, quote: int, *, block: bool
+    ) -> list[Span]:
         parser = _RawParser(marks, href, quote, self.next_quote)
         parser.feed(sanitize.clean_html(fragment))
         parser.close()
@@ -336,8 +359,14 @@ def _collapse_text(text: str) -> str:
 
 
 def _display_width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else
-               0 if unicodedata.combining(c) or c == "\u200d" else 1 for c in text)
+    return sum(
+        2
+        if unicodedata.east_asian_width(c) in "WF"
+        else 0
+        if unicodedata.combining(c) or c == "\u200d"
+        else 1
+        for c in text
+    )
 
 
 def _collapse(spans: Sequence[Span], *, edges: bool = True) -> list[Span]:
@@ -380,14 +409,43 @@ def _join(blocks: Iterable[list[Span]], sep: str, quote: int = 0) -> list[Span]:
 class _RawParser(HTMLParser):
     """Sanitised raw HTML -> spans: Telegram's formatting kept, structure as lines."""
 
-    _MARK: ClassVar[dict[str, str]] = {"b": "b", "strong": "b", "i": "i", "em": "i", "u": "u",
-                                       "ins": "u", "s": "s", "del": "s", "strike": "s"}
-    _BLOCK: ClassVar[set[str]] = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol",
-                                  "li", "table", "tr", "blockquote", "pre", "details",
-                                  "summary", "hr", "thead", "tbody"}
+    _MARK: ClassVar[dict[str, str]] = {
+        "b": "b",
+        "strong": "b",
+        "i": "i",
+        "em": "i",
+        "u": "u",
+        "ins": "u",
+        "s": "s",
+        "del": "s",
+        "strike": "s",
+    }
+    _BLOCK: ClassVar[set[str]] = {
+        "p",
+        "div",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "ul",
+        "ol",
+        "li",
+        "table",
+        "tr",
+        "blockquote",
+        "pre",
+        "details",
+        "summary",
+        "hr",
+        "thead",
+        "tbody",
+    }
 
-    def __init__(self, marks: frozenset[str], href: str | None, quote: int,
-                 next_quote: Callable[[], int]) -> None:
+    def __init__(
+        self, marks: frozenset[str], href: str | None, quote: int, next_quote: Callable[[], int]
+    ) -> None:
         super().__init__(convert_charrefs=True)
         self.stack: list[tuple[str, frozenset[str], str | None, int]] = []
         self.marks, self.href, self.quote = marks, href, quote
@@ -434,8 +492,7 @@ class _RawParser(HTMLParser):
             marker = f"{counter[0]}. " if counter[0] else BULLET
             if counter[0]:
                 counter[0] += 1
-            self.spans.append(Span("    " * max(0, len(self.lists) - 1) + marker,
-                                   quote=self.quote))
+            self.spans.append(Span("    " * max(0, len(self.lists) - 1) + marker, quote=self.quote))
         elif tag in ("td",) and self.spans and not self.spans[-1].text.endswith("\n"):
             self.spans.append(Span(" ", quote=self.quote))
 
@@ -500,6 +557,7 @@ def inline_spans(root: Element) -> list[Span]:
 
 # --- template output (Telegram HTML) -> spans -------------------------------------------------
 
+
 class TemplateError(ValueError):
     """A template produced something Telegram would refuse (a tag it does not know)."""
 
@@ -507,9 +565,18 @@ class TemplateError(ValueError):
 class _PostParser(HTMLParser):
     """Strict reader of Telegram HTML, whitespace kept as Telegram keeps it."""
 
-    _MARK: ClassVar[dict[str, str]] = {"b": "b", "strong": "b", "i": "i", "em": "i", "u": "u",
-                                       "ins": "u", "s": "s", "strike": "s", "del": "s",
-                                       "tg-spoiler": "spoiler"}
+    _MARK: ClassVar[dict[str, str]] = {
+        "b": "b",
+        "strong": "b",
+        "i": "i",
+        "em": "i",
+        "u": "u",
+        "ins": "u",
+        "s": "s",
+        "strike": "s",
+        "del": "s",
+        "tg-spoiler": "spoiler",
+    }
 
     def __init__(self, slots: Mapping[str, list[Span]], next_quote: Callable[[], int]) -> None:
         super().__init__(convert_charrefs=True)
@@ -541,9 +608,11 @@ class _PostParser(HTMLParser):
         elif tag == "blockquote":
             self.quote = self.quote or self.next_quote()
         else:
-            raise TemplateError(f"<{tag}> is not a tag Telegram accepts (allowed: b, strong, "
-                                "i, em, u, ins, s, strike, del, tg-spoiler, span "
-                                "class=\"tg-spoiler\", a, code, pre, blockquote)")
+            raise TemplateError(
+                f"<{tag}> is not a tag Telegram accepts (allowed: b, strong, "
+                "i, em, u, ins, s, strike, del, tg-spoiler, span "
+                'class="tg-spoiler", a, code, pre, blockquote)'
+            )
 
     def handle_endtag(self, tag: str) -> None:
         if not self.stack or self.stack[-1][0] != tag:
@@ -555,8 +624,9 @@ class _PostParser(HTMLParser):
             if i % 2:
                 self.spans.extend(self._splice(self.slots[piece]))
             elif piece:
-                self.spans.append(Span(clean_text(piece), self.marks, self.href,
-                                       pre=self.pre, quote=self.quote))
+                self.spans.append(
+                    Span(clean_text(piece), self.marks, self.href, pre=self.pre, quote=self.quote)
+                )
 
     def _splice(self, spans: list[Span]) -> list[Span]:
         if not (self.marks or self.href or self.quote or self.pre is not None):
@@ -564,8 +634,7 @@ class _PostParser(HTMLParser):
         remap: dict[int, int] = {}
         out = []
         for s in spans:
-            quote = self.quote or (remap.setdefault(s.quote, self.next_quote()) if s.quote
-                                   else 0)
+            quote = self.quote or (remap.setdefault(s.quote, self.next_quote()) if s.quote else 0)
             pre = self.pre if self.pre is not None and s.pre is None else s.pre
             out.append(Span(s.text, s.marks | self.marks, s.href or self.href, pre, quote))
         return out
@@ -591,6 +660,7 @@ def parse_post_html(text: str, slots: Mapping[str, list[Span]]) -> list[Span]:
 
 # --- normalisation ----------------------------------------------------------------------------
 
+
 def merge(spans: Iterable[Span]) -> list[Span]:
     """Canonical form: code is never also bold etc.; equal neighbours joined; empties gone."""
     out: list[Span] = []
@@ -602,12 +672,20 @@ def merge(spans: Iterable[Span]) -> list[Span]:
         elif "code" in s.marks:
             s = Span(s.text, frozenset({"code"}), s.href, quote=s.quote)
         if s.pre is None and s.marks and not s.text.strip():
-            s = replace(s, marks=frozenset(), href=None) if "code" not in s.marks else \
-                Span(s.text, quote=s.quote)
+            s = (
+                replace(s, marks=frozenset(), href=None)
+                if "code" not in s.marks
+                else Span(s.text, quote=s.quote)
+            )
         if out:
             last = out[-1]
-            if last.pre is None and s.pre is None and last.marks == s.marks and \
-                    last.href == s.href and last.quote == s.quote:
+            if (
+                last.pre is None
+                and s.pre is None
+                and last.marks == s.marks
+                and last.href == s.href
+                and last.quote == s.quote
+            ):
                 out[-1] = replace(last, text=last.text + s.text)
                 continue
         out.append(s)
@@ -718,14 +796,23 @@ def _safe_segment(spans: list[Span]) -> list[Span]:
         lo = bisect.bisect_left(bounds, start)
         hi = bisect.bisect_right(bounds, end)
         at = [i for i in range(lo, hi) if markers_at(i)]  # markers within [start, end]
-        touching = any((bounds[i] > start and text[bounds[i] - 1] in _MARKER_CHARS) or
-                       (bounds[i] < end and text[bounds[i]] in _MARKER_CHARS) for i in at)
+        touching = any(
+            (bounds[i] > start and text[bounds[i] - 1] in _MARKER_CHARS)
+            or (bounds[i] < end and text[bounds[i]] in _MARKER_CHARS)
+            for i in at
+        )
         inner = any(start < bounds[i] < end for i in at)
         # "_" is a hashtag, mention and command letter: "#tag__" is one hashtag, no italic.
         swallowed = bool(re.search(r"[#@/]", word)) and any(
-            bounds[i] > start and "i" in markers_at(i) for i in at)
-        if _DOUBLED.search(word) or "](" in word or touching or swallowed or \
-                (inner and _ENTITYISH.search(word)):
+            bounds[i] > start and "i" in markers_at(i) for i in at
+        )
+        if (
+            _DOUBLED.search(word)
+            or "](" in word
+            or touching
+            or swallowed
+            or (inner and _ENTITYISH.search(word))
+        ):
             hazards.append((start, end))
     if not hazards:
         return spans
@@ -735,8 +822,14 @@ def _safe_segment(spans: list[Span]) -> list[Span]:
         out.extend(_slice(spans, bounds, pos, start))
         piece = _slice(spans, bounds, start, end)
         hrefs = {s.href for s in piece}
-        out.append(Span("".join(s.text for s in piece), frozenset({"code"}),
-                        hrefs.pop() if len(hrefs) == 1 else None, quote=piece[0].quote))
+        out.append(
+            Span(
+                "".join(s.text for s in piece),
+                frozenset({"code"}),
+                hrefs.pop() if len(hrefs) == 1 else None,
+                quote=piece[0].quote,
+            )
+        )
         pos = end
     out.extend(_slice(spans, bounds, pos, len(text)))
     return out
@@ -746,11 +839,20 @@ def _merge_code(spans: list[Span]) -> list[Span]:
     """Two code spans side by side would read as one backtick run: join them."""
     out: list[Span] = []
     for s in spans:
-        if out and "code" in s.marks and "code" in out[-1].marks and s.pre is None \
-                and out[-1].pre is None:
+        if (
+            out
+            and "code" in s.marks
+            and "code" in out[-1].marks
+            and s.pre is None
+            and out[-1].pre is None
+        ):
             last = out[-1]
-            out[-1] = Span(last.text + s.text, last.marks, last.href if last.href == s.href
-                           else None, quote=last.quote)
+            out[-1] = Span(
+                last.text + s.text,
+                last.marks,
+                last.href if last.href == s.href else None,
+                quote=last.quote,
+            )
         else:
             out.append(s)
     return out
@@ -765,12 +867,14 @@ def _slice(spans: Sequence[Span], bounds: Sequence[int], a: int, b: int) -> list
         if hi <= a:
             continue
         s = spans[i]
-        out.append(s if a <= lo and hi <= b else
-                   replace(s, text=s.text[max(a, lo) - lo: min(b, hi) - lo]))
+        out.append(
+            s if a <= lo and hi <= b else replace(s, text=s.text[max(a, lo) - lo : min(b, hi) - lo])
+        )
     return out
 
 
 # --- writers ----------------------------------------------------------------------------------
+
 
 def _esc(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -826,8 +930,11 @@ def to_html(spans: Sequence[Span]) -> tuple[str, int]:
         if s.pre is not None:
             close_to(0)
             lang = f' class="language-{_attr(s.pre)}"' if s.pre else ""
-            out.append(f"<pre><code{lang}>{_esc(s.text)}</code></pre>" if s.pre else
-                       f"<pre>{_esc(s.text)}</pre>")
+            out.append(
+                f"<pre><code{lang}>{_esc(s.text)}</code></pre>"
+                if s.pre
+                else f"<pre>{_esc(s.text)}</pre>"
+            )
             count += 1
             continue
         # A link is the outermost tag so that it stays one entity (one tap target) even
@@ -836,8 +943,12 @@ def to_html(spans: Sequence[Span]) -> tuple[str, int]:
         if "code" in s.marks:
             wanted.append("code")
         keep = 0
-        while keep < len(stack) and keep < len(wanted) and stack[keep] == wanted[keep] and \
-                (stack[keep] != "a" or stack_href == s.href):
+        while (
+            keep < len(stack)
+            and keep < len(wanted)
+            and stack[keep] == wanted[keep]
+            and (stack[keep] != "a" or stack_href == s.href)
+        ):
             keep += 1
         close_to(keep)
         for tag in wanted[keep:]:
@@ -937,8 +1048,11 @@ def write(spans: Sequence[Span]) -> Written:
 
 def fits(post: Written, limit: int) -> bool:
     """Within Telegram's limits: length, entities, raw HTML bytes."""
-    return post.length <= limit and post.entities <= ENTITY_LIMIT and \
-        post.html_bytes <= HTML_BYTES_LIMIT
+    return (
+        post.length <= limit
+        and post.entities <= ENTITY_LIMIT
+        and post.html_bytes <= HTML_BYTES_LIMIT
+    )
 
 
 # --- splitting --------------------------------------------------------------------------------
@@ -952,8 +1066,9 @@ _CANDIDATES: tuple[re.Pattern[str], ...] = (
 )
 
 
-def split_post(spans: Sequence[Span], limit: int = TEXT_LIMIT,
-               first_limit: int | None = None) -> list[list[Span]]:
+def split_post(
+    spans: Sequence[Span], limit: int = TEXT_LIMIT, first_limit: int | None = None
+) -> list[list[Span]]:
     """Cut spans into posts that each fit; cuts prefer paragraph > line > sentence > word.
 
     A cut never falls inside inline formatting or a link when any other cut fits; code blocks
@@ -1032,9 +1147,12 @@ def _best_cut(spans: list[Span], bounds: list[int], text: str, start: int, end: 
             if pos > start and not _inside_entity(spans, bounds, pos):
                 return pos
     pos = end  # no boundary at all: cut between characters, keeping emoji sequences whole
-    while pos > start + 1 and (unicodedata.combining(text[pos]) or
-                               text[pos] in "\u200d\ufe0f" or text[pos - 1] == "\u200d" or
-                               0x1F3FB <= ord(text[pos]) <= 0x1F3FF or
-                               0xE0020 <= ord(text[pos]) <= 0xE007F):
+    while pos > start + 1 and (
+        unicodedata.combining(text[pos])
+        or text[pos] in "\u200d\ufe0f"
+        or text[pos - 1] == "\u200d"
+        or 0x1F3FB <= ord(text[pos]) <= 0x1F3FF
+        or 0xE0020 <= ord(text[pos]) <= 0xE007F
+    ):
         pos -= 1
     return max(pos, start + 1)
