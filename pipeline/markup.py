@@ -43,6 +43,11 @@ MAX_FIELD_CHARS = 100_000
 MAX_BRACKETS = 1_000
 
 
+#: List markers stacked on one line ("- - - - x") nest a list per marker: the parser's recursion.
+_DEEP_MARKERS = re.compile(r"^[ \t>]*(?:(?:[-*+]|[0-9]{1,9}[.)])[ \t]+){40,}", re.M)
+_TOO_DEEP = "Markdown nested too deeply (lists or quotes); flatten it"
+
+
 class MarkupLimitError(ValueError):
     """A field too large or too deeply nested to parse safely."""
 
@@ -300,15 +305,22 @@ class _Parser:
 _local = threading.local()
 
 
-def parse_markdown(text: str) -> Element:
-    """Parse Markdown into the tree described in the module docstring (root is ``<div>``)."""
+def check_limits(text: str) -> None:
+    """Raise :class:`MarkupLimitError` for a field too large to parse safely."""
     if len(text) > MAX_FIELD_CHARS:
         raise MarkupLimitError(f"{len(text):,} characters; at most {MAX_FIELD_CHARS:,} per field")
+    if _DEEP_MARKERS.search(text):
+        raise MarkupLimitError(_TOO_DEEP)
     if text.count("[") > MAX_BRACKETS:
         raise MarkupLimitError(
             f"{text.count('['):,} '[' characters; at most {MAX_BRACKETS:,} "
             "per field (links and images)"
         )
+
+
+def parse_markdown(text: str) -> Element:
+    """Parse Markdown into the tree described in the module docstring (root is ``<div>``)."""
+    check_limits(text)
     parser: _Parser | None = getattr(_local, "parser", None)
     if parser is None:
         parser = _local.parser = _Parser()
@@ -316,7 +328,7 @@ def parse_markdown(text: str) -> Element:
         return parser.parse(text)
     except RecursionError:
         _local.parser = None  # its state is unknown after the unwind
-        raise MarkupLimitError("Markdown nested too deeply (lists or quotes); flatten it") from None
+        raise MarkupLimitError(_TOO_DEEP) from None
 
 
 def inline_children(root: Element) -> Element:

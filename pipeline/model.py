@@ -7,16 +7,18 @@ at ``questions.yaml:42:5``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 from xml.etree.ElementTree import Element
 from zoneinfo import ZoneInfo
 
-from pipeline.errors import Pos
+from pipeline.errors import PipelineError, Pos, Problem
 
 Grade = Literal["junior", "middle", "senior"]
 #: Canonical grade order: new cards, subdecks and badges follow it.
@@ -34,6 +36,7 @@ class Image:
     src: str  # as written in the Markdown
     path: Path
     pos: Pos
+    digest: str = ""  # sha256 of the file's bytes (part of the question's fingerprint)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +50,14 @@ class Quiz:
     pos: Pos
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Question:
     """One interview question with its Markdown answer.
 
     ``doc`` is the answer parsed once into an ElementTree (see :mod:`pipeline.markup`); every
-    renderer serialises this same tree and must not mutate it.
+    renderer serialises this same tree and must not mutate it. It is parsed on first use, so a
+    build whose renderers find every question in their cache never parses Markdown at all.
+    ``fingerprint`` identifies the question's content (cache keys).
     """
 
     id: str
@@ -67,8 +72,43 @@ class Question:
     index: int  # 0-based position in the source
     pos: Pos  # the list item
     positions: Mapping[str, Pos] = field(default_factory=lambda: MappingProxyType({}))
-    doc: Element = field(default_factory=lambda: Element("div"), compare=False, repr=False)
-    title_doc: Element = field(default_factory=lambda: Element("div"), compare=False, repr=False)
+
+    @cached_property
+    def doc(self) -> Element:
+        """The answer's Markdown tree."""
+        return self._parse("answer", self.answer)
+
+    @cached_property
+    def title_doc(self) -> Element:
+        """The question text's Markdown tree (``markup.inline_children`` unwraps it)."""
+        return self._parse("question", self.question)
+
+    def _parse(self, name: str, text: str) -> Element:
+        from pipeline import markup  # markup is heavy; the model stays importable without it
+
+        try:
+            return markup.parse_markdown(text)
+        except markup.MarkupLimitError as exc:
+            raise PipelineError(
+                [Problem(self.pos_of(name), f"questions[{self.index}].{name}", str(exc))]
+            ) from None
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """sha256 of everything the question's outputs are made from (not its position)."""
+        quiz = self.quiz
+        parts = (
+            self.id,
+            self.question,
+            self.answer,
+            self.grades,
+            self.tags,
+            self.header,
+            self.publish_at.isoformat() if self.publish_at else None,
+            (quiz.question, quiz.options, quiz.correct, quiz.explanation) if quiz else None,
+            tuple((i.src, i.digest) for i in self.images),
+        )
+        return hashlib.sha256(repr(parts).encode()).hexdigest()
 
     @property
     def primary_grade(self) -> Grade:

@@ -8,6 +8,7 @@ exist inside the content folder, quiz answers in range. Errors are raised togeth
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
@@ -339,7 +340,7 @@ def _questions(
         question = _question(doc, check, data, pos, index, item, path, tz)
         if question is None:
             continue
-        key = _normalise(markup.plain_text(question.title_doc))
+        key = _normalise(question.question)
         if key in first_text:
             other, other_pos = first_text[key]
             check.warn(
@@ -381,18 +382,23 @@ def _question(
     publish_at: datetime | None = data.get("publish_at")
     if publish_at is not None and publish_at.tzinfo is None:
         publish_at = publish_at.replace(tzinfo=tz)
-    trees = {}
-    for name in ("answer", "question"):
-        try:
-            trees[name] = markup.parse_markdown(data[name])
-        except markup.MarkupLimitError as exc:
-            check.problems.append(Problem(pos[name], f"{path}.{name}", str(exc)))
-            ok = False
-    if not ok:
-        return None
-    doc_tree, title_tree = trees["answer"], trees["question"]
     images = []
-    for field_name, tree in (("answer", doc_tree), ("question", title_tree)):
+    for field_name in ("answer", "question"):
+        text = data[field_name]
+        try:
+            markup.check_limits(text)
+        except markup.MarkupLimitError as exc:
+            check.problems.append(Problem(pos[field_name], f"{path}.{field_name}", str(exc)))
+            ok = False
+            continue
+        if "![" not in text:
+            continue  # no image: the tree is built later, by the renderers, only if needed
+        try:
+            tree = markup.parse_markdown(text)
+        except markup.MarkupLimitError as exc:
+            check.problems.append(Problem(pos[field_name], f"{path}.{field_name}", str(exc)))
+            ok = False
+            continue
         for img in markup.iter_images(tree):
             good, image = _image(doc, check, item, path, field_name, img.get("src", ""))
             ok = ok and good
@@ -417,8 +423,6 @@ def _question(
         index=index,
         pos=doc.pos(item),
         positions=MappingProxyType(pos),
-        doc=doc_tree,
-        title_doc=title_tree,
     )
 
 
@@ -462,7 +466,7 @@ def _image(
             )
         )
         return False, None
-    return True, Image(src, target, where)
+    return True, Image(src, target, where, hashlib.sha256(target.read_bytes()).hexdigest())
 
 
 def _value_node(mapping: Node, key: str) -> Node:

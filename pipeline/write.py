@@ -1,6 +1,7 @@
 """Stage 5, write: the only code that touches ``dist/``.
 
-Outputs are written into a staging folder beside ``dist/`` and swapped in with one atomic
+Outputs are written, as renderers yield them, into a staging folder beside ``dist/`` (unchanged
+files hard-linked from the previous build) and swapped in with one atomic
 ``renameat2(RENAME_EXCHANGE)`` (Linux) or, elsewhere, two renames with recovery at the next
 start. A failed or killed build therefore leaves the previous ``dist/`` whole. (Files are not
 fsynced: a killed process loses nothing the kernel has; a power cut is not covered.) Paths are
@@ -18,7 +19,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -43,47 +44,128 @@ class OutputFile:
     ids: tuple[str, ...] = field(default=())
 
 
-def check_paths(files: Sequence[OutputFile]) -> None:
-    """Refuse duplicate paths and paths that would land outside the output folder."""
-    problems: list[Problem] = []
-    seen: set[str] = set()
-    for f in files:
-        p = PurePosixPath(f.path)
-        if (
-            not f.path
-            or p.is_absolute()
-            or ".." in p.parts
-            or "\\" in f.path
-            or str(p) != f.path
-            or f.path == MANIFEST
-        ):
+@dataclass(frozen=True, slots=True)
+class WrittenFile:
+    """A file the build put in the output folder, as listed in ``manifest.json``."""
+
+    path: str
+    kind: str
+    ids: tuple[str, ...]
+    sha256: str
+    root: Path  # the output folder
+
+    @property
+    def data(self) -> bytes:
+        """The bytes on disk (read on demand: the build does not keep outputs in memory)."""
+        return (self.root / self.path).read_bytes()
+
+    def manifest_entry(self) -> dict[str, object]:
+        return {"path": self.path, "kind": self.kind, "ids": list(self.ids), "sha256": self.sha256}
+
+
+def _path_problem(path: str) -> str | None:
+    p = PurePosixPath(path)
+    if (
+        not path
+        or p.is_absolute()
+        or ".." in p.parts
+        or "\\" in path
+        or str(p) != path
+        or path == MANIFEST
+    ):
+        return f"output path {path!r} is not a plain path inside the output folder"
+    return None
+
+
+def previous_manifest(out_dir: Path) -> dict[str, str]:
+    """path -> sha256 of the build now in ``out_dir`` (empty when there is none)."""
+    try:
+        data = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
+        return {e["path"]: e["sha256"] for e in data["outputs"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def guard_out_dir(out_dir: Path, source: Path | None = None) -> None:
+    """Refuse to replace a folder that is not a previous build output (or holds the source)."""
+    out = out_dir.resolve()
+    problems = []
+    if source is not None and source.resolve().is_relative_to(out):
+        problems.append(f"the output folder {out_dir}/ contains the source {source}")
+    elif out == Path.cwd().resolve() or out == Path(out.anchor) or out == Path.home().resolve():
+        problems.append(f"refusing to use {out_dir}/ as the output folder")
+    elif out_dir.is_dir() and not (out_dir / MANIFEST).exists():
+        extra = [p.name for p in out_dir.iterdir() if p.name not in ("README.md", ".gitkeep")]
+        if extra:
             problems.append(
-                Problem(
-                    None, "", f"output path {f.path!r} is not a plain path inside the output folder"
-                )
+                f"{out_dir}/ is not a build output (no {MANIFEST}) and holds {len(extra)} "
+                f"other file(s), e.g. {sorted(extra)[0]!r}; the build replaces the whole "
+                "folder, so choose an empty or new --out"
             )
-        elif f.path.casefold() in seen:
-            problems.append(Problem(None, "", f"two outputs want the same path {f.path!r}"))
-        seen.add(f.path.casefold())
+    elif out_dir.exists() and not out_dir.is_dir():
+        problems.append(f"{out_dir} is a file, not a folder")
     if problems:
-        raise PipelineError(problems)
+        raise PipelineError([Problem(None, "--out", m) for m in problems])
 
 
-def manifest_bytes(files: Sequence[OutputFile]) -> bytes:
-    entries = [
-        {
-            "path": f.path,
-            "kind": f.kind,
-            "ids": list(f.ids),
-            "sha256": hashlib.sha256(f.data).hexdigest(),
-        }
-        for f in sorted(files, key=lambda f: f.path)
-    ]
-    return (json.dumps({"outputs": entries}, ensure_ascii=False, indent=2) + "\n").encode()
+class Staging:
+    """The next output folder, written file by file beside the current one.
 
+    Files whose bytes equal the previous build's are hard-linked from it instead of written,
+    so unchanged outputs keep their inode and modification time. :meth:`commit` adds the
+    README and manifest and swaps the folder in atomically; :meth:`discard` drops it.
+    """
 
-def with_readme(files: Sequence[OutputFile]) -> list[OutputFile]:
-    return [*files, OutputFile("README.md", "readme", DIST_README.encode())]
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        recover(out_dir)
+        self.previous = previous_manifest(out_dir)
+        self.root = out_dir.parent / f".{out_dir.name}.staging-{os.getpid()}"
+        shutil.rmtree(self.root, ignore_errors=True)
+        self.root.mkdir()
+        self.written: list[WrittenFile] = []
+        self._seen: set[str] = set()
+        self._dirs: set[Path] = {self.root}
+
+    def add(self, f: OutputFile) -> None:
+        """Write one output (checked: a plain relative path, not seen before)."""
+        problem = _path_problem(f.path)
+        if problem is None and f.path.casefold() in self._seen:
+            problem = f"two outputs want the same path {f.path!r}"
+        if problem is not None:
+            raise PipelineError([Problem(None, "", problem)])
+        self._seen.add(f.path.casefold())
+        digest = hashlib.sha256(f.data).hexdigest()
+        dest = self.root / f.path
+        if dest.parent not in self._dirs:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            self._dirs.add(dest.parent)
+        if not (self.previous.get(f.path) == digest and self._link(f.path, dest)):
+            dest.write_bytes(f.data)
+        self.written.append(WrittenFile(f.path, f.kind, f.ids, digest, self.out_dir))
+
+    def _link(self, path: str, dest: Path) -> bool:
+        try:
+            os.link(self.out_dir / path, dest)
+        except OSError:
+            return False
+        return True
+
+    def commit(self) -> list[WrittenFile]:
+        """Add README and manifest, then make this the output folder."""
+        self.add(OutputFile("README.md", "readme", DIST_README.encode()))
+        entries = [w.manifest_entry() for w in sorted(self.written, key=lambda w: w.path)]
+        manifest = json.dumps({"outputs": entries}, ensure_ascii=False, indent=2) + "\n"
+        (self.root / MANIFEST).write_bytes(manifest.encode())
+        try:
+            _swap_in(self.root, self.out_dir)
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+        return self.written
+
+    def discard(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 @contextmanager
@@ -112,26 +194,16 @@ def build_lock(out_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def write_outputs(files: Sequence[OutputFile], out_dir: Path) -> list[OutputFile]:
+def write_outputs(files: Iterable[OutputFile], out_dir: Path) -> list[WrittenFile]:
     """Write ``files`` (plus README and manifest) as the new ``out_dir``, atomically."""
-    files = with_readme(files)
-    check_paths(files)
-    parent = out_dir.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    recover(out_dir)
-    staging = parent / f".{out_dir.name}.staging-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
+    staging = Staging(out_dir)
     try:
         for f in files:
-            dest = staging / f.path
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(f.data)
-        (staging / MANIFEST).write_bytes(manifest_bytes(files))
-        _swap_in(staging, out_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return files
+            staging.add(f)
+        return staging.commit()
+    except BaseException:
+        staging.discard()
+        raise
 
 
 def recover(out_dir: Path) -> None:
