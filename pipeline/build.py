@@ -6,21 +6,32 @@ problems; it never prints or exits (that is :mod:`pipeline.cli`'s job).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pipeline.errors import PipelineError, Problem, Severity
+from pipeline.cache import Memo, input_key, output_intact, read_stamp, write_stamp
+from pipeline.errors import PipelineError, Pos, Problem, Severity
 from pipeline.lockfile import dump_lock, lock_path, read_lock
 from pipeline.model import Bank
 from pipeline.schedule import Schedule, plan_schedule
 from pipeline.source import load_source
 from pipeline.validate import validate
-from pipeline.write import OutputFile, build_lock, write_file_atomic, write_outputs
+from pipeline.write import (
+    MANIFEST,
+    OutputFile,
+    Staging,
+    WrittenFile,
+    build_lock,
+    guard_out_dir,
+    write_file_atomic,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,24 +43,40 @@ class BuildOptions:
     week: str | None = None  # digest: only this ISO week (2026-W49)
     now: datetime | None = None  # default: SOURCE_DATE_EPOCH, else the clock
     templates: Path = Path("templates")
+    cache: Path | None = None  # the build's cache folder; None: no cache (the CLI uses one)
+
+    def key_parts(self) -> tuple[object, ...]:
+        """What besides the files read decides the outputs (for the no-change check)."""
+        return (str(self.out.resolve()), self.strict, self.until, self.week, self.now)
 
 
 @dataclass(frozen=True, slots=True)
 class RenderContext:
-    """Everything a renderer may look at. Renderers are pure: no I/O, no clock."""
+    """Everything a renderer may look at. Renderers are pure: no I/O, no clock.
+
+    ``memo`` keeps per-question results between builds: wrap expensive per-question work in
+    ``ctx.memo.get(namespace, key, compute)`` with a key built from ``question.fingerprint``
+    and whatever else the result depends on (see :mod:`pipeline.cache`).
+    """
 
     bank: Bank
     schedule: Schedule
     lock: Mapping[str, Any]  # the previous lock sections (read-only)
     now: datetime
     options: BuildOptions
+    memo: Memo = field(default_factory=Memo)
 
 
 @dataclass(slots=True)
 class Rendered:
-    """What a renderer returns: files, warnings, and its new lock section (if it keeps one)."""
+    """What a renderer returns: files, warnings, and its new lock section (if it keeps one).
 
-    files: list[OutputFile] = field(default_factory=list)
+    ``files`` may be a generator: the build writes each file as it comes and keeps only its
+    manifest entry, so outputs are never all in memory. Warnings and the lock section are read
+    after the files have been consumed.
+    """
+
+    files: Iterable[OutputFile] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     lock: dict[str, Any] | None = None
 
@@ -60,38 +87,114 @@ _T = TypeVar("_T")
 
 @dataclass(frozen=True, slots=True)
 class BuildReport:
-    bank: Bank
-    files: tuple[OutputFile, ...]
+    questions: int
+    files: tuple[WrittenFile, ...]
     warnings: tuple[Problem, ...]
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+    bank: Bank | None = None  # None when nothing had changed since the last build
+    unchanged: bool = False  # the last build's output was still current: nothing was done
 
 
 def build(options: BuildOptions) -> BuildReport:
     """Build every output from the source; leave ``dist/`` untouched on any problem."""
+    clock = _Stopwatch()
+    current = clock.stage("check:unchanged", _unchanged_build, options)
+    if current is not None:
+        return replace(current, timings=clock.times)
     from pipeline.render import RENDERERS  # late: renderers import this module's types
 
-    clock = _Stopwatch()
     now = build_time(options.now)
     document = clock.stage("load", load_source, options.source)
     validated = clock.stage("validate", validate, document)
+    guard_out_dir(options.out, options.source)
     previous_lock = read_lock(lock_path(options.source))
     schedule = clock.stage(
         "plan", plan_schedule, validated.bank, previous_lock.get("schedule", {}), now
     )
-    context = RenderContext(validated.bank, schedule, previous_lock, now, options)
-    results = {
-        name: clock.stage(f"render:{name}", render, context) for name, render in RENDERERS.items()
-    }
-    warnings = [*validated.warnings, *(w for r in results.values() for w in r.warnings)]
-    stop_on_problems(warnings, options.strict)
-    files = [f for r in results.values() for f in r.files]
-    lock = {"schedule": schedule.lock_section()} | {
-        name: r.lock for name, r in results.items() if r.lock is not None
-    }
+    memo = clock.stage("cache:load", Memo.load, options.cache)
+    context = RenderContext(validated.bank, schedule, previous_lock, now, options, memo)
     with build_lock(options.out):
-        clock.stage("write:lock", write_lock, options.source, previous_lock, lock)
-        written = clock.stage("write", write_outputs, files, options.out)
-    return BuildReport(validated.bank, tuple(written), tuple(warnings), clock.times)
+        staging = Staging(options.out)
+        try:
+            results = {}
+            for name, render in RENDERERS.items():
+                results[name] = clock.stage(
+                    f"render:{name}", _render_into, render, context, staging
+                )
+            warnings = [*validated.warnings, *(w for r in results.values() for w in r.warnings)]
+            stop_on_problems(warnings, options.strict)
+            lock = {"schedule": schedule.lock_section()} | {
+                name: r.lock for name, r in results.items() if r.lock is not None
+            }
+            clock.stage("write:lock", write_lock, options.source, previous_lock, lock)
+            written = clock.stage("write:swap", staging.commit)
+        except BaseException:
+            staging.discard()
+            raise
+    clock.stage("cache:save", memo.save, options.cache)
+    report = BuildReport(
+        len(validated.bank.questions),
+        tuple(written),
+        tuple(warnings),
+        clock.times,
+        validated.bank,
+    )
+    _remember_build(options, report)
+    return report
+
+
+def _render_into(render: Renderer, context: RenderContext, staging: Staging) -> Rendered:
+    result = render(context)
+    for f in result.files:
+        staging.add(f)
+    return result
+
+
+def _unchanged_build(options: BuildOptions) -> BuildReport | None:
+    """The last build's report when nothing it read has changed and its output is intact."""
+    if options.cache is None:
+        return None
+    stamp = read_stamp(options.cache)
+    if not stamp or not options.source.is_file():
+        return None
+    key = input_key(
+        options.source, lock_path(options.source), options.templates, options.key_parts()
+    )
+    if stamp.get("key") != key or not output_intact(options.out, stamp.get("manifest", "")):
+        return None
+    files = tuple(
+        WrittenFile(e["path"], e["kind"], tuple(e["ids"]), e["sha256"], options.out)
+        for e in json.loads((options.out / MANIFEST).read_text(encoding="utf-8"))["outputs"]
+    )
+    warnings = tuple(
+        Problem(
+            Pos(*w["pos"]) if w["pos"] else None, w["path"], w["message"], Severity(w["severity"])
+        )
+        for w in stamp.get("warnings", [])
+    )
+    return BuildReport(stamp["questions"], files, warnings, unchanged=True)
+
+
+def _remember_build(options: BuildOptions, report: BuildReport) -> None:
+    if options.cache is None:
+        return
+    key = input_key(
+        options.source, lock_path(options.source), options.templates, options.key_parts()
+    )
+    manifest = hashlib.sha256((options.out / MANIFEST).read_bytes()).hexdigest()
+    warnings = [
+        {
+            "pos": [w.pos.file, w.pos.line, w.pos.col] if w.pos else None,
+            "path": w.path,
+            "message": w.message,
+            "severity": w.severity.value,
+        }
+        for w in report.warnings
+    ]
+    write_stamp(
+        options.cache,
+        {"key": key, "manifest": manifest, "questions": report.questions, "warnings": warnings},
+    )
 
 
 class _Stopwatch:

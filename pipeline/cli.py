@@ -20,6 +20,7 @@ from pipeline.errors import PipelineError, Problem, UsageError
 
 DEFAULT_SOURCE = Path("content/questions.yaml")
 DEFAULT_OUT = Path("dist")
+DEFAULT_CACHE = Path(".cache/pipeline")
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -33,6 +34,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         until=args.until,
         week=args.week,
         templates=args.templates,
+        cache=None if args.no_cache else args.cache,
     )
     report = build(options)
     _print_warnings(report.warnings)
@@ -40,7 +42,13 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"timings: {json.dumps(report.timings)}", file=sys.stderr)
     counts = Counter(f.kind for f in report.files)
     summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
-    print(f"built {len(report.bank.questions)} questions into {args.out}/: {summary}")
+    if report.unchanged:
+        print(
+            f"nothing changed since the last build: {args.out}/ is current "
+            f"({report.questions} questions: {summary})"
+        )
+    else:
+        print(f"built {report.questions} questions into {args.out}/: {summary}")
     return 0
 
 
@@ -124,6 +132,13 @@ def parser() -> argparse.ArgumentParser:
         help="the templates folder (default: templates)",
     )
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    p.add_argument(
+        "--cache",
+        type=Path,
+        default=DEFAULT_CACHE,
+        help=f"the build's cache folder, safe to delete (default: {DEFAULT_CACHE})",
+    )
+    p.add_argument("--no-cache", action="store_true", help="build everything from scratch")
     p.add_argument(
         "--until",
         type=_date,

@@ -14,6 +14,7 @@ import pytest
 from pipeline.build import check
 from pipeline.cli import main
 from pipeline.errors import PipelineError
+from pipeline.write import OutputFile, write_outputs
 
 BAD = Path(__file__).parent / "fixtures" / "source" / "bad"
 EMPTY_MESSAGE = (
@@ -44,8 +45,7 @@ def test_bad_source_is_reported_exactly_and_writes_nothing(
     (tmp_path / "content").mkdir()
     shutil.copy(fixture, tmp_path / "content" / "questions.yaml")
     dist = tmp_path / "dist"
-    dist.mkdir()
-    (dist / "previous.txt").write_text("the last good build")
+    write_outputs([OutputFile("previous.txt", "x", b"the last good build")], dist)
     before = snapshot(tmp_path)
     monkeypatch.chdir(tmp_path)
 

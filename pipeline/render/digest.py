@@ -133,6 +133,7 @@ def render(ctx: RenderContext) -> Rendered:
         for week in sorted(weeks):
             digest.week(week, weeks[week], out)
     except TemplateError as exc:
+        assert isinstance(out.files, list)  # this renderer collects its files in a list
         out.files.clear()
         out.warnings.append(_template_problem(exc, ctx.options.templates / TEMPLATE_DIR))
     return out
@@ -342,6 +343,7 @@ class Digest:
             ident=f"digest-{name}",
             unsubscribe_url=self.settings.unsubscribe_url,
         )
+        assert isinstance(out.files, list)
         out.files += [
             _file(f"digest/{name}.html", "digest-html", html.encode(), ids),
             _file(f"digest/{name}.txt", "digest-text", text.encode(), ids),

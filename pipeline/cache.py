@@ -1,0 +1,129 @@
+"""The build's own cache folder: per-question results and the last build's input key.
+
+Everything here is an optimisation: deleting the folder (``make clean``) only makes the next
+build slower. Values are stored with :mod:`marshal` (plain data only: no code is ever loaded
+from the cache, unlike pickle), keyed by content, so a stale entry can never be used for
+changed content.
+
+* :class:`Memo`: ``memo.get(namespace, key, compute)`` returns what ``compute()`` returned in
+  an earlier build for the same key. Renderers key their per-question work on
+  ``question.fingerprint`` plus whatever else it depends on (templates, settings, slot).
+  Only entries used by the latest build are kept.
+* :func:`input_key`: a digest of everything a build reads (source, lock, templates, images,
+  the pipeline's own code, options). When it equals the last successful build's and that
+  build's output is intact, the build has nothing to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import marshal
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pipeline.write import MANIFEST, write_file_atomic
+
+T = TypeVar("T")
+MEMO_FILE = "memo.marshal"
+STAMP_FILE = "last-build.json"
+_PACKAGE = Path(__file__).resolve().parent
+
+
+class Memo:
+    """Per-question results reused across builds (see the module docstring)."""
+
+    def __init__(self, previous: dict[str, Any] | None = None) -> None:
+        self._previous = previous or {}
+        self._used: dict[str, Any] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, namespace: str, key: str, compute: Callable[[], T]) -> T:
+        """The cached value for ``(namespace, key)``, else ``compute()`` (then remembered).
+
+        Values must be plain data (str, bytes, numbers, None, and tuples/lists/dicts of them).
+        """
+        full = f"{namespace}\x00{key}"
+        if full in self._used:
+            return self._used[full]  # type: ignore[no-any-return]
+        if full in self._previous:
+            self.hits += 1
+            value = self._previous[full]
+        else:
+            self.misses += 1
+            value = compute()
+        self._used[full] = value
+        return value  # type: ignore[no-any-return]
+
+    @classmethod
+    def load(cls, folder: Path | None) -> Memo:
+        if folder is None:
+            return cls()
+        try:
+            data = marshal.loads((folder / MEMO_FILE).read_bytes())
+        except (OSError, EOFError, ValueError, TypeError):
+            return cls()  # missing or unreadable: start empty
+        return cls(data if isinstance(data, dict) else None)
+
+    def save(self, folder: Path | None) -> None:
+        if folder is None:
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        write_file_atomic(folder / MEMO_FILE, marshal.dumps(self._used))
+
+
+def _hash_files(h: Any, paths: Iterable[Path], root: Path) -> None:
+    for path in sorted(paths):
+        if path.is_file():
+            h.update(str(path.relative_to(root)).encode() + b"\0")
+            h.update(hashlib.sha256(path.read_bytes()).digest())
+
+
+def input_key(source: Path, lock: Path, templates: Path, options: Iterable[object]) -> str:
+    """Digest of everything a build reads; equal keys mean equal outputs."""
+    h = hashlib.sha256()
+    h.update(source.read_bytes())
+    h.update(b"\0lock\0" + (lock.read_bytes() if lock.exists() else b""))
+    # Other files next to the source (images) by name, size and modification time: cheap,
+    # and any change makes the build look at them properly.
+    content = source.parent
+    for path in sorted(content.rglob("*")):
+        if path.is_file() and path not in (source, lock):
+            stat = path.stat()
+            h.update(f"{path.relative_to(content)}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+    _hash_files(h, templates.rglob("*") if templates.is_dir() else [], templates)
+    _hash_files(h, _PACKAGE.rglob("*.py"), _PACKAGE)
+    h.update(repr(tuple(options)).encode())
+    h.update(os.environ.get("SOURCE_DATE_EPOCH", "").encode())
+    return h.hexdigest()
+
+
+def read_stamp(folder: Path | None) -> dict[str, Any]:
+    if folder is None:
+        return {}
+    try:
+        data = json.loads((folder / STAMP_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_stamp(folder: Path | None, stamp: dict[str, Any]) -> None:
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_file_atomic(folder / STAMP_FILE, json.dumps(stamp, ensure_ascii=False).encode())
+
+
+def output_intact(out_dir: Path, manifest_sha256: str) -> bool:
+    """The output folder still holds the manifest we wrote, and every file it lists."""
+    try:
+        raw = (out_dir / MANIFEST).read_bytes()
+    except OSError:
+        return False
+    if hashlib.sha256(raw).hexdigest() != manifest_sha256:
+        return False
+    entries = json.loads(raw)["outputs"]
+    return all((out_dir / e["path"]).is_file() for e in entries)
