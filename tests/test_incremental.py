@@ -80,7 +80,7 @@ def test_one_edit_rebuilds_and_leaves_unchanged_files_untouched(tmp_path: Path) 
 
 
 def test_the_cache_is_reused_and_safe_to_delete(tmp_path: Path) -> None:
-    source, options = seed_copy(tmp_path)
+    _, options = seed_copy(tmp_path)
     cold = build(options)
     data = {f.path: f.data for f in cold.files}
     shutil.rmtree(options.out)
@@ -93,7 +93,7 @@ def test_the_cache_is_reused_and_safe_to_delete(tmp_path: Path) -> None:
 
 
 def test_out_may_not_replace_a_folder_that_is_not_a_build(tmp_path: Path) -> None:
-    source, options = seed_copy(tmp_path)
+    source, _ = seed_copy(tmp_path)
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "important.txt").write_text("keep me")
