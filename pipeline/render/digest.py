@@ -281,7 +281,7 @@ class Digest:
         """Variables both templates receive."""
         s = self.settings
         channel = self.ctx.bank.settings.channel
-        unsubscribe = UNSUBSCRIBE_PLACEHOLDERS.get(s.unsubscribe, s.unsubscribe_url)
+        placeholder = UNSUBSCRIBE_PLACEHOLDERS.get(s.unsubscribe)
         return {
             "subject": self.subject(week, len(views), part, parts),
             "title": s.title,
@@ -295,8 +295,9 @@ class Digest:
             "preheader": _preheader(views),
             "channel_name": channel.name,
             "channel_url": channel.url,
-            # A service placeholder must reach the service verbatim: never escaped.
-            "unsubscribe_url": Markup(unsubscribe) if unsubscribe else None,
+            # A service placeholder must reach the service verbatim: never escaped. The URL
+            # setting is content: escaped like any text (it may hold quotes).
+            "unsubscribe_url": Markup(placeholder) if placeholder else s.unsubscribe_url,
         }
 
     def html(self, week: str, views: Sequence[QuestionView], part: int, parts: int) -> str:

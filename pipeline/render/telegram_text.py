@@ -54,8 +54,13 @@ _WS = re.compile(r"[ \t\n\r\f\v]+")
 _HTTP = re.compile(r"^https?://[^\s/?#<>\"'`]*[^\W_][.][^\W\d_]{2,}(?::\d+)?(?:[/?#][^\s<>\"]*)?$")
 _LANG = re.compile(r"^[A-Za-z0-9_+#.-]{1,32}$")
 #: Characters Telegram's parsers would drop or change: C0/C1 controls except \n and \t,
-#: noncharacters (used internally as placeholders) and lone surrogates.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\ud800-\udfff]")
+#: noncharacters (used internally as placeholders) and lone surrogates; also what TDLib's
+#: send-time Markdown silently deletes (bidi embeddings/overrides U+202A-U+202E and the
+#: combining marks U+030A, U+0333, U+033F) so the HTML post and its twin show the same text.
+_UNSAFE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u030a\u0333\u033f\u202a-\u202e"
+    "\ufdd0-\ufdef\ufffe\uffff\ud800-\udfff]"
+)
 
 
 @dataclass(frozen=True, slots=True)
