@@ -11,15 +11,17 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pipeline.cache import Memo, input_key, output_intact, read_stamp, write_stamp
 from pipeline.errors import PipelineError, Pos, Problem, Severity
 from pipeline.lockfile import dump_lock, lock_path, read_lock
-from pipeline.model import Bank
+from pipeline.model import Bank, Question
 from pipeline.schedule import Schedule, plan_schedule
 from pipeline.source import load_source
 from pipeline.validate import validate
@@ -65,6 +67,8 @@ class RenderContext:
     now: datetime
     options: BuildOptions
     memo: Memo = field(default_factory=Memo)
+    #: target name -> question id -> that target's fragment (see :class:`Target`)
+    fragments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -85,6 +89,28 @@ Renderer = Callable[[RenderContext], Rendered]
 _T = TypeVar("_T")
 
 
+def _no_key(ctx: RenderContext) -> str:
+    return ""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One output target: optional per-question fragments, then its files.
+
+    ``fragment(question, ctx)`` is the per-question work (serialising the question's Markdown
+    tree for this target): pure, returning plain data (str, bytes, numbers, None, tuples,
+    lists, dicts). The build runs it for every question once, all targets together while the
+    question's tree is in memory, reuses earlier results from the cache when the question's
+    ``fingerprint`` and ``fragment_key(ctx)`` (whatever else the fragment depends on:
+    templates, settings, a version) are unchanged, and spreads cold work over the cores.
+    ``render(ctx)`` then reads ``ctx.fragments[name][question.id]`` and makes the files.
+    """
+
+    render: Renderer
+    fragment: Callable[[Question, RenderContext], Any] | None = None
+    fragment_key: Callable[[RenderContext], str] = _no_key
+
+
 @dataclass(frozen=True, slots=True)
 class BuildReport:
     questions: int
@@ -101,7 +127,7 @@ def build(options: BuildOptions) -> BuildReport:
     current = clock.stage("check:unchanged", _unchanged_build, options)
     if current is not None:
         return replace(current, timings=clock.times)
-    from pipeline.render import RENDERERS  # late: renderers import this module's types
+    from pipeline.render import TARGETS  # late: renderers import this module's types
 
     now = build_time(options.now)
     document = clock.stage("load", load_source, options.source)
@@ -111,15 +137,17 @@ def build(options: BuildOptions) -> BuildReport:
     schedule = clock.stage(
         "plan", plan_schedule, validated.bank, previous_lock.get("schedule", {}), now
     )
-    memo = clock.stage("cache:load", Memo.load, options.cache)
+    memo = Memo(options.cache)
     context = RenderContext(validated.bank, schedule, previous_lock, now, options, memo)
+    fragments = clock.stage("fragments", compute_fragments, context, TARGETS)
+    context = replace(context, fragments=fragments)
     with build_lock(options.out):
         staging = Staging(options.out)
         try:
             results = {}
-            for name, render in RENDERERS.items():
+            for name, target in TARGETS.items():
                 results[name] = clock.stage(
-                    f"render:{name}", _render_into, render, context, staging
+                    f"render:{name}", _render_into, target.render, context, staging
                 )
             warnings = [*validated.warnings, *(w for r in results.values() for w in r.warnings)]
             stop_on_problems(warnings, options.strict)
@@ -131,7 +159,7 @@ def build(options: BuildOptions) -> BuildReport:
         except BaseException:
             staging.discard()
             raise
-    clock.stage("cache:save", memo.save, options.cache)
+    clock.stage("cache:save", memo.save)
     report = BuildReport(
         len(validated.bank.questions),
         tuple(written),
@@ -141,6 +169,75 @@ def build(options: BuildOptions) -> BuildReport:
     )
     _remember_build(options, report)
     return report
+
+
+#: Below this many questions to (re)compute, a process pool costs more than it saves.
+PARALLEL_MIN = 400
+
+
+def compute_fragments(
+    ctx: RenderContext, targets: Mapping[str, Target]
+) -> dict[str, dict[str, Any]]:
+    """Every target's fragment for every question: from the cache, else computed (spread
+    over the cores when there are many)."""
+    makers = {name: t for name, t in targets.items() if t.fragment is not None}
+    extra = {name: t.fragment_key(ctx) for name, t in makers.items()}
+    out: dict[str, dict[str, Any]] = {name: {} for name in makers}
+    missing: list[int] = []
+    for i, q in enumerate(ctx.bank.questions):
+        for name in makers:
+            value = ctx.memo.lookup(_fragment_key(name, q, extra[name]))
+            if value is None:
+                missing.append(i)
+                break
+            out[name][q.id] = value
+    for i, values in _compute_missing(ctx, makers, missing):
+        q = ctx.bank.questions[i]
+        for name, value in values.items():
+            ctx.memo.store(_fragment_key(name, q, extra[name]), value)
+            out[name][q.id] = value
+    return out
+
+
+def _fragment_key(name: str, q: Question, extra: str) -> str:
+    return f"fragment:{name}\x00{q.fingerprint}\x00{extra}"
+
+
+_WORK: tuple[RenderContext, Mapping[str, Target]] | None = None
+
+
+def _fragments_of(indices: list[int]) -> list[tuple[int, dict[str, Any]]]:
+    """All targets' fragments for some questions; each tree is dropped once used."""
+    assert _WORK is not None
+    ctx, makers = _WORK
+    out = []
+    for i in indices:
+        q = ctx.bank.questions[i]
+        values = {}
+        for name, target in makers.items():
+            assert target.fragment is not None
+            values[name] = target.fragment(q, ctx)
+        out.append((i, values))
+        q.__dict__.pop("doc", None)  # free the parsed trees: fragments hold what is needed
+        q.__dict__.pop("title_doc", None)
+    return out
+
+
+def _compute_missing(
+    ctx: RenderContext, makers: Mapping[str, Target], missing: list[int]
+) -> list[tuple[int, dict[str, Any]]]:
+    global _WORK
+    _WORK = (ctx, makers)
+    try:
+        workers = min(os.cpu_count() or 1, 8)
+        if len(missing) < PARALLEL_MIN or workers < 2 or "fork" not in get_all_start_methods():
+            return _fragments_of(missing)
+        # Forked workers inherit the context; only indices go out and plain data comes back.
+        chunks = [missing[k : k + 100] for k in range(0, len(missing), 100)]
+        with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+            return [item for chunk in pool.map(_fragments_of, chunks) for item in chunk]
+    finally:
+        _WORK = None
 
 
 def _render_into(render: Renderer, context: RenderContext, staging: Staging) -> Rendered:
@@ -158,7 +255,11 @@ def _unchanged_build(options: BuildOptions) -> BuildReport | None:
     if not stamp or not options.source.is_file():
         return None
     key = input_key(
-        options.source, lock_path(options.source), options.templates, options.key_parts()
+        options.source,
+        lock_path(options.source),
+        options.templates,
+        options.key_parts(),
+        skip=_not_input(options),
     )
     if stamp.get("key") != key or not output_intact(options.out, stamp.get("manifest", "")):
         return None
@@ -175,11 +276,19 @@ def _unchanged_build(options: BuildOptions) -> BuildReport | None:
     return BuildReport(stamp["questions"], files, warnings, unchanged=True)
 
 
+def _not_input(options: BuildOptions) -> list[Path]:
+    return [options.out, *([options.cache] if options.cache else [])]
+
+
 def _remember_build(options: BuildOptions, report: BuildReport) -> None:
     if options.cache is None:
         return
     key = input_key(
-        options.source, lock_path(options.source), options.templates, options.key_parts()
+        options.source,
+        lock_path(options.source),
+        options.templates,
+        options.key_parts(),
+        skip=_not_input(options),
     )
     manifest = hashlib.sha256((options.out / MANIFEST).read_bytes()).hexdigest()
     warnings = [

@@ -2,8 +2,8 @@
 
 Everything here is an optimisation: deleting the folder (``make clean``) only makes the next
 build slower. Values are stored with :mod:`marshal` (plain data only: no code is ever loaded
-from the cache, unlike pickle), keyed by content, so a stale entry can never be used for
-changed content.
+from the cache, unlike pickle) in SQLite, keyed by content, so a stale entry can never be
+used for changed content.
 
 * :class:`Memo`: ``memo.get(namespace, key, compute)`` returns what ``compute()`` returned in
   an earlier build for the same key. Renderers key their per-question work on
@@ -20,6 +20,7 @@ import hashlib
 import json
 import marshal
 import os
+import sqlite3
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,19 +28,32 @@ from typing import Any, TypeVar
 from pipeline.write import MANIFEST, write_file_atomic
 
 T = TypeVar("T")
-MEMO_FILE = "memo.marshal"
+MEMO_FILE = "memo.sqlite"
 STAMP_FILE = "last-build.json"
 _PACKAGE = Path(__file__).resolve().parent
 
 
 class Memo:
-    """Per-question results reused across builds (see the module docstring)."""
+    """Per-question results reused across builds (see the module docstring).
 
-    def __init__(self, previous: dict[str, Any] | None = None) -> None:
-        self._previous = previous or {}
-        self._used: dict[str, Any] = {}
+    Backed by SQLite in the cache folder (``memo.sqlite``): lookups read one row, so the
+    cache is never loaded into memory whole. Rows not used by a build are dropped when it is
+    saved. Without a folder the memo is a plain in-memory dict (tests, ``--no-cache``).
+    """
+
+    def __init__(self, folder: Path | None = None) -> None:
         self.hits = 0
         self.misses = 0
+        self._new: dict[str, bytes] = {}
+        self._used: set[str] = set()
+        self._db: sqlite3.Connection | None = None
+        if folder is not None:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(folder / MEMO_FILE)
+                self._db.execute("CREATE TABLE IF NOT EXISTS memo (k TEXT PRIMARY KEY, v BLOB)")
+            except sqlite3.Error:
+                self._db = None  # an unusable cache only costs time
 
     def get(self, namespace: str, key: str, compute: Callable[[], T]) -> T:
         """The cached value for ``(namespace, key)``, else ``compute()`` (then remembered).
@@ -47,32 +61,39 @@ class Memo:
         Values must be plain data (str, bytes, numbers, None, and tuples/lists/dicts of them).
         """
         full = f"{namespace}\x00{key}"
-        if full in self._used:
-            return self._used[full]  # type: ignore[no-any-return]
-        if full in self._previous:
+        cached = self.lookup(full)
+        if cached is not None:
             self.hits += 1
-            value = self._previous[full]
-        else:
-            self.misses += 1
-            value = compute()
-        self._used[full] = value
-        return value  # type: ignore[no-any-return]
+            return cached  # type: ignore[no-any-return]
+        self.misses += 1
+        value = compute()
+        self.store(full, value)
+        return value
 
-    @classmethod
-    def load(cls, folder: Path | None) -> Memo:
-        if folder is None:
-            return cls()
-        try:
-            data = marshal.loads((folder / MEMO_FILE).read_bytes())
-        except (OSError, EOFError, ValueError, TypeError):
-            return cls()  # missing or unreadable: start empty
-        return cls(data if isinstance(data, dict) else None)
+    def lookup(self, full: str) -> Any | None:
+        self._used.add(full)
+        if full in self._new:
+            return marshal.loads(self._new[full])
+        if self._db is None:
+            return None
+        row = self._db.execute("SELECT v FROM memo WHERE k = ?", (full,)).fetchone()
+        return None if row is None else marshal.loads(row[0])
 
-    def save(self, folder: Path | None) -> None:
-        if folder is None:
+    def store(self, full: str, value: Any) -> None:
+        self._used.add(full)
+        self._new[full] = marshal.dumps(value)
+
+    def save(self) -> None:
+        """Write new entries and drop the ones this build did not use."""
+        if self._db is None:
             return
-        folder.mkdir(parents=True, exist_ok=True)
-        write_file_atomic(folder / MEMO_FILE, marshal.dumps(self._used))
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO memo VALUES (?, ?)", self._new.items())
+            self._db.execute("CREATE TEMP TABLE used (k TEXT PRIMARY KEY)")
+            self._db.executemany("INSERT INTO used VALUES (?)", ((k,) for k in self._used))
+            self._db.execute("DELETE FROM memo WHERE k NOT IN (SELECT k FROM used)")
+        self._db.close()
+        self._db = None
 
 
 def _hash_files(h: Any, paths: Iterable[Path], root: Path) -> None:
@@ -82,8 +103,14 @@ def _hash_files(h: Any, paths: Iterable[Path], root: Path) -> None:
             h.update(hashlib.sha256(path.read_bytes()).digest())
 
 
-def input_key(source: Path, lock: Path, templates: Path, options: Iterable[object]) -> str:
-    """Digest of everything a build reads; equal keys mean equal outputs."""
+def input_key(
+    source: Path, lock: Path, templates: Path, options: Iterable[object], skip: Iterable[Path]
+) -> str:
+    """Digest of everything a build reads; equal keys mean equal outputs.
+
+    ``skip``: folders that may lie next to the source but are not input (output, cache).
+    """
+    skipped = [p.resolve() for p in skip]
     h = hashlib.sha256()
     h.update(source.read_bytes())
     h.update(b"\0lock\0" + (lock.read_bytes() if lock.exists() else b""))
@@ -91,6 +118,10 @@ def input_key(source: Path, lock: Path, templates: Path, options: Iterable[objec
     # and any change makes the build look at them properly.
     content = source.parent
     for path in sorted(content.rglob("*")):
+        if any(part.startswith(".") for part in path.relative_to(content).parts):
+            continue
+        if any(path.resolve().is_relative_to(s) for s in skipped):
+            continue
         if path.is_file() and path not in (source, lock):
             stat = path.stat()
             h.update(f"{path.relative_to(content)}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())

@@ -51,6 +51,10 @@ class PipelineError(Exception):
         self.problems = sorted(problems, key=_problem_order)
         super().__init__("\n".join(str(p) for p in self.problems))
 
+    def __reduce__(self) -> tuple[type[PipelineError], tuple[list[Problem]]]:
+        # Raised in a worker process, it must arrive in the parent with its problems.
+        return (PipelineError, (self.problems,))
+
 
 class UsageError(Exception):
     """A wrong command-line request (missing file, bad flag value): exit 2."""

@@ -1,16 +1,17 @@
-"""The renderers: a plain registry, one pure function per output target.
+"""The output targets: a plain registry.
 
-Each takes a :class:`~pipeline.build.RenderContext` and returns
+Each :class:`~pipeline.build.Target` has an optional per-question ``fragment`` function and a
+``render`` function that takes a :class:`~pipeline.build.RenderContext` and returns
 :class:`~pipeline.build.Rendered` (files for ``dist/``, warnings, its lock section).
 """
 
 from __future__ import annotations
 
-from pipeline.build import Renderer
+from pipeline.build import Target
 from pipeline.render import anki, digest, telegram
 
-RENDERERS: dict[str, Renderer] = {
-    "anki": anki.render,
-    "digest": digest.render,
-    "telegram": telegram.render,
+TARGETS: dict[str, Target] = {
+    "anki": Target(anki.render),
+    "digest": Target(digest.render),
+    "telegram": Target(telegram.render),
 }
