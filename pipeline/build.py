@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -18,7 +18,7 @@ from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pipeline.cache import Memo, input_key, output_intact, read_stamp, write_stamp
+from pipeline.cache import FragmentView, Memo, input_key, output_intact, read_stamp, write_stamp
 from pipeline.errors import PipelineError, Pos, Problem, Severity
 from pipeline.lockfile import dump_lock, lock_path, read_lock
 from pipeline.model import Bank, Question
@@ -175,28 +175,23 @@ def build(options: BuildOptions) -> BuildReport:
 PARALLEL_MIN = 400
 
 
-def compute_fragments(
-    ctx: RenderContext, targets: Mapping[str, Target]
-) -> dict[str, dict[str, Any]]:
+def compute_fragments(ctx: RenderContext, targets: Mapping[str, Target]) -> dict[str, FragmentView]:
     """Every target's fragment for every question: from the cache, else computed (spread
-    over the cores when there are many)."""
+    over the cores when there are many). Fragments stay in the memo and load on access."""
     makers = {name: t for name, t in targets.items() if t.fragment is not None}
     extra = {name: t.fragment_key(ctx) for name, t in makers.items()}
-    out: dict[str, dict[str, Any]] = {name: {} for name in makers}
+    keys: dict[str, dict[str, str]] = {name: {} for name in makers}
     missing: list[int] = []
     for i, q in enumerate(ctx.bank.questions):
         for name in makers:
-            value = ctx.memo.lookup(_fragment_key(name, q, extra[name]))
-            if value is None:
-                missing.append(i)
-                break
-            out[name][q.id] = value
+            keys[name][q.id] = _fragment_key(name, q, extra[name])
+        if not all(ctx.memo.contains(keys[name][q.id]) for name in makers):
+            missing.append(i)
     for i, values in _compute_missing(ctx, makers, missing):
-        q = ctx.bank.questions[i]
+        qid = ctx.bank.questions[i].id
         for name, value in values.items():
-            ctx.memo.store(_fragment_key(name, q, extra[name]), value)
-            out[name][q.id] = value
-    return out
+            ctx.memo.store(keys[name][qid], value)
+    return {name: FragmentView(ctx.memo, keys[name]) for name in makers}
 
 
 def _fragment_key(name: str, q: Question, extra: str) -> str:
@@ -225,17 +220,21 @@ def _fragments_of(indices: list[int]) -> list[tuple[int, dict[str, Any]]]:
 
 def _compute_missing(
     ctx: RenderContext, makers: Mapping[str, Target], missing: list[int]
-) -> list[tuple[int, dict[str, Any]]]:
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Fragments of the ``missing`` questions, yielded as they are ready."""
     global _WORK
     _WORK = (ctx, makers)
     try:
         workers = min(os.cpu_count() or 1, 8)
         if len(missing) < PARALLEL_MIN or workers < 2 or "fork" not in get_all_start_methods():
-            return _fragments_of(missing)
+            for i in missing:
+                yield from _fragments_of([i])
+            return
         # Forked workers inherit the context; only indices go out and plain data comes back.
-        chunks = [missing[k : k + 100] for k in range(0, len(missing), 100)]
+        chunks = [missing[k : k + 50] for k in range(0, len(missing), 50)]
         with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
-            return [item for chunk in pool.map(_fragments_of, chunks) for item in chunk]
+            for chunk in pool.map(_fragments_of, chunks):
+                yield from chunk
     finally:
         _WORK = None
 

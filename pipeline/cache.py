@@ -21,7 +21,7 @@ import json
 import marshal
 import os
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -46,11 +46,14 @@ class Memo:
         self.misses = 0
         self._new: dict[str, bytes] = {}
         self._used: set[str] = set()
+        self._keys: set[str] | None = None
         self._db: sqlite3.Connection | None = None
         if folder is not None:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
                 self._db = sqlite3.connect(folder / MEMO_FILE)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=OFF")  # a lost cache only costs time
                 self._db.execute("CREATE TABLE IF NOT EXISTS memo (k TEXT PRIMARY KEY, v BLOB)")
             except sqlite3.Error:
                 self._db = None  # an unusable cache only costs time
@@ -71,29 +74,85 @@ class Memo:
         return value
 
     def lookup(self, full: str) -> Any | None:
+        """The stored value for a full key, or None (values are never None)."""
         self._used.add(full)
-        if full in self._new:
-            return marshal.loads(self._new[full])
         if self._db is None:
-            return None
+            raw = self._new.get(full)
+            return None if raw is None else marshal.loads(raw)
         row = self._db.execute("SELECT v FROM memo WHERE k = ?", (full,)).fetchone()
         return None if row is None else marshal.loads(row[0])
 
+    def contains(self, full: str) -> bool:
+        """Whether a value is stored, without loading it (keys are read once per build)."""
+        if self._keys is None:
+            self._keys = set(self._new)
+            if self._db is not None:
+                self._keys.update(k for (k,) in self._db.execute("SELECT k FROM memo"))
+        return full in self._keys
+
     def store(self, full: str, value: Any) -> None:
+        """Remember a value; with a cache folder it goes to disk at once, not into memory."""
         self._used.add(full)
-        self._new[full] = marshal.dumps(value)
+        try:
+            raw = marshal.dumps(value)
+        except ValueError:  # e.g. str subclasses such as Markdown's AtomicString
+            raw = marshal.dumps(_plain(value))
+        if self._keys is not None:
+            self._keys.add(full)
+        if self._db is None:
+            self._new[full] = raw
+        else:
+            self._db.execute("INSERT OR REPLACE INTO memo VALUES (?, ?)", (full, raw))
 
     def save(self) -> None:
-        """Write new entries and drop the ones this build did not use."""
+        """Commit new entries and drop the ones this build did not use."""
         if self._db is None:
             return
         with self._db:
-            self._db.executemany("INSERT OR REPLACE INTO memo VALUES (?, ?)", self._new.items())
             self._db.execute("CREATE TEMP TABLE used (k TEXT PRIMARY KEY)")
             self._db.executemany("INSERT INTO used VALUES (?)", ((k,) for k in self._used))
             self._db.execute("DELETE FROM memo WHERE k NOT IN (SELECT k FROM used)")
         self._db.close()
         self._db = None
+
+
+def _plain(value: Any) -> Any:
+    """The same value built from exact builtin types only (what marshal accepts)."""
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, bytes):
+        return bytes(value)
+    if isinstance(value, (bool, int, float)) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return (
+            type(value)(_plain(v) for v in value)
+            if type(value) in (list, tuple)
+            else tuple(_plain(v) for v in value)
+        )
+    raise ValueError(f"not plain data, cannot be cached: {type(value).__name__}")
+
+
+class FragmentView(Mapping[str, Any]):
+    """question id -> fragment, loaded from the memo on access (not all held in memory)."""
+
+    def __init__(self, memo: Memo, keys: dict[str, str]) -> None:
+        self._memo = memo
+        self._keys = keys
+
+    def __getitem__(self, qid: str) -> Any:
+        value = self._memo.lookup(self._keys[qid])
+        if value is None:
+            raise KeyError(qid)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
 
 
 def _hash_files(h: Any, paths: Iterable[Path], root: Path) -> None:

@@ -109,3 +109,93 @@ def test_out_may_not_replace_a_folder_that_is_not_a_build(tmp_path: Path) -> Non
     build(BuildOptions(source=source, out=fresh, templates=TEMPLATES, now=NOW))
     write_outputs([OutputFile("a.txt", "x", b"a")], tmp_path / "other")
     build(BuildOptions(source=source, out=tmp_path / "other", templates=TEMPLATES, now=NOW))
+
+
+CALLS: list[str] = []
+
+
+def _toy_fragment(q, ctx):  # type: ignore[no-untyped-def]
+    CALLS.append(q.id)
+    code = q.doc.find(".//code")
+    return (q.id, len(q.answer), code.text if code is not None else None)
+
+
+def _toy_render(ctx):  # type: ignore[no-untyped-def]
+    from pipeline.build import Rendered
+
+    lines = [repr(ctx.fragments["toy"][q.id]) for q in ctx.bank.questions]
+    return Rendered(
+        files=(OutputFile(f"toy/{n}.txt", "toy", line.encode()) for n, line in enumerate(lines))
+    )
+
+
+@pytest.fixture
+def toy_target(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    from pipeline import render
+    from pipeline.build import Target
+
+    CALLS.clear()
+    monkeypatch.setattr(render, "TARGETS", {"toy": Target(_toy_render, _toy_fragment)})
+    return CALLS
+
+
+def test_fragments_are_computed_once_and_then_come_from_the_cache(
+    tmp_path: Path, toy_target
+) -> None:  # type: ignore[no-untyped-def]
+    source, options = seed_copy(tmp_path)
+    build(options)
+    assert len(toy_target) == 9
+    diag = (options.out / "toy" / "6.txt").read_text()
+    assert diag == "('matrix-diagonal-sum', 1067, 'mat')"
+    toy_target.clear()
+    source.write_text(
+        source.read_text(encoding="utf-8").replace("KNN можно довольно легко", "KNN можно легко")
+    )
+    build(options)
+    assert toy_target == ["knn"]  # only the edited question is serialised again
+
+
+def test_cold_fragments_in_worker_processes_match_serial_ones(
+    tmp_path: Path,
+    toy_target,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    import pipeline.build as build_module
+
+    _, options = seed_copy(tmp_path)
+    serial = {f.path: f.data for f in build(replace_cache(options, None)).files}
+    monkeypatch.setattr(build_module, "PARALLEL_MIN", 1)
+    parallel = {f.path: f.data for f in build(replace_cache(options, tmp_path / "c2")).files}
+    assert parallel == serial
+
+
+def replace_cache(options: BuildOptions, cache: Path | None) -> BuildOptions:
+    from dataclasses import replace
+
+    return replace(options, cache=cache)
+
+
+def test_a_located_error_from_a_worker_process_arrives_whole(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    toy_target,  # type: ignore[no-untyped-def]
+) -> None:
+    import pipeline.build as build_module
+    from pipeline import markup
+
+    monkeypatch.setattr(build_module, "PARALLEL_MIN", 1)
+    real_parse = markup.parse_markdown
+
+    def parse(text: str):  # type: ignore[no-untyped-def]
+        if "евклидово расстояние" in text:
+            raise markup.MarkupLimitError("too much of something")
+        return real_parse(text)
+
+    monkeypatch.setattr(markup, "parse_markdown", parse)  # forked workers inherit the patch
+    _, options = seed_copy(tmp_path)
+    with pytest.raises(PipelineError) as caught:
+        build(options)
+    (problem,) = caught.value.problems
+    assert (problem.path, problem.message) == ("questions[5].answer", "too much of something")
+    assert problem.pos is not None and problem.pos.line > 1
+    assert not (options.out).exists()
