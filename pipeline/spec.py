@@ -43,6 +43,10 @@ _FLOAT = re.compile(
 )
 
 
+#: Every plain scalar that is not text in YAML 1.2 starts with one of these (or is empty).
+_NON_TEXT_START = frozenset("~nNtTfF0123456789+-.")
+
+
 def core_type(node: Node) -> str:
     """What a YAML 1.2 reader makes of ``node``: null, bool, int, float, str, list or mapping."""
     if isinstance(node, SequenceNode):
@@ -53,6 +57,8 @@ def core_type(node: Node) -> str:
     if node.style:  # quoted or block scalar: always text (libyaml says "" for plain)
         return "str"
     value: str = node.value
+    if value and value[0] not in _NON_TEXT_START:
+        return "str"  # the common case, decided without a regex
     for name, pattern in (("null", _NULL), ("bool", _BOOL), ("int", _INT), ("float", _FLOAT)):
         if pattern.match(value):
             return name
@@ -113,6 +119,14 @@ class Spec:
         return schema
 
 
+#: Every character that ends a line for Python's ``str.splitlines`` (and so for email headers,
+#: which refuse them with a traceback), CRLF counting once.
+_BREAK_CHARS = r"\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029"
+_BREAK = rf"(?:\r\n|[{_BREAK_CHARS}])"
+_NOT_BREAK = rf"[^{_BREAK_CHARS}]"
+LINE_BREAK = re.compile(_BREAK)
+
+
 @dataclass
 class Text(Spec):
     """A string. ``pattern`` (anchored) and ``expect`` (its human name) constrain it."""
@@ -139,11 +153,10 @@ class Text(Spec):
             return check.error(
                 node, path, f"expected at most {self.max_len} characters; got {len(value)}"
             )
-        if self.max_lines is not None and value.count("\n") > self.max_lines:
+        breaks = len(LINE_BREAK.findall(value)) if self.max_lines is not None else 0
+        if self.max_lines is not None and breaks > self.max_lines:
             return check.error(
-                node,
-                path,
-                f"expected at most {self.max_lines} line breaks; got {value.count(chr(10))}",
+                node, path, f"expected at most {self.max_lines} line breaks; got {breaks}"
             )
         if self.pattern is not None and not re.fullmatch(self.pattern, value):
             return check.expected(node, path, self.expect)
@@ -159,7 +172,7 @@ class Text(Spec):
         if self.max_len is not None:
             out["maxLength"] = self.max_len
         if self.max_lines is not None:
-            lines = {"pattern": rf"^[^\n]*(?:\n[^\n]*){{0,{self.max_lines}}}$"}
+            lines = {"pattern": rf"^{_NOT_BREAK}*(?:{_BREAK}{_NOT_BREAK}*){{0,{self.max_lines}}}$"}
             out["allOf"] = [{"pattern": out.pop("pattern")}, lines]
         return self._with_doc(out)
 
