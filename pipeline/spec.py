@@ -295,10 +295,10 @@ class Record(Spec):
         out: dict[str, Any] = {}
         positions: dict[str, Pos] = {}
         first_seen: dict[str, Node] = {}
-        bad = False
+        bad = merged = False
         for key_node, value_node in node.value:
             if core_type(key_node) in ("list", "mapping"):
-                check.error(key_node, path, "a key must be plain text")
+                check.error(key_node, path or "top level", "a key must be plain text")
                 bad = True
                 continue
             key = key_node.value
@@ -315,6 +315,15 @@ class Record(Spec):
                 continue
             first_seen[key] = key_node
             spec = self.fields.get(key)
+            if spec is None and key == "<<" and key_node.tag.endswith(":merge"):
+                check.error(
+                    key_node,
+                    where,
+                    "YAML merge keys ('<<') are not supported: they "
+                    "hide which values a question really has; write the keys out",
+                )
+                bad = merged = True
+                continue
             if spec is None:
                 check.error(key_node, where, f"unknown key '{key}'{self._suggest(key)}")
                 bad = True
@@ -326,7 +335,7 @@ class Record(Spec):
             out[key] = value
             positions[key] = check.doc.pos(value_node)
         for name, spec in self.fields.items():
-            if spec.required and name not in first_seen:
+            if spec.required and name not in first_seen and not merged:
                 check.error(node, path or "top level", f"missing required key '{name}'")
                 bad = True
         if bad:

@@ -230,3 +230,25 @@ def test_pathological_markdown_is_refused_quickly(
     (problem,) = caught.value.problems
     assert (problem.path, problem.message) == ("questions[0].answer", message)
     assert problem.pos is not None and (problem.pos.line, problem.pos.col) == (5, 13)
+
+
+def test_merge_keys_are_refused_with_a_reason(write_source) -> None:  # type: ignore[no-untyped-def]
+    source = write_source("""
+        questions:
+          - &base
+            id: a
+            question: Q?
+            answer: A
+            grades: [junior]
+          - <<: *base
+            id: b
+    """)
+    with pytest.raises(PipelineError) as caught:
+        check(source)
+    assert [(p.path, p.message) for p in caught.value.problems] == [
+        (
+            "questions[1].<<",
+            "YAML merge keys ('<<') are not supported: they hide which values "
+            "a question really has; write the keys out",
+        )
+    ]
