@@ -11,7 +11,7 @@ from pipeline.build import Target
 from pipeline.render import anki, digest, telegram
 
 TARGETS: dict[str, Target] = {
-    "anki": Target(anki.render),
+    "anki": Target(anki.render, anki.fragment, anki.fragment_key),
     "digest": Target(digest.render),
     "telegram": Target(telegram.render),
 }

@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import genanki
+import pygments
 from jinja2 import (
     Environment,
     FileSystemLoader,
@@ -61,9 +62,17 @@ from jinja2 import (
 
 from pipeline.build import RenderContext, Rendered
 from pipeline.errors import PipelineError, Pos, Problem
-from pipeline.model import GRADES
-from pipeline.render.anki_fields import FieldWriter, highlight_css, removed_note
-from pipeline.render.anki_package import DeckSpec, PinnedNote, collection_bytes, zip_package
+from pipeline.model import GRADES, Question
+from pipeline.render.anki_fields import (
+    FRAGMENT_VERSION,
+    Fragment,
+    field_writer,
+    highlight_css,
+    media_name,
+    read_image,
+    removed_note,
+)
+from pipeline.render.anki_package import DeckSpec, NoteRow, collection_bytes, zip_package
 from pipeline.write import OutputFile
 
 KIND = "anki-deck"
@@ -134,23 +143,37 @@ class CardTemplates:
         return hashlib.sha256(data.encode()).hexdigest()[:20]
 
 
+def fragment(q: Question, ctx: RenderContext) -> Fragment:
+    """A question's note content (fields, tags, media names, digest): the per-question work,
+    cached by the build (see :mod:`pipeline.render.anki_fields`)."""
+    return field_writer(ctx.bank.settings.deck.slug).question(q).fragment()
+
+
+def fragment_key(ctx: RenderContext) -> str:
+    """What a fragment depends on besides the question: the fields' format and code, the deck
+    slug (media names) and Pygments (token classes in highlighted code)."""
+    data = json.dumps(
+        [FRAGMENT_VERSION, FIELDS, ctx.bank.settings.deck.slug, pygments.__version__],
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(data.encode()).hexdigest()[:20]
+
+
 def render(ctx: RenderContext) -> Rendered:
     """Build the deck; see the module docstring for the rules it keeps."""
     settings = ctx.bank.settings
     folder = ctx.options.templates / "anki"
     env = template_environment(folder)
     design = load_card_templates(env, folder)
-    writer = FieldWriter(settings.deck.slug)
-    texts = {q.id: writer.question(q) for q in ctx.bank.questions}
+    cached = ctx.fragments.get("anki", {})
+    texts: dict[str, Fragment] = {q.id: _fragment_of(q, ctx, cached) for q in ctx.bank.questions}
     previous = _lock_entries(ctx.lock.get(LOCK_SECTION))
     removed = sorted(set(previous["notes"]) - set(texts))
     notice = _render(env, folder, "removed.html", deck_title=settings.deck.title)
     for qid in removed:
-        texts[qid] = removed_note(qid, notice)
+        texts[qid] = removed_note(qid, notice).fragment()
     now = ctx.now.astimezone(UTC).replace(microsecond=0)
-    changed = {
-        qid: _stamp(previous["notes"].get(qid), text.digest, now) for qid, text in texts.items()
-    }
+    changed = {qid: _stamp(previous["notes"].get(qid), text[3], now) for qid, text in texts.items()}
     model_changed = _stamp(previous["note_type"], design.digest, now)
 
     published = sorted(
@@ -177,20 +200,19 @@ def render(ctx: RenderContext) -> Rendered:
         *((qid, removed_deck, True) for qid in removed),
     ]
     for due, (qid, deck, suspended) in enumerate(placed, start=1):
-        text = texts[qid]
+        fields, tags, names, _ = texts[qid]
         deck.notes.append(
-            PinnedNote(
+            NoteRow(
                 note_id=ids[qid],
-                mod=int(changed[qid][1].timestamp()),
-                suspended=suspended,
-                model=model,
-                fields=list(text.fields),
-                tags=list(text.tags),
                 guid=note_guid(qid),
+                mod=int(changed[qid][1].timestamp()),
+                fields=tuple(fields),
+                tags=tuple(tags),
                 due=due,
+                suspended=suspended,
             )
         )
-        media.update(text.media)
+        media.update(names)
     parts = [
         DeckSpec(DECK_ID, title, description),
         *(d for d in (*decks.values(), removed_deck) if d.notes),
@@ -198,7 +220,7 @@ def render(ctx: RenderContext) -> Rendered:
     stamps = [model_changed[1], *(changed[qid][1] for qid in ids)]
     data = zip_package(
         collection_bytes(model, int(model_changed[1].timestamp()), parts),
-        {name: writer.media[name] for name in media},
+        _media_files(settings.deck.slug, published, media),
         max(stamps),
     )
     lock = {
@@ -209,6 +231,20 @@ def render(ctx: RenderContext) -> Rendered:
         f"anki/{settings.deck.slug}.apkg", KIND, data, ids=tuple(q.id for q in published)
     )
     return Rendered(files=[deck_file], lock=lock)
+
+
+def _fragment_of(q: Question, ctx: RenderContext, cached: Mapping[str, Fragment]) -> Fragment:
+    """The build's fragment for the question (one lookup), else made now."""
+    try:
+        return cached[q.id]
+    except KeyError:
+        return fragment(q, ctx)
+
+
+def _media_files(slug: str, questions: list[Question], names: set[str]) -> dict[str, bytes]:
+    """The bytes of the packed media (the only files the deck reads), by packed name."""
+    paths = {media_name(slug, img): img.path for q in questions for img in q.images}
+    return {name: read_image(paths[name]) for name in names}
 
 
 def note_model(design: CardTemplates) -> genanki.Model:

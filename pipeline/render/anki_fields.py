@@ -1,8 +1,9 @@
 """Note fields for the Anki deck: each question's parsed Markdown written as card HTML.
 
-One :class:`FieldWriter` per build holds what is costly to build (the Pygments formatter, lexers
-by name, image names by path), so a 10,000-question bank pays for it once. Per question it
-serialises the shared tree with :func:`pipeline.markup.to_html` and three hooks:
+This is the deck's per-question work (the target's *fragment*, cached between builds): one
+:class:`FieldWriter` per process holds what is costly to build (the Pygments formatter, lexers by
+name), so a 10,000-question bank pays for it once. Per question it serialises the shared tree
+with :func:`pipeline.markup.to_html` and three hooks:
 
 * code blocks are highlighted at build time with Pygments into ``<span class="k">`` tokens; the
   colours for light and night mode come from :func:`highlight_css`, so cards need no
@@ -10,7 +11,9 @@ serialises the shared tree with :func:`pipeline.markup.to_html` and three hooks:
 * math stays ``\\(…\\)`` / ``\\[…\\]`` (:func:`pipeline.markup.mathjax`): Anki's own MathJax
   renders it;
 * local images are packed into the deck under a flat, content-hashed name (see
-  :meth:`FieldWriter.media_name`) and ``src`` is rewritten to it; http(s) images stay links.
+  :func:`media_name`; the hash is the validator's :attr:`pipeline.model.Image.digest`, so
+  fields never read image files) and ``src`` is rewritten to it; http(s) images stay links.
+  Only packing the deck reads the bytes (:func:`read_image`).
 
 Raw HTML from the source is cleaned by :mod:`pipeline.sanitize` inside ``to_html``: one policy
 for every output.
@@ -21,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import html
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -35,7 +37,7 @@ from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
 from pipeline import markup
-from pipeline.model import Question
+from pipeline.model import Image, Question
 
 #: Pygments styles for code on a light card and in night mode.
 LIGHT_STYLE = "default"
@@ -44,6 +46,11 @@ NIGHT_STYLE = "github-dark"
 NIGHT_SELECTORS = (".nightMode", ".night_mode")
 _CODE = "pre > code"
 _SAFE_EXT = re.compile(r"^\.[a-z0-9]{1,8}$")
+#: Bump whenever the fragment (:meth:`NoteText.fragment`) or the fields' HTML change.
+FRAGMENT_VERSION = 1
+
+#: A note's fields, tags, media names and content digest, as the cache stores them.
+Fragment = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +66,10 @@ class NoteText:
         """Content hash: what decides whether the note's ``mod`` moves (see the lock)."""
         data = "\x1e".join(["\x1f".join(self.fields), " ".join(self.tags)])
         return hashlib.sha256(data.encode()).hexdigest()[:20]
+
+    def fragment(self) -> Fragment:
+        """Plain data for the build's fragment cache: fields, tags, media, digest."""
+        return self.fields, self.tags, self.media, self.digest
 
 
 def highlight_css() -> str:
@@ -89,31 +100,25 @@ def read_image(path: Path) -> bytes:
     return path.read_bytes()
 
 
+def media_name(slug: str, image: Image) -> str:
+    """``<slug>-<sha256 prefix><ext>``: flat, short, safe, and new whenever bytes change.
+
+    Anki never overwrites a same-named media file with different bytes (it renames the
+    incoming one), so the name must change with the content. The hash is the one validation
+    computed (:attr:`Image.digest`); only an image made without it is read here.
+    """
+    digest = image.digest or hashlib.sha256(read_image(image.path)).hexdigest()
+    ext = image.path.suffix.lower()
+    ext = ext if _SAFE_EXT.match(ext) else ".bin"
+    return f"{slug}-{digest[:16]}{ext}"
+
+
 class FieldWriter:
-    """Writes questions as note fields; create one per build."""
+    """Writes questions as note fields; one per process is enough (see :func:`field_writer`)."""
 
-    def __init__(self, slug: str, read: Callable[[Path], bytes] = read_image) -> None:
+    def __init__(self, slug: str) -> None:
         self.slug = slug
-        self.read = read
         self.formatter = HtmlFormatter(nowrap=True)
-        self.media: dict[str, bytes] = {}  # packed name -> bytes
-        self._names: dict[Path, str] = {}
-
-    def media_name(self, path: Path) -> str:
-        """``<slug>-<sha256 prefix><ext>``: flat, short, safe, and new whenever bytes change.
-
-        Anki never overwrites a same-named media file with different bytes (it renames the
-        incoming one), so the name must change with the content.
-        """
-        name = self._names.get(path)
-        if name is None:
-            data = self.read(path)
-            ext = path.suffix.lower()
-            ext = ext if _SAFE_EXT.match(ext) else ".bin"
-            name = f"{self.slug}-{hashlib.sha256(data).hexdigest()[:16]}{ext}"
-            self._names[path] = name
-            self.media[name] = data
-        return name
 
     def code_block(self, code: str, lang: str | None) -> str:
         """Inner HTML of ``<pre><code>``: Pygments tokens, or escaped text for unknown
@@ -124,13 +129,13 @@ class FieldWriter:
         out = str(highlight(code, lexer, self.formatter))
         return out[:-1] if out.endswith("\n") and not code.endswith("\n") else out
 
-    def html(self, root: Element, images: dict[str, Path], used: list[str]) -> str:
-        """One tree as HTML; names of packed images are appended to ``used``."""
+    def html(self, root: Element, images: dict[str, str], used: list[str]) -> str:
+        """One tree as HTML; ``images`` maps a local ``src`` to its packed name, and names
+        actually referenced are appended to ``used``."""
 
         def image_src(src: str) -> str | None:
-            path = images.get(src)
-            if path is not None:
-                name = self.media_name(path)
+            name = images.get(src)
+            if name is not None:
                 used.append(name)
                 return name
             scheme = urlsplit(src).scheme.lower()
@@ -140,7 +145,7 @@ class FieldWriter:
 
     def question(self, q: Question) -> NoteText:
         """Fields (order of :data:`pipeline.render.anki.FIELDS`) and tags of a live question."""
-        images = {img.src: img.path for img in q.images}
+        images = {img.src: media_name(self.slug, img) for img in q.images}
         used: list[str] = []
         title = self.html(markup.inline_children(q.title_doc), images, used)
         answer = self.html(q.doc, images, used)
@@ -157,6 +162,12 @@ class FieldWriter:
         )
         tags = (*(f"grade::{g}" for g in q.grades), *(f"topic::{t}" for t in q.tags))
         return NoteText(fields, tags, tuple(dict.fromkeys(used)))
+
+
+@lru_cache(maxsize=8)
+def field_writer(slug: str) -> FieldWriter:
+    """The process's writer for a deck slug: built once, reused for every question."""
+    return FieldWriter(slug)
 
 
 def removed_note(qid: str, notice: str) -> NoteText:
