@@ -45,6 +45,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -144,9 +145,9 @@ class CardTemplates:
 
 
 def fragment(q: Question, ctx: RenderContext) -> Fragment:
-    """A question's note content (fields, tags, media names, digest): the per-question work,
+    """A question's note (fields, tags, media names, digest, GUID): the per-question work,
     cached by the build (see :mod:`pipeline.render.anki_fields`)."""
-    return field_writer(ctx.bank.settings.deck.slug).question(q).fragment()
+    return field_writer(ctx.bank.settings.deck.slug).question(q).fragment(note_guid(q.id))
 
 
 def fragment_key(ctx: RenderContext) -> str:
@@ -171,7 +172,7 @@ def render(ctx: RenderContext) -> Rendered:
     removed = sorted(set(previous["notes"]) - set(texts))
     notice = _render(env, folder, "removed.html", deck_title=settings.deck.title)
     for qid in removed:
-        texts[qid] = removed_note(qid, notice).fragment()
+        texts[qid] = removed_note(qid, notice).fragment(note_guid(qid))
     now = ctx.now.astimezone(UTC).replace(microsecond=0)
     changed = {qid: _stamp(previous["notes"].get(qid), text[3], now) for qid, text in texts.items()}
     model_changed = _stamp(previous["note_type"], design.digest, now)
@@ -200,11 +201,11 @@ def render(ctx: RenderContext) -> Rendered:
         *((qid, removed_deck, True) for qid in removed),
     ]
     for due, (qid, deck, suspended) in enumerate(placed, start=1):
-        fields, tags, names, _ = texts[qid]
+        fields, tags, names, _, guid = texts[qid]
         deck.notes.append(
             NoteRow(
                 note_id=ids[qid],
-                guid=note_guid(qid),
+                guid=guid,
                 mod=int(changed[qid][1].timestamp()),
                 fields=tuple(fields),
                 tags=tuple(tags),
@@ -365,7 +366,7 @@ def _stamp(previous: Stamp | None, digest: str, now: datetime) -> Stamp:
 
 def _lock_entry(stamp: Stamp, removed: bool = False) -> str:
     """``"<hash> <changed>[ removed]"``: one line per note in the committed lock file."""
-    entry = f"{stamp[0]} {stamp[1].strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    entry = f"{stamp[0]} {_format_time(stamp[1])}"
     return f"{entry} removed" if removed else entry
 
 
@@ -387,8 +388,21 @@ def _parse_stamp(entry: Any) -> Stamp | None:
     parts = entry.split() if isinstance(entry, str) else []
     if len(parts) < 2:
         return None
+    when = _parse_time(parts[1])
+    return None if when is None else (parts[0], when)
+
+
+# Most notes share a few change times (those of the builds that added them): parse and
+# format each distinct time once.
+@lru_cache(maxsize=1024)
+def _parse_time(text: str) -> datetime | None:
     try:
-        when = datetime.fromisoformat(parts[1])
+        when = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return parts[0], (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+@lru_cache(maxsize=1024)
+def _format_time(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -47,10 +47,10 @@ NIGHT_SELECTORS = (".nightMode", ".night_mode")
 _CODE = "pre > code"
 _SAFE_EXT = re.compile(r"^\.[a-z0-9]{1,8}$")
 #: Bump whenever the fragment (:meth:`NoteText.fragment`) or the fields' HTML change.
-FRAGMENT_VERSION = 1
+FRAGMENT_VERSION = 2
 
-#: A note's fields, tags, media names and content digest, as the cache stores them.
-Fragment = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], str]
+#: A note's fields, tags, media names, content digest and GUID, as the cache stores them.
+Fragment = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +67,10 @@ class NoteText:
         data = "\x1e".join(["\x1f".join(self.fields), " ".join(self.tags)])
         return hashlib.sha256(data.encode()).hexdigest()[:20]
 
-    def fragment(self) -> Fragment:
-        """Plain data for the build's fragment cache: fields, tags, media, digest."""
-        return self.fields, self.tags, self.media, self.digest
+    def fragment(self, guid: str) -> Fragment:
+        """Plain data for the build's fragment cache: fields, tags, media, digest, and the
+        note's GUID (given: it depends on the question id only)."""
+        return self.fields, self.tags, self.media, self.digest, guid
 
 
 def highlight_css() -> str:
