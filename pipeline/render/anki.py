@@ -42,7 +42,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -161,20 +161,22 @@ def fragment_key(ctx: RenderContext) -> str:
 
 
 def render(ctx: RenderContext) -> Rendered:
-    """Build the deck; see the module docstring for the rules it keeps."""
+    """Build the deck; see the module docstring for the rules it keeps.
+
+    Notes are streamed: each note's fields are fetched from the fragments as its row goes
+    into the collection and dropped right after, so only the collection is ever whole in
+    memory. Each fragment is read once.
+    """
     settings = ctx.bank.settings
     folder = ctx.options.templates / "anki"
     env = template_environment(folder)
     design = load_card_templates(env, folder)
-    cached = ctx.fragments.get("anki", {})
-    texts: dict[str, Fragment] = {q.id: _fragment_of(q, ctx, cached) for q in ctx.bank.questions}
+    cached: Mapping[str, Fragment] = ctx.fragments.get("anki", {})
+    by_id = {q.id: q for q in ctx.bank.questions}
     previous = _lock_entries(ctx.lock.get(LOCK_SECTION))
-    removed = sorted(set(previous["notes"]) - set(texts))
+    removed = sorted(set(previous["notes"]) - set(by_id))
     notice = _render(env, folder, "removed.html", deck_title=settings.deck.title)
-    for qid in removed:
-        texts[qid] = removed_note(qid, notice).fragment(note_guid(qid))
     now = ctx.now.astimezone(UTC).replace(microsecond=0)
-    changed = {qid: _stamp(previous["notes"].get(qid), text[3], now) for qid, text in texts.items()}
     model_changed = _stamp(previous["note_type"], design.digest, now)
 
     published = sorted(
@@ -192,38 +194,51 @@ def render(ctx: RenderContext) -> Rendered:
     )
     model = note_model(design)
     ids = note_ids([q.id for q in published] + removed)
-    title = settings.deck.title
-    decks = {g: DeckSpec(SUBDECK_IDS[g], f"{title}::{g.capitalize()}") for g in GRADES}
-    removed_deck = DeckSpec(REMOVED_DECK_ID, f"{title}::{REMOVED_SUBDECK}")
+    changed: dict[str, Stamp] = {}  # question id -> (content hash, changed-at), for the lock
     media: set[str] = set()
-    placed = [
-        *((q.id, decks[q.primary_grade], False) for q in published),
-        *((qid, removed_deck, True) for qid in removed),
+
+    def text_of(qid: str) -> Fragment:
+        if qid not in by_id:
+            return removed_note(qid, notice).fragment(note_guid(qid))
+        try:
+            return cached[qid]
+        except KeyError:
+            return fragment(by_id[qid], ctx)
+
+    def rows(placed: list[tuple[str, int]], suspended: bool) -> Iterator[NoteRow]:
+        for qid, due in placed:
+            fields, tags, names, digest, guid = text_of(qid)
+            stamp = changed[qid] = _stamp(previous["notes"].get(qid), digest, now)
+            media.update(names)
+            yield NoteRow(ids[qid], guid, int(stamp[1].timestamp()), fields, tags, due, suspended)
+
+    # New-card positions (``due``) run over the whole deck: junior, middle, senior, removed.
+    placed: dict[str, list[tuple[str, int]]] = {g: [] for g in (*GRADES, REMOVED_SUBDECK)}
+    order = [
+        *((q.id, q.primary_grade) for q in published),
+        *((qid, REMOVED_SUBDECK) for qid in removed),
     ]
-    for due, (qid, deck, suspended) in enumerate(placed, start=1):
-        fields, tags, names, _, guid = texts[qid]
-        deck.notes.append(
-            NoteRow(
-                note_id=ids[qid],
-                guid=guid,
-                mod=int(changed[qid][1].timestamp()),
-                fields=tuple(fields),
-                tags=tuple(tags),
-                due=due,
-                suspended=suspended,
-            )
-        )
-        media.update(names)
-    parts = [
+    for due, (qid, where) in enumerate(order, start=1):
+        placed[where].append((qid, due))
+    title = settings.deck.title
+    decks = [
         DeckSpec(DECK_ID, title, description),
-        *(d for d in (*decks.values(), removed_deck) if d.notes),
+        *(
+            DeckSpec(SUBDECK_IDS[g], f"{title}::{g.capitalize()}", notes=rows(placed[g], False))
+            for g in GRADES
+            if placed[g]
+        ),
     ]
+    if removed:
+        removed_rows = rows(placed[REMOVED_SUBDECK], True)
+        decks.append(DeckSpec(REMOVED_DECK_ID, f"{title}::{REMOVED_SUBDECK}", notes=removed_rows))
+    collection = collection_bytes(model, int(model_changed[1].timestamp()), decks)
+    for q in ctx.bank.questions:  # left out by --until: only their hash, for the lock
+        if q.id not in changed:
+            changed[q.id] = _stamp(previous["notes"].get(q.id), text_of(q.id)[3], now)
     stamps = [model_changed[1], *(changed[qid][1] for qid in ids)]
-    data = zip_package(
-        collection_bytes(model, int(model_changed[1].timestamp()), parts),
-        _media_files(settings.deck.slug, published, media),
-        max(stamps),
-    )
+    data = zip_package(collection, _media_files(settings.deck.slug, published, media), max(stamps))
+    del collection
     lock = {
         "note_type": _lock_entry(model_changed),
         "notes": {qid: _lock_entry(changed[qid], qid in removed) for qid in sorted(changed)},
@@ -232,14 +247,6 @@ def render(ctx: RenderContext) -> Rendered:
         f"anki/{settings.deck.slug}.apkg", KIND, data, ids=tuple(q.id for q in published)
     )
     return Rendered(files=[deck_file], lock=lock)
-
-
-def _fragment_of(q: Question, ctx: RenderContext, cached: Mapping[str, Fragment]) -> Fragment:
-    """The build's fragment for the question (one lookup), else made now."""
-    try:
-        return cached[q.id]
-    except KeyError:
-        return fragment(q, ctx)
 
 
 def _media_files(slug: str, questions: list[Question], names: set[str]) -> dict[str, bytes]:

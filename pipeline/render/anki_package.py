@@ -25,8 +25,8 @@ import itertools
 import json
 import sqlite3
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,12 +53,15 @@ class NoteRow:
 
 @dataclass(slots=True)
 class DeckSpec:
-    """One deck in the package: pinned id, full name (``Parent::Child``), its notes."""
+    """One deck in the package: pinned id, full name (``Parent::Child``), its notes.
+
+    ``notes`` is read once, as the rows go in: a generator keeps only one note in memory.
+    """
 
     deck_id: int
     name: str
     description: str = ""
-    notes: list[NoteRow] = field(default_factory=list)
+    notes: Iterable[NoteRow] = ()
 
 
 def collection_bytes(model: genanki.Model, model_mod: int, decks: Sequence[DeckSpec]) -> bytes:
