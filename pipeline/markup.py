@@ -188,36 +188,43 @@ def _merge_inline_raw(parent: Element) -> None:
     """Join an inline raw opening tag, the plain text after it and its closing tag into one.
 
     Python-Markdown stashes ``<b>`` and ``</b>`` separately; sanitised apart they would lose
-    the formatting between them. Only runs of raw pieces and plain text are joined.
+    the formatting between them. Only runs of raw pieces and plain text are joined: an opening
+    tag takes the nearest matching closing tag of its run. Linear: thousands of unclosed tags
+    made a forward search per tag quadratic.
     """
-    i = 0
-    while i < len(parent):
-        child = parent[i]
-        opened = _OPEN_TAG.match(child.get("html", "")) if child.tag == "raw" else None
-        if not opened:
-            i += 1
+    children = list(parent)
+    closes: list[int | None] = [None] * len(children)
+    later: dict[str, int] = {}  # raw piece (normalised) -> its nearest index to the right
+    for k in range(len(children) - 1, -1, -1):
+        child = children[k]
+        if child.tag != "raw":
+            later = {}  # a run of raw pieces ends here
             continue
-        closing = f"</{opened.group(1).lower()}>"
-        j = i
-        while j + 1 < len(parent) and parent[j + 1].tag == "raw":
-            j += 1
-            if parent[j].get("html", "").strip().lower() == closing:
-                break
-        if j == i or parent[j].get("html", "").strip().lower() != closing:
+        opened = _OPEN_TAG.match(child.get("html", ""))
+        if opened:
+            closes[k] = later.get(f"</{opened.group(1).lower()}>")
+        later[child.get("html", "").strip().lower()] = k
+    if not any(j is not None for j in closes):
+        return
+    out: list[Element] = []
+    i = 0
+    while i < len(children):
+        j = closes[i]
+        if j is None:
+            out.append(children[i])
             i += 1
             continue
         pieces = []
         for k in range(i, j + 1):
-            pieces.append(parent[k].get("html", ""))
-            tail = parent[k].tail
+            pieces.append(children[k].get("html", ""))
+            tail = children[k].tail
             if k < j and tail:
                 pieces.append(html.escape(tail, quote=False))
         merged = Element("raw", {"html": "".join(pieces), "block": "0"})
-        merged.tail = parent[j].tail
-        for _ in range(i, j + 1):
-            parent.remove(parent[i])
-        parent.insert(i, merged)
-        i += 1
+        merged.tail = children[j].tail
+        out.append(merged)
+        i = j + 1
+    parent[:] = out
 
 
 def _is_block(text: str) -> bool:
@@ -325,10 +332,17 @@ def parse_markdown(text: str) -> Element:
     if parser is None:
         parser = _local.parser = _Parser()
     try:
-        return parser.parse(text)
+        root = parser.parse(text)
     except RecursionError:
         _local.parser = None  # its state is unknown after the unwind
         raise MarkupLimitError(_TOO_DEEP) from None
+    for raw in root.iter("raw"):
+        depth = sanitize.nesting_depth(raw.get("html", ""))
+        if depth > sanitize.MAX_DEPTH:
+            raise MarkupLimitError(
+                f"raw HTML nested {depth:,} levels deep; at most {sanitize.MAX_DEPTH}: flatten it"
+            )
+    return root
 
 
 def inline_children(root: Element) -> Element:

@@ -19,6 +19,7 @@ Telegram accepts far fewer tags; its writer reduces the cleaned HTML further to 
 from __future__ import annotations
 
 import html
+import re
 from html.parser import HTMLParser
 
 import nh3
@@ -128,3 +129,25 @@ def visible_text(fragment: str) -> str:
     parser.feed(clean_html(fragment))
     parser.close()
     return html.unescape("".join(parser.parts)) if not parser.parts else "".join(parser.parts)
+
+
+#: Raw HTML may nest at most this deep once sanitised. css-inline (Rust, the digest) overflows
+#: its stack and kills the whole build near 10,000 levels; no real answer comes close.
+MAX_DEPTH = 100
+_TAG_TOKEN = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)[^>]*>")
+_VOID = frozenset({"br", "hr", "img", "wbr"})
+
+
+def nesting_depth(fragment: str) -> int:
+    """How deep the elements of a raw HTML fragment nest as every output sees them: measured
+    on the sanitised HTML, which is well-formed and escapes ``<`` in text."""
+    depth = deepest = 0
+    for m in _TAG_TOKEN.finditer(clean_html(fragment)):
+        if m.group(2).lower() in _VOID:
+            continue
+        if m.group(1):
+            depth = max(0, depth - 1)
+        else:
+            depth += 1
+            deepest = max(deepest, depth)
+    return deepest

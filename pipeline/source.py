@@ -75,7 +75,9 @@ def load_source(path: Path) -> Document:
         root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, display, text) from None
-    except yaml.YAMLError as exc:  # unmarked errors are rare (e.g. a reader error)
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(exc, display, text) from None
+    except yaml.YAMLError as exc:  # unmarked errors are rare
         raise fail(Pos(display, 1, 1), "", f"YAML error: {exc}") from None
     if root is None:
         raise fail(
@@ -99,6 +101,27 @@ def _decode(raw: bytes, display: str) -> str:
             f"invalid UTF-8 (byte 0x{raw[exc.start]:02x}): save the file as UTF-8",
         ) from None
     return text.removeprefix("\ufeff")
+
+
+def _reader_error(exc: yaml.reader.ReaderError, display: str, text: str) -> Exception:
+    """A character YAML refuses (NUL, DEL, C1 controls...), at its line and column.
+
+    The reader stops at the first such character, so its first occurrence is the place (the
+    reported offset counts bytes or characters depending on the loader).
+    """
+    char = chr(exc.character) if isinstance(exc.character, int) else str(exc.character)
+    offset = max(text.find(char), 0)
+    line = text.count("\n", 0, offset) + 1
+    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    code = f"U+{ord(char):04X}" if len(char) == 1 else repr(char)
+    return fail(
+        Pos(display, line, col),
+        "",
+        f"the character {code} is not allowed in a YAML file; remove it, or write it as an "
+        f'escape such as "\\x{ord(char):02x}" inside double quotes'
+        if len(char) == 1 and ord(char) < 0x100
+        else f"the character {code} is not allowed in a YAML file; remove it",
+    )
 
 
 def _only_comments(text: str) -> bool:

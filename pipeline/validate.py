@@ -9,6 +9,7 @@ exist inside the content folder, quiz answers in range. Errors are raised togeth
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
@@ -139,7 +140,7 @@ SOURCE = Record(
             Record(
                 description="The Telegram channel.",
                 fields={
-                    "name": FieldSpec(Text("Channel name.")),
+                    "name": FieldSpec(Text("Channel name.", max_lines=0)),
                     "url": FieldSpec(
                         Text("https://t.me/...", pattern=URL, expect="an http(s) URL")
                     ),
@@ -150,7 +151,7 @@ SOURCE = Record(
             Record(
                 description="The Anki deck.",
                 fields={
-                    "title": FieldSpec(Text("Deck name in Anki.")),
+                    "title": FieldSpec(Text("Deck name in Anki.", max_lines=0)),
                     "slug": FieldSpec(
                         Text(
                             "File name: dist/anki/<slug>.apkg.",
@@ -199,16 +200,17 @@ SOURCE = Record(
             Record(
                 description="The weekly email digest.",
                 fields={
-                    "title": FieldSpec(Text("Newsletter title.")),
+                    "title": FieldSpec(Text("Newsletter title.", max_lines=0)),
                     "from": FieldSpec(
                         Text(
                             "Sender, e.g. 'Name <digest@example.org>'.",
                             pattern=r"[^<>@\s][^<>]*<[^<>@\s]+@[^<>@\s]+>|[^<>@\s]+@[^<>@\s]+",
                             expect="an address like 'Name <a@example.org>'",
+                            max_lines=0,
                         )
                     ),
                     "subject": FieldSpec(
-                        Text("Subject; {title}, {week} and {count} are filled in.")
+                        Text("Subject; {title}, {week} and {count} are filled in.", max_lines=0)
                     ),
                     "base_url": FieldSpec(
                         Text(
@@ -494,6 +496,9 @@ def _pos_in_value(doc: Document, node: Node, needle: str) -> Pos:
     return Pos(base.file, base.line + 1 + line_in_value, indent + (offset - line_start) + 1)
 
 
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
 def _normalise(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).casefold()
-    return " ".join("".join(c if c.isalnum() else " " for c in text).split())
+    return " ".join(_NOT_WORD.sub(" ", text).split())

@@ -388,7 +388,6 @@ ACTIVE_TAGS = frozenset(
         "meta",
         "form",
         "input",
-        "button",
         "textarea",
         "select",
         "svg",

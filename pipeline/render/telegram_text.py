@@ -776,13 +776,13 @@ def _safe_segment(spans: list[Span]) -> list[Span]:
             return (before.marks | after.marks) & _MD_MARKS
         return (before.marks ^ after.marks) & _MD_MARKS
 
+    # Word edges by bisection: walking from each marker to its word's ends would be quadratic
+    # in one long word full of markers ("||||…" hung the build).
+    spaces = [i for i, c in enumerate(text) if c.isspace()]
+
     def word_at(p: int) -> tuple[int, int]:
-        start = end = p
-        while start > 0 and not text[start - 1].isspace():
-            start -= 1
-        while end < len(text) and not text[end].isspace():
-            end += 1
-        return start, end
+        k = bisect.bisect_left(spaces, p)  # the first whitespace at or after p
+        return (spaces[k - 1] + 1 if k else 0), (spaces[k] if k < len(spaces) else len(text))
 
     # Only words that hold a doubled marker or "](", or that a Markdown marker touches, can
     # be misread: look at those instead of every word (long answers stay fast).
