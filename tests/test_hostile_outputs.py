@@ -304,3 +304,14 @@ def test_unsubscribe_url_setting_cannot_break_out_of_its_link(tmp_path: Path) ->
     assert hostile.active_parts(html, {"meta": 7, "style": 1}) == []
     hrefs = [dict(a).get("href") for tag, a in hostile.scan_html(html).tags if tag == "a"]
     assert hostile.SETTINGS["newsletter"]["unsubscribe_url"] in hrefs
+
+
+@pytest.mark.parametrize("header", ["a\tb", "\xad\t\u2069", "\u202e🇷🇺", "*️⃣ __x__", "<b>{{ x }}"])
+def test_hostile_header_reaches_telegram_intact(
+    header: str, baseline: dict[str, dict[str, int]], tmp_path: Path
+) -> None:
+    """The header goes through the post template, not the Markdown tree: tabs, bidi controls
+    and markers must still give a post and a twin that TDLib reads alike."""
+    dist = outcome(tmp_path, [CLEAN[0] | {"header": header}])
+    assert dist is not None
+    assert telegram_problems(dist, baseline) == []

@@ -84,10 +84,12 @@ def utf16_len(text: str) -> int:
 
 
 def clean_text(text: str) -> str:
-    """Drop characters Telegram would silently change, so every output shows the same text."""
-    return _UNSAFE.sub(
-        "", text.replace("\r\n", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
-    )
+    """Drop characters Telegram would silently change, so every output shows the same text.
+
+    A tab becomes a space, as the apps' Markdown makes it (code expands tabs before this).
+    """
+    text = text.replace("\r\n", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
+    return _UNSAFE.sub("", text.replace("\t", " "))
 
 
 def link_target(url: str) -> str | None:
