@@ -37,7 +37,9 @@ def render_digest(source: Path, **options: object) -> Rendered:
     schedule = plan_schedule(validated.bank, lock.get("schedule", {}), NOW)
     opts = BuildOptions(source=source, templates=TEMPLATES, now=NOW)
     opts = replace(opts, **options)  # type: ignore[arg-type]
-    return digest.render(RenderContext(validated.bank, schedule, lock, NOW, opts))
+    rendered = digest.render(RenderContext(validated.bank, schedule, lock, NOW, opts))
+    rendered.files = list(rendered.files)  # files come as a generator; warnings after them
+    return rendered
 
 
 def files_of(rendered: Rendered) -> dict[str, bytes]:

@@ -12,6 +12,6 @@ from pipeline.render import anki, digest, telegram
 
 TARGETS: dict[str, Target] = {
     "anki": Target(anki.render, anki.fragment, anki.fragment_key),
-    "digest": Target(digest.render),
+    "digest": Target(digest.render, digest.fragment, digest.fragment_key),
     "telegram": Target(telegram.render),
 }

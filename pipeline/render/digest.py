@@ -15,14 +15,17 @@ questions are never cut, and a single answer too large for any email is an error
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import css_inline
+import nh3
+import pygments
 from jinja2 import (
     Environment,
     FileSystemLoader,
@@ -40,8 +43,15 @@ from pipeline.errors import Pos, Problem, Severity
 from pipeline.mail import Letter, build_message, encoded_size_of
 from pipeline.markup import inline_children
 from pipeline.model import NewsletterSettings, Question
+from pipeline.render import digest_html, digest_math, digest_text
 from pipeline.render.digest_html import Segment, Urls, answer_segments, inline_html
-from pipeline.render.digest_text import Footnotes, TextWriter
+from pipeline.render.digest_text import (
+    Footnotes,
+    StandInFootnotes,
+    TextWriter,
+    may_hold_stand_ins,
+    renumber,
+)
 from pipeline.write import OutputFile
 
 #: Encoded (base64) size limit of the HTML part: Gmail clips at about 102 KB of message.
@@ -96,6 +106,8 @@ class QuestionView:
     published: str
     segments: tuple[Segment, ...]
     question: Question
+    answer_text: str | None = None  # the fragment's text (own footnote numbers), internal
+    links: tuple[str, ...] = ()  # its footnotes' URLs
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +119,11 @@ class Templates:
 
 
 def render(ctx: RenderContext) -> Rendered:
-    """Every week's digest (or the ``--week`` one) as html, txt and eml files."""
+    """Every week's digest (or the ``--week`` one) as html, txt and eml files.
+
+    Files are yielded week by week. A template that fails while rendering adds an error and
+    ends the files there (the build then stops and keeps the previous output).
+    """
     out = Rendered()
     try:
         templates = load_templates(ctx.options.templates / TEMPLATE_DIR)
@@ -129,14 +145,67 @@ def render(ctx: RenderContext) -> Rendered:
     )
     slots = {q.id: at for q, at in ctx.schedule.items}
     digest = Digest(ctx, templates, urls, slots)
-    try:
-        for week in sorted(weeks):
-            digest.week(week, weeks[week], out)
-    except TemplateError as exc:
-        assert isinstance(out.files, list)  # this renderer collects its files in a list
-        out.files.clear()
-        out.warnings.append(_template_problem(exc, ctx.options.templates / TEMPLATE_DIR))
+    out.files = digest.files(weeks, out)
     return out
+
+
+#: Bump when the fragment's format or content changes (cached fragments are then remade).
+FRAGMENT_VERSION = 1
+
+
+def fragment(question: Question, ctx: RenderContext) -> dict[str, Any]:
+    """One question's share of the digest, independent of its week and position.
+
+    ``title_html``/``title_text``: the question text; ``segments``: the answer as
+    ``(kind, html, language)``; ``text``: the answer as plain text with footnote numbers of
+    its own (see :func:`~pipeline.render.digest_text.renumber`; None when it must be written
+    with the message's footnotes); ``links``: those footnotes' URLs in order; ``misses``:
+    image sources not among the question's images (see :class:`Urls`).
+    """
+    urls = Urls(ctx.bank.settings.newsletter.base_url, ctx.bank.content_dir, question.images)
+    return _fragment_with(question, urls)
+
+
+def _fragment_with(question: Question, urls: Urls) -> dict[str, Any]:
+    title = inline_children(question.title_doc)
+    notes = StandInFootnotes()
+    written = TextWriter(urls, notes).answer(question.doc)
+    own = not may_hold_stand_ins(question.answer) and notes.intact(written)
+    return {
+        "title_html": inline_html(title, urls),
+        "title_text": TextWriter(urls).inline(title),
+        "segments": [(s.kind, s.html, s.language) for s in answer_segments(question.doc, urls)],
+        "text": written if own else None,
+        "links": notes.urls,
+        "misses": sorted(urls.misses),
+    }
+
+
+def fragment_key(ctx: RenderContext) -> str:
+    """What fragments depend on besides the question: settings, code and library versions."""
+    parts = (
+        FRAGMENT_VERSION,
+        _code_digest(),
+        pygments.__version__,
+        getattr(nh3, "__version__", ""),
+        ctx.bank.settings.newsletter.base_url,
+        str(ctx.bank.content_dir),
+    )
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
+_CODE_DIGEST: list[str] = []
+
+
+def _code_digest() -> str:
+    """Digest of the modules that make fragments (a change there remakes them)."""
+    if not _CODE_DIGEST:
+        h = hashlib.sha256()
+        for module in (digest_html, digest_text, digest_math):
+            h.update(Path(str(module.__file__)).read_bytes())
+        h.update(Path(__file__).read_bytes())
+        _CODE_DIGEST.append(h.hexdigest())
+    return _CODE_DIGEST[0]
 
 
 def load_templates(folder: Path) -> Templates:
@@ -169,6 +238,7 @@ class Digest:
         self.templates = templates
         self.urls = urls
         self.slots = slots
+        self.fragments: Mapping[str, Any] = ctx.fragments.get("digest", {})
         self.inliner = css_inline.CSSInliner(
             extra_css=templates.css,
             inline_style_tags=False,
@@ -178,19 +248,27 @@ class Digest:
         extras = _source(templates.env, "extras.css")
         self.extras_warning = len(extras.encode()) > STYLE_BUDGET
 
-    def week(self, week: str, questions: Sequence[Question], out: Rendered) -> None:
+    def files(self, weeks: Mapping[str, Sequence[Question]], out: Rendered) -> Iterator[OutputFile]:
+        """Every week's files in week order; a template failure becomes an error."""
+        try:
+            for week in sorted(weeks):
+                yield from self.week(week, weeks[week], out)
+        except TemplateError as exc:
+            out.warnings.append(_template_problem(exc, self.ctx.options.templates / TEMPLATE_DIR))
+
+    def week(self, week: str, questions: Sequence[Question], out: Rendered) -> Iterator[OutputFile]:
         """One week: a single message, or numbered parts when it is over the size budget."""
         views = [self.view(q, n) for n, q in enumerate(questions, start=1)]
         html = self.html(week, views, 1, 1)
         if encoded_size_of(html) <= HTML_BUDGET:
-            self.emit(week, week, views, html, 1, 1, out)
+            yield from self.emit(week, week, views, html, 1, 1, out)
             return
         parts = self.split(week, views, out)
         if parts is None:
             return
         for n, part in enumerate(parts, start=1):
             renumbered = [_renumber(v, i) for i, v in enumerate(part, start=1)]
-            self.emit(
+            yield from self.emit(
                 week,
                 f"{week}-{n}",
                 renumbered,
@@ -257,22 +335,34 @@ class Digest:
             checked.append(part)
         return checked
 
+    def fragment(self, q: Question) -> dict[str, Any]:
+        """The question's fragment, made with the whole bank's images when that matters."""
+        frag: dict[str, Any] | None = self.fragments.get(q.id)
+        if frag is None:  # a caller that computed no fragments (tests, a single render)
+            frag = fragment(q, self.ctx)
+        if any(src in self.urls.local for src in frag["misses"]):
+            # Another question publishes an image under a source this one's raw HTML uses.
+            frag = _fragment_with(q, self.urls)
+        return frag
+
     def view(self, q: Question, number: int) -> QuestionView:
         at = self.slots[q.id]
+        frag = self.fragment(q)
         return QuestionView(
             id=q.id,
             number=number,
             header=q.header or "",
-            title=Markup(inline_html(inline_children(q.title_doc), self.urls)),
-            title_text=TextWriter(self.urls).inline(inline_children(q.title_doc)),
+            title=Markup(frag["title_html"]),
+            title_text=frag["title_text"],
             badges=tuple(Badge(g, GRADE_LABELS[g]) for g in q.grades),
             tags=q.tags,
             published=f"{WEEKDAYS[at.weekday()]}, {at.day} {MONTHS[at.month - 1]}, {at:%H:%M}",
             segments=tuple(
-                Segment(s.kind, Markup(s.html), s.language)
-                for s in answer_segments(q.doc, self.urls)
+                Segment(kind, Markup(html), language) for kind, html, language in frag["segments"]
             ),
             question=q,
+            answer_text=frag["text"],
+            links=tuple(frag["links"]),
         )
 
     def common(
@@ -306,12 +396,20 @@ class Digest:
 
     def text(self, week: str, views: Sequence[QuestionView], part: int, parts: int) -> str:
         notes = Footnotes()
-        writer = TextWriter(self.urls, notes)
-        answers = {v.id: writer.answer(v.question.doc) for v in views}
+        answers = {v.id: self.answer_text(v, notes) for v in views}
         return self.templates.text.render(
             self.common(week, views, part, parts)
             | {"answers": answers, "footnotes": notes.listing()}
         )
+
+    def answer_text(self, view: QuestionView, notes: Footnotes) -> str:
+        """The answer's plain text with this message's footnote numbers."""
+        if view.answer_text is not None:
+            text = renumber(view.answer_text, list(view.links), notes)
+            if text is not None:
+                return text
+        # Numbers that wrap differently (or an answer that holds stand-ins): from the tree.
+        return TextWriter(self.urls, notes).answer(view.question.doc)
 
     def subject(self, week: str, count: int, part: int, parts: int) -> str:
         s = self.settings
@@ -332,7 +430,7 @@ class Digest:
         part: int,
         parts: int,
         out: Rendered,
-    ) -> None:
+    ) -> Iterator[OutputFile]:
         ids = tuple(v.id for v in views)
         text = self.text(week, views, part, parts)
         letter = Letter(
@@ -344,12 +442,9 @@ class Digest:
             ident=f"digest-{name}",
             unsubscribe_url=self.settings.unsubscribe_url,
         )
-        assert isinstance(out.files, list)
-        out.files += [
-            _file(f"digest/{name}.html", "digest-html", html.encode(), ids),
-            _file(f"digest/{name}.txt", "digest-text", text.encode(), ids),
-            _file(f"digest/{name}.eml", "digest-eml", build_message(letter), ids),
-        ]
+        yield _file(f"digest/{name}.html", "digest-html", html.encode(), ids)
+        yield _file(f"digest/{name}.txt", "digest-text", text.encode(), ids)
+        yield _file(f"digest/{name}.eml", "digest-eml", build_message(letter), ids)
         if self.extras_warning:
             self.extras_warning = False
             out.warnings.append(
@@ -422,18 +517,7 @@ def _preheader(views: Sequence[QuestionView]) -> str:
 
 
 def _renumber(view: QuestionView, number: int) -> QuestionView:
-    return QuestionView(
-        view.id,
-        number,
-        view.header,
-        view.title,
-        view.title_text,
-        view.badges,
-        view.tags,
-        view.published,
-        view.segments,
-        view.question,
-    )
+    return replace(view, number=number)
 
 
 def _file(path: str, kind: str, data: bytes, ids: tuple[str, ...]) -> OutputFile:

@@ -63,8 +63,12 @@ class Urls:
         self, base_url: str | None, content_dir: Path, images: Iterable[Image] = ()
     ) -> None:
         self.base = base_url.rstrip("/") + "/" if base_url else None
-        self.content_dir = content_dir.resolve()
+        self.content_dir = _resolved(content_dir)
         self.local = {img.src: img.path for img in images}
+        #: Image sources looked up but not among ``images`` (they took the written path).
+        #: A question's fragment is made with its own images only; the digest checks these
+        #: against the whole bank's to know the result is the same.
+        self.misses: set[str] = set()
 
     def link(self, href: str) -> str | None:
         """An absolute, safe link target, or None to keep only the link text."""
@@ -89,11 +93,19 @@ class Urls:
         if parts.scheme or self.base is None:
             return None  # data:, file:, … or a local image without a published location
         path = self.local.get(src)
-        if path is not None and path.resolve().is_relative_to(self.content_dir):
-            relative = PurePosixPath(path.resolve().relative_to(self.content_dir).as_posix())
+        if path is None:
+            self.misses.add(src)
+        if path is not None and _resolved(path).is_relative_to(self.content_dir):
+            relative = PurePosixPath(_resolved(path).relative_to(self.content_dir).as_posix())
         else:  # raw HTML images are not in Question.images: trust the written path
             relative = PurePosixPath(parts.path.lstrip("/"))
         return urljoin(self.base, quote(str(relative)))
+
+
+@lru_cache(maxsize=1024)
+def _resolved(path: Path) -> Path:
+    """``path.resolve()``, once per path (it asks the file system)."""
+    return path.resolve()
 
 
 def answer_segments(root: Element, urls: Urls) -> list[Segment]:

@@ -8,6 +8,7 @@ shared across the whole message, so one URL always gets one number.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from xml.etree.ElementTree import Element
 
@@ -50,8 +51,67 @@ class Footnotes:
             self._numbers[url] = len(self.urls)
         return self._numbers[url]
 
+    def ref(self, url: str) -> str:
+        """The reference written in the text: ``[n]``."""
+        return f"[{self.number(url)}]"
+
     def listing(self) -> list[tuple[int, str]]:
         return list(enumerate(self.urls, start=1))
+
+
+#: Stand-ins for the digits 0-9 of a footnote number (Unicode private use characters): a
+#: single answer's text is made once with stand-in numbers and given the numbers of each
+#: message later (:func:`renumber`). Same length as the digits, so the
+#: wrapping is the same as long as each number keeps its number of digits.
+STAND_IN_ZERO = 0xE000
+_STAND_INS = "".join(chr(STAND_IN_ZERO + d) for d in range(10))
+_TO_STAND_IN = str.maketrans("0123456789", _STAND_INS)
+_FROM_STAND_IN = str.maketrans(_STAND_INS, "0123456789")
+_STAND_IN_REF = re.compile(f"\\[([{_STAND_INS}]+)\\]")
+
+
+#: Numeric character references that could put a stand-in digit into the text.
+_STAND_IN_ENTITY = re.compile(
+    r"&#(?:[xX]0*[eE]00[0-9](?![0-9a-fA-F])|0*(?:5734[4-9]|5735[0-3])(?![0-9]))"
+)
+
+
+def may_hold_stand_ins(source: str) -> bool:
+    """Whether Markdown ``source`` could itself produce a stand-in digit (then its answer
+    is always written with the message's own footnotes)."""
+    return any(c in source for c in _STAND_INS) or bool(_STAND_IN_ENTITY.search(source))
+
+
+class StandInFootnotes(Footnotes):
+    """Footnotes of one answer alone, numbered from 1 and written with stand-in digits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = 0  # stand-in characters written, to check none came from the content
+
+    def ref(self, url: str) -> str:
+        digits = str(self.number(url)).translate(_TO_STAND_IN)
+        self.written += len(digits)
+        return f"[{digits}]"
+
+    def intact(self, text: str) -> bool:
+        """Every stand-in digit in ``text`` is one this object wrote (none from the content,
+        none dropped), so :func:`renumber` can renumber the text."""
+        return sum(text.count(c) for c in _STAND_INS) == self.written
+
+
+def renumber(text: str, links: list[str], notes: Footnotes) -> str | None:
+    """An answer made with :class:`StandInFootnotes` (``links`` in their order) with the
+    numbers ``notes`` gives its links; None when a number has a different number of digits
+    than in the answer alone (its lines would wrap differently: make it again)."""
+    numbers = [str(notes.number(url)) for url in links]
+    if any(len(n) != len(str(i)) for i, n in enumerate(numbers, start=1)):
+        return None
+    if not links:
+        return text
+    return _STAND_IN_REF.sub(
+        lambda m: f"[{numbers[int(m.group(1).translate(_FROM_STAND_IN)) - 1]}]", text
+    )
 
 
 class TextWriter:
@@ -163,7 +223,7 @@ class TextWriter:
             alt = el.get("alt", "")
             src = self.urls.image(el.get("src", ""))
             label = f"[{alt}]" if alt else "[изображение]"
-            return f"{label} [{self.notes.number(src)}]" if src else label
+            return f"{label} {self.notes.ref(src)}" if src else label
         if tag == "a":
             text = self._inline_of(el)
             href = self.urls.link(el.get("href", ""))
@@ -171,7 +231,7 @@ class TextWriter:
                 return text
             if href.removeprefix("mailto:") == text.strip() or href == text.strip():
                 return href
-            return f"{text} [{self.notes.number(href)}]"
+            return f"{text} {self.notes.ref(href)}"
         return self._inline_of(el)
 
 

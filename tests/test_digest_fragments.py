@@ -1,0 +1,241 @@
+"""The digest's fast paths make exactly what the slow ones make.
+
+* :func:`pipeline.mail.build_message` writes the ``.eml`` directly; it must equal the email
+  package's message (:func:`pipeline.mail.build_message_with_email`) byte for byte.
+* Per-question fragments (made once, with footnote numbers of their own and the question's
+  own images) must give the same files as writing every answer from its tree for each message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from xml.etree.ElementTree import Element
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline.build import BuildOptions, RenderContext, compute_fragments
+from pipeline.lockfile import lock_path, read_lock
+from pipeline.mail import Letter, build_message, build_message_with_email
+from pipeline.render import TARGETS, digest
+from pipeline.render.digest_text import TextWriter
+from pipeline.schedule import plan_schedule
+from pipeline.source import load_source
+from pipeline.validate import validate
+from tests.conftest import NOW, SEED, TEMPLATES
+from tests.test_digest import HEAD
+
+# --- the .eml ---------------------------------------------------------------------------------
+
+SENDERS = [
+    "Тест <digest@example.org>",
+    "digest@example.org",
+    '"Имя, с запятой" <a.b@example.org>',
+    "Очень длинное имя отправителя " * 6 + "<digest@example.org>",
+    "x@-odd..domain",
+    "<.dot@example.org>",
+]
+#: Text that exercises line ends (CR, LF, CRLF, form feed), Cyrillic, emoji and markup.
+body_text = st.lists(
+    st.sampled_from(["a", "я", " ", "\n", "\r", "\r\n", "\x0c", "😀", "<", "&", "=", "?"]),
+    max_size=400,
+).map("".join)
+
+
+def outcome(make: Callable[[Letter], bytes], letter: Letter) -> bytes | str:
+    try:
+        return make(letter)
+    except (ValueError, UnicodeError):  # both must refuse the same letters (validation
+        return "refused"  # keeps such settings out; which header fails first may differ)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    subject=st.one_of(
+        st.text(max_size=120),
+        st.sampled_from(["Дайджест: 2026-W49", "Тема " * 300, "a =?utf-8?q?x?= b", "x" * 1200]),
+    ),
+    sender=st.one_of(st.sampled_from(SENDERS), st.text(max_size=40)),
+    text=body_text,
+    html=body_text,
+    ident=st.sampled_from(["digest-2026-W49", "digest-2026-W49-2", "a..b", "с пробелом"]),
+    unsubscribe=st.one_of(
+        st.none(),
+        st.sampled_from(["https://example.org/u?a=1&b=2", "https://e.org/" + "x" * 1100]),
+        st.text(max_size=30),
+    ),
+    offset=st.integers(-12, 14),
+)
+def test_direct_eml_equals_the_email_package(
+    subject: str,
+    sender: str,
+    text: str,
+    html: str,
+    ident: str,
+    unsubscribe: str | None,
+    offset: int,
+) -> None:
+    when = datetime(2026, 11, 20, 12, tzinfo=timezone(timedelta(hours=offset)))
+    letter = Letter(subject, sender, when, text, html, ident, unsubscribe)
+    assert outcome(build_message, letter) == outcome(build_message_with_email, letter)
+
+
+def test_direct_eml_of_long_bodies() -> None:
+    """Bodies of every length around the 57-byte base64 line, and a large one."""
+    for n in [*range(0, 120), 5000, 100_000]:
+        letter = Letter("Тема", "a@b.c", NOW, "я" * n, "x" * n + "\n", "digest-x")
+        assert build_message(letter) == build_message_with_email(letter)
+
+
+# --- fragments ----------------------------------------------------------------------------------
+
+
+def context(source: Path) -> RenderContext:
+    validated = validate(load_source(source))
+    lock = read_lock(lock_path(source))
+    schedule = plan_schedule(validated.bank, lock.get("schedule", {}), NOW)
+    options = BuildOptions(source=source, templates=TEMPLATES, now=NOW)
+    return RenderContext(validated.bank, schedule, lock, NOW, options)
+
+
+def files(ctx: RenderContext) -> dict[str, bytes]:
+    rendered = digest.render(ctx)
+    out = {f.path: f.data for f in rendered.files}
+    assert not rendered.warnings
+    return out
+
+
+def with_fragments(
+    ctx: RenderContext, change: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+) -> RenderContext:
+    """``ctx`` with the digest's fragments as the build makes them (optionally changed)."""
+    made = dict(compute_fragments(ctx, {"digest": TARGETS["digest"]})["digest"])
+    if change is not None:
+        made = {qid: change(dict(frag)) for qid, frag in made.items()}
+    return replace(ctx, fragments={"digest": made})
+
+
+def without_own_text(frag: dict[str, Any]) -> dict[str, Any]:
+    """A fragment whose answer text must be written from the tree for each message."""
+    return frag | {"text": None}
+
+
+def test_seed_fragments_give_the_same_files() -> None:
+    ctx = context(SEED)
+    expected = files(ctx)  # no fragments: made on the fly
+    assert files(with_fragments(ctx)) == expected
+    assert files(with_fragments(ctx, without_own_text)) == expected
+
+
+def bank(*answers: str, base_url: bool = True) -> str:
+    """One week of questions (mon and thu slots: all pinned into 2026-W49)."""
+    extra = "base_url: https://digest.example.org/static/" if base_url else ""
+    parts = [HEAD.replace("{extra}", extra)]
+    for n, answer in enumerate(answers, start=1):
+        body = "\n".join("      " + line if line else "" for line in answer.split("\n"))
+        parts.append(
+            f"  - id: q{n}\n    question: 'Вопрос {n}?'\n    grades: [junior]\n"
+            f"    publish_at: 2026-12-0{n} 10:00\n    answer: |\n{body}\n"
+        )
+    return "".join(parts)
+
+
+def links(prefix: str, count: int) -> str:
+    """A paragraph of ``count`` links long enough to wrap (numbers change where lines break)."""
+    return " ".join(
+        f"Слово [ссылка номер {i}](https://example.org/{prefix}/{i}) ещё" for i in range(count)
+    )
+
+
+def test_footnotes_renumbered_per_message(
+    write_source: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = "[общая](https://example.org/shared) и [вторая](https://example.org/second)"
+    source = write_source(
+        bank(
+            # 9 links: numbers 1-9, the same as in the answer alone.
+            links("a", 7) + " " + shared,
+            # Shares two URLs (8 and 9 here, 1 and 2 alone), then new ones whose numbers grow
+            # to two digits (10-14: those lines may wrap differently, so from the tree).
+            shared + "\n\n" + links("b", 5),
+            # Only new URLs: 15-18 instead of 1-4 (from the tree), one in a table.
+            links("c", 3) + "\n\n| a | b |\n|---|---|\n| [x](https://example.org/t) | y |",
+            # Known URLs only: 8, 9, 1 instead of 1, 2, 3 (same digits: renumbered text).
+            shared + " [снова](https://example.org/a/0)",
+            "Без ссылок.",
+        )
+    )
+    ctx = context(source)
+    expected = files(ctx)
+    text = expected["digest/2026-W49.txt"].decode()
+    assert "[18] https://example.org/t" in text and "ссылка номер 4 [5]" in text
+    assert "общая [8] и вторая [9] снова [1]" in text
+    fast = with_fragments(ctx)
+    from_tree: list[object] = []
+    answer = TextWriter.answer
+
+    def counted(self: TextWriter, root: Element) -> str:
+        from_tree.append(root)
+        return answer(self, root)
+
+    monkeypatch.setattr(TextWriter, "answer", counted)
+    assert files(fast) == expected
+    assert len(from_tree) == 2  # the second and third answers
+    assert files(with_fragments(ctx, without_own_text)) == expected
+
+
+def test_stand_in_characters_in_content(write_source: Callable[[str], Path]) -> None:
+    """Private-use characters like the footnote stand-ins reach the text as they are."""
+    source = write_source(
+        bank(
+            "[раз](https://example.org/1) \ue001 и &#57346; и [\ue003](https://example.org/3)",
+            "[два](https://example.org/2) [\ue001]",
+        )
+    )
+    ctx = context(source)
+    expected = files(ctx)
+    text = expected["digest/2026-W49.txt"].decode()
+    assert "\ue001 и \ue002" in text and "\ue003 [2]" in text and "два [3] [\ue001]" in text
+    assert files(with_fragments(ctx)) == expected
+
+
+def test_raw_image_resolved_through_another_question(write_source: Callable[[str], Path]) -> None:
+    """A raw HTML image takes the published path of a Markdown image elsewhere in the bank
+    with the same source (the fragment alone cannot know; the digest checks)."""
+    raw = '<p><img src="img/a%20b.png" alt="сырая"></p>'
+    source = write_source(bank(raw, "![схема](img/a%20b.png)"))
+    (source.parent / "img").mkdir()
+    (source.parent / "img" / "a b.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    ctx = context(source)
+    expected = files(ctx)
+    html = expected["digest/2026-W49.html"].decode()
+    assert html.count('src="https://digest.example.org/static/img/a%20b.png"') == 2
+    assert files(with_fragments(ctx)) == expected
+    # Alone, the raw image keeps its written path (quoted again).
+    alone = files(context(write_source(bank(raw))))["digest/2026-W49.html"].decode()
+    assert 'src="https://digest.example.org/static/img/a%2520b.png"' in alone
+
+
+def test_fragment_is_plain_data_and_independent_of_the_week() -> None:
+    ctx = context(SEED)
+    made = compute_fragments(ctx, {"digest": TARGETS["digest"]})["digest"]
+    question = ctx.bank.questions[0]
+    assert made[question.id] == digest.fragment(question, ctx)
+    moved = replace(ctx, now=datetime(2030, 1, 1, tzinfo=UTC))
+    assert digest.fragment_key(moved) == digest.fragment_key(ctx)
+    other = replace(
+        ctx,
+        bank=replace(
+            ctx.bank,
+            settings=replace(
+                ctx.bank.settings,
+                newsletter=replace(ctx.bank.settings.newsletter, base_url="https://x.org/"),
+            ),
+        ),
+    )
+    assert digest.fragment_key(other) != digest.fragment_key(ctx)
