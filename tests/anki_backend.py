@@ -115,8 +115,8 @@ def dump(col: Any, *, with_ids: bool = False) -> dict[str, Any]:
             }
         )
     notetypes = []
-    for entry in col.models.all_names_and_ids():
-        model = col.models.get(entry.id)
+    for name_id in col.models.all_names_and_ids():
+        model = col.models.get(name_id.id)
         if model["name"].startswith("Basic") or model["name"] in ("Cloze", "Image Occlusion"):
             continue  # Anki's stock note types
         notetypes.append(

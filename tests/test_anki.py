@@ -149,7 +149,7 @@ def test_seed_deck_imports_into_a_fresh_collection(seed: Path, tmp_path: Path) -
     report = build_into(seed, tmp_path / "dist")
     files = {f.path: f for f in report.files}
     deck = files["anki/ds-interview.apkg"]
-    assert deck.kind == "anki-deck"
+    assert deck.kind == "anki-deck" and report.bank is not None
     assert sorted(deck.ids) == sorted(q.id for q in report.bank.questions)
     col = new_collection(tmp_path / "anki")
     log = import_package(col, deck_of(tmp_path / "dist"))
@@ -190,6 +190,7 @@ def test_new_cards_come_junior_first_then_in_source_order(seed: Path, tmp_path: 
     import_package(col, deck_of(tmp_path / "dist"))
     cards = cards_by_id(dump(col))
     order = sorted(cards, key=lambda qid: cards[qid]["due"])
+    assert report.bank is not None
     questions = report.bank.questions
     expected = [q.id for q in questions if q.primary_grade == "junior"] + [
         q.id for q in questions if q.primary_grade == "middle"
@@ -329,6 +330,85 @@ def test_a_change_built_with_an_older_clock_still_moves_forward(seed: Path, tmp_
     build_into(seed, tmp_path / "dist", now=NOW - timedelta(days=30))
     entry = read_lock(lock_path(seed))["anki"]["notes"]["roc-auc-log"]
     assert entry.split()[1] == "2026-11-20T12:00:01Z"
+
+
+def collection_of(deck: Path) -> tuple[dict[str, str], list[str]]:
+    """The package's media map and every note's fields, read with plain SQLite."""
+    import sqlite3
+
+    with zipfile.ZipFile(deck) as archive:
+        media = json.loads(archive.read("media"))
+        conn = sqlite3.connect(":memory:")
+        conn.deserialize(archive.read("collection.anki2"))
+    fields = [row[0] for row in conn.execute("SELECT flds FROM notes ORDER BY id")]
+    conn.close()
+    return media, fields
+
+
+@pytest.fixture
+def anki_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Build the deck alone, so its fragments' cache keys are tested on their own (a question
+    is recomputed for every target when any target's key changed)."""
+    from pipeline.render import TARGETS
+
+    for name in [n for n in TARGETS if n != "anki"]:
+        monkeypatch.delitem(TARGETS, name)
+
+
+@pytest.mark.usefixtures("anki_only")
+def test_a_deck_from_cached_fragments_is_the_same_deck(
+    rich: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / ".cache"
+    build_into(rich, tmp_path / "a", cache=cache)
+
+    def no_fields(self: FieldWriter, q: object) -> NoteText:
+        raise AssertionError("note fields were written again instead of read from the cache")
+
+    monkeypatch.setattr(FieldWriter, "question", no_fields)
+    build_into(rich, tmp_path / "b", cache=cache)  # another output folder: a real rebuild
+    first, second = deck_of(tmp_path / "a", "rich-deck"), deck_of(tmp_path / "b", "rich-deck")
+    assert first.read_bytes() == second.read_bytes()
+
+
+@pytest.mark.usefixtures("anki_only")
+def test_a_new_deck_slug_renames_the_media_even_with_cached_fragments(
+    rich: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / ".cache"
+    build_into(rich, tmp_path / "a", cache=cache)
+    rich.write_text(
+        rich.read_text(encoding="utf-8").replace("slug: rich-deck", "slug: new-deck"),
+        encoding="utf-8",
+    )
+    build_into(rich, tmp_path / "b", cache=cache)
+    media, fields = collection_of(deck_of(tmp_path / "b", "new-deck"))
+    assert len(media) == 2 and all(name.startswith("new-deck-") for name in media.values())
+    assert not any("rich-deck-" in f for f in fields)
+    assert sum(f.count('src="new-deck-') for f in fields) == 3
+
+
+def test_a_field_separator_in_the_content_cannot_split_a_field(
+    write_source: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """Anki joins a note's fields with U+001F: the control character must not reach one."""
+    source = write_source(
+        """
+        questions:
+          - id: separator
+            question: "Один\\x1fвопрос"
+            answer: "Ответ \\x1f с разделителем"
+            grades: [junior]
+        """
+    )
+    build_into(source, tmp_path / "dist")
+    col = new_collection(tmp_path / "anki")
+    log = import_package(col, deck_of(tmp_path / "dist"))
+    assert (log.new, log.conflicting) == (1, 0)
+    [note] = dump(col)["notes"]
+    assert note["fields"]["Question"] == "Одинвопрос"
+    assert note["fields"]["Answer"] == "<p>Ответ  с разделителем</p>"
+    assert note["fields"]["Id"] == "separator"
 
 
 # --- what an existing subscriber gets ----------------------------------------------------------

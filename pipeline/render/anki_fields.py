@@ -46,8 +46,10 @@ NIGHT_STYLE = "github-dark"
 NIGHT_SELECTORS = (".nightMode", ".night_mode")
 _CODE = "pre > code"
 _SAFE_EXT = re.compile(r"^\.[a-z0-9]{1,8}$")
+#: Anki's separator between a note's fields: never inside one.
+FIELD_SEPARATOR = "\x1f"
 #: Bump whenever the fragment (:meth:`NoteText.fragment`) or the fields' HTML change.
-FRAGMENT_VERSION = 2
+FRAGMENT_VERSION = 3
 
 #: A note's fields, tags, media names, content digest and GUID, as the cache stores them.
 Fragment = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], str, str]
@@ -162,7 +164,7 @@ class FieldWriter:
             "",
         )
         tags = (*(f"grade::{g}" for g in q.grades), *(f"topic::{t}" for t in q.tags))
-        return NoteText(fields, tags, tuple(dict.fromkeys(used)))
+        return NoteText(_fields(fields), tags, tuple(dict.fromkeys(used)))
 
 
 @lru_cache(maxsize=8)
@@ -175,4 +177,10 @@ def removed_note(qid: str, notice: str) -> NoteText:
     """The note that replaces a question deleted from the source (see the deck's README)."""
     escaped = html.escape(qid, quote=False)
     fields = (f'<span class="removed-id">{escaped}</span>', "", "", "", "", escaped, notice)
-    return NoteText(fields, ("removed",), ())
+    return NoteText(_fields(fields), ("removed",), ())
+
+
+def _fields(fields: tuple[str, ...]) -> tuple[str, ...]:
+    """Fields as Anki can store them: it joins a note's fields with U+001F, so that control
+    character (invisible on a card anyway) would split a field in two and break the note."""
+    return tuple(f.replace(FIELD_SEPARATOR, "") for f in fields)

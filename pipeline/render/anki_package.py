@@ -108,8 +108,9 @@ def _rows(
     sort_index = model.sort_field_index
     for note in spec.notes:
         fields = note.fields
-        if len(fields) != width:
-            raise ValueError(f"note {note.guid} has {len(fields)} fields, the note type {width}")
+        flds = "\x1f".join(fields)
+        if len(fields) != width or flds.count("\x1f") != width - 1:
+            raise ValueError(f"note {note.guid}: {width} fields without U+001F expected")
         tags = " " + " ".join(note.tags) + " "
         yield (
             _NOTE_ROW,
@@ -120,7 +121,7 @@ def _rows(
                 note.mod,
                 -1,
                 tags,
-                "\x1f".join(fields),
+                flds,
                 fields[sort_index],
                 0,
                 0,
