@@ -388,6 +388,28 @@ def test_a_new_deck_slug_renames_the_media_even_with_cached_fragments(
     assert sum(f.count('src="new-deck-') for f in fields) == 3
 
 
+@pytest.mark.usefixtures("anki_only")
+def test_an_unchanged_deck_is_not_zipped_again_and_a_changed_one_is(
+    seed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / ".cache"
+    build_into(seed, tmp_path / "a", cache=cache)
+    original = anki_renderer.zip_package
+
+    def no_zip(*args: Any) -> bytes:
+        raise AssertionError("the unchanged deck was compressed again")
+
+    monkeypatch.setattr(anki_renderer, "zip_package", no_zip)
+    build_into(seed, tmp_path / "b", cache=cache)  # another output folder: a real rebuild
+    assert deck_of(tmp_path / "a").read_bytes() == deck_of(tmp_path / "b").read_bytes()
+
+    # fewer notes, same change times (hence the same zip time): a new zip all the same
+    monkeypatch.setattr(anki_renderer, "zip_package", original)
+    build_into(seed, tmp_path / "c", cache=cache, until=NOW.date().replace(day=10, month=12))
+    _, fields = collection_of(deck_of(tmp_path / "c"))
+    assert len(fields) == 3
+
+
 def test_a_field_separator_in_the_content_cannot_split_a_field(
     write_source: Callable[[str], Path], tmp_path: Path
 ) -> None:

@@ -42,6 +42,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -63,7 +64,7 @@ from jinja2 import (
 
 from pipeline.build import RenderContext, Rendered
 from pipeline.errors import PipelineError, Pos, Problem
-from pipeline.model import GRADES, Question
+from pipeline.model import GRADES, Image, Question
 from pipeline.render.anki_fields import (
     FRAGMENT_VERSION,
     Fragment,
@@ -102,6 +103,10 @@ GUID_NAMESPACE = "ds-interview-pipeline/question/"
 #: Note ids: 2010-01-01 UTC in ms plus a hash slot; slots are 10 ms apart (room for card ids).
 NOTE_ID_BASE = 1_262_304_000_000
 NOTE_ID_SLOTS = 2**35
+
+#: Bump when :func:`~pipeline.render.anki_package.zip_package` changes: zipped decks are reused
+#: from the cache by their content (see :func:`_package`).
+PACKAGE_FORMAT = 1
 
 #: What an Anki template may reference besides our fields.
 _SPECIAL_FIELDS = {"FrontSide", "Tags", "Type", "Deck", "Subdeck", "Card", "CardFlag", "CardID"}
@@ -237,7 +242,8 @@ def render(ctx: RenderContext) -> Rendered:
         if q.id not in changed:
             changed[q.id] = _stamp(previous["notes"].get(q.id), text_of(q.id)[3], now)
     stamps = [model_changed[1], *(changed[qid][1] for qid in ids)]
-    data = zip_package(collection, _media_files(settings.deck.slug, published, media), max(stamps))
+    images = _media_images(settings.deck.slug, published, media)
+    data = _package(ctx, collection, images, max(stamps))
     del collection
     lock = {
         "note_type": _lock_entry(model_changed),
@@ -249,10 +255,38 @@ def render(ctx: RenderContext) -> Rendered:
     return Rendered(files=[deck_file], lock=lock)
 
 
-def _media_files(slug: str, questions: list[Question], names: set[str]) -> dict[str, bytes]:
-    """The bytes of the packed media (the only files the deck reads), by packed name."""
-    paths = {media_name(slug, img): img.path for q in questions for img in q.images}
-    return {name: read_image(paths[name]) for name in names}
+def _media_images(slug: str, questions: list[Question], names: set[str]) -> dict[str, Image]:
+    """The images behind the packed media names."""
+    known = {media_name(slug, img): img for q in questions for img in q.images}
+    return {name: known[name] for name in names}
+
+
+def _package(
+    ctx: RenderContext, collection: bytes, images: Mapping[str, Image], stamp: datetime
+) -> bytes:
+    """The zipped deck, reused from the cache when nothing in it changed.
+
+    Compressing the collection (zip level 9) is most of the deck's time; a build in which
+    only other outputs changed gets the same collection, media and time, hence the same zip.
+    The key is the content itself (collection bytes, media hashes), never a guess about it.
+    """
+    key = hashlib.sha256(collection)
+    media = sorted(
+        (name, img.digest or _sha256(read_image(img.path))) for name, img in images.items()
+    )
+    parts = [PACKAGE_FORMAT, zlib.ZLIB_RUNTIME_VERSION, stamp.isoformat(), media]
+    key.update(json.dumps(parts).encode())
+    return ctx.memo.get(
+        "anki:package",
+        key.hexdigest(),
+        lambda: zip_package(
+            collection, {name: read_image(img.path) for name, img in images.items()}, stamp
+        ),
+    )
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def note_model(design: CardTemplates) -> genanki.Model:
