@@ -152,6 +152,89 @@ def test_calendar_events(tmp_path: Path) -> None:
     assert list(first.walk("VALARM"))
 
 
+def plain_calendar(dist: Path, slug: str, url: str | None) -> bytes:
+    """The calendar as icalendar writes it when given every event at once (no placeholders),
+    from what the build wrote (the desk's data), for comparison."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from icalendar import Alarm, Calendar, Event
+
+    from pipeline.render.telegram import visible_text
+    from tests.conftest import NOW
+    from tests.test_telegram_desk import entries
+
+    data = entries(dist / "telegram" / "index.html")
+    cal = Calendar()
+    cal.add("prodid", "-//interview-pipeline//telegram schedule//EN")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("x-wr-calname", "Тест")
+    cal.add("x-wr-timezone", "Europe/Berlin")
+    for entry in data:
+        post = entry["post"]
+        event = Event()
+        event.add("uid", f"{post['id']}@{slug}.telegram")
+        event.add("dtstamp", NOW.astimezone(UTC))
+        at = datetime.fromisoformat(entry["iso"]).astimezone(ZoneInfo("Europe/Berlin"))
+        event.add("dtstart", at)
+        event.add("duration", timedelta(minutes=15))
+        event.add("summary", post["title"])
+        files = ", ".join(f"{stem}.html" for stem in entry["stems"])
+        texts = [p.get("text", visible_text(p["html"])) for p in post["parts"]]
+        body = "\n\n———\n\n".join(texts)
+        extra = f"\n\nQuiz poll: {entry['poll_file']}" if entry["poll_file"] else ""
+        event.add("description", f"{body}\n\n{files}{extra}")
+        if url:
+            event.add("url", url)
+        alarm = Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", f"Telegram: {post['title']}")
+        alarm.add("trigger", timedelta(minutes=-15))
+        event.add_component(alarm)
+        cal.add_component(event)
+    cal.add_missing_timezones()
+    return bytes(cal.to_ical())
+
+
+def test_calendar_is_what_icalendar_writes_for_the_whole_calendar(
+    tmp_path: Path, write_source: Any
+) -> None:
+    """Events come from the fragments with placeholders (number, slot, build time) filled in;
+    the file must equal icalendar's own output for the finished events, also where a post
+    number is folded across two lines."""
+    words = "Ответ про градиентный бустинг и регуляризацию моделей"
+    questions = "".join(
+        f"  - id: {'q' * (1 + i % 37)}{i}\n"
+        f"    question: Вопрос номер {i} про {'x' * (i % 11)}?\n"
+        f"    answer: {words[: 5 + (i * 7) % 45]} {i}.\n"
+        "    grades: [junior]\n"
+        + ("    quiz:\n      options: [да, нет]\n      correct: 1\n" if i % 3 == 0 else "")
+        for i in range(120)
+    )
+    source = write_source(
+        "channel:\n  name: Тест\n  url: https://t.me/test_channel\n"
+        "schedule:\n  timezone: Europe/Berlin\n  start: 2026-12-01\n  slots: [tue 09:00]\n"
+        "questions:\n" + questions
+    )
+    build_into(source, tmp_path / "dist")
+    got = (tmp_path / "dist" / "telegram" / "schedule.ics").read_bytes()
+    assert got == plain_calendar(tmp_path / "dist", "ds-interview", "https://t.me/test_channel")
+    # Some post numbers were split by folding (the digit-by-digit path was taken).
+    from tests.test_telegram_desk import entries
+
+    desk = entries(tmp_path / "dist" / "telegram" / "index.html")
+    assert any(f"{stem}.html".encode() not in got for e in desk for stem in e["stems"])
+
+
+def test_calendar_of_the_edge_cases_is_what_icalendar_writes(
+    tmp_path: Path, write_source: Any
+) -> None:
+    build_into(edge_source(write_source), tmp_path / "dist")
+    got = (tmp_path / "dist" / "telegram" / "schedule.ics").read_bytes()
+    assert got == plain_calendar(tmp_path / "dist", "ds-interview", "https://t.me/test_channel")
+
+
 # --- what a new user will try -----------------------------------------------------------------
 
 EDGE = """\
@@ -354,7 +437,7 @@ def test_photo_post_and_image_file(tmp_path: Path, write_source: Any) -> None:
     assert (folder / "006-photo-1.png").read_bytes() == png()
     assert manifest_kinds(tmp_path / "dist")["telegram/006-photo-1.png"] == "telegram-image"
     desk = (folder / "index.html").read_text(encoding="utf-8")
-    assert 'src="006-photo-1.png"' in desk and "фото: 006-photo-1.png" in desk
+    assert '"photos":["006-photo-1.png"]' in desk  # shown by the desk (test_telegram_desk)
     caption = parse_html((folder / "006-photo.html").read_text(encoding="utf-8"))["text"]
     assert "Смотрите схему: схема сети" in caption
 
@@ -428,6 +511,53 @@ def test_template_content_is_data_not_template(tmp_path: Path, write_source: Any
     build_into(source, tmp_path / "dist")
     post = (tmp_path / "dist" / "telegram" / "001-q.html").read_text(encoding="utf-8")
     assert "<b>Что выведет {{ 1 + 1 }}?</b>" in post and "Ровно {% raw %} и {{ x }}." in post
+
+
+def test_fragment_does_not_depend_on_the_slot(tmp_path: Path) -> None:
+    """Inserting or moving a question must not invalidate the other questions' fragments."""
+    from datetime import UTC, datetime
+
+    from pipeline.build import BuildOptions, RenderContext
+    from pipeline.render import telegram
+    from pipeline.schedule import plan_schedule
+    from pipeline.source import load_source
+    from pipeline.validate import validate
+    from tests.conftest import TEMPLATES
+
+    bank = validate(load_source(SEED)).bank
+    made = []
+    for now in (datetime(2026, 11, 20, tzinfo=UTC), datetime(2027, 3, 1, tzinfo=UTC)):
+        schedule = plan_schedule(bank, {}, now)
+        ctx = RenderContext(bank, schedule, {}, now, BuildOptions(templates=TEMPLATES))
+        made.append(
+            (telegram.fragment_key(ctx), [telegram.fragment(q, ctx) for q in bank.questions])
+        )
+    assert made[0] == made[1]
+    assert b"\x01" in made[0][1][0]["event"]  # the number is a placeholder
+
+
+def test_template_using_the_slot_gets_it(tmp_path: Path, write_source: Any) -> None:
+    """A post template may show the number and time: its fragments then follow the schedule."""
+    templates = tmp_path / "templates"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "templates", templates)
+    (templates / "telegram" / "post.html.j2").write_text(
+        "№{{ number }} {{ publish_at.strftime('%d.%m %H:%M') }}\n"
+        "<b>{{ question }}</b>\n{{ answer }}"
+    )
+    post = "  - id: {}\n    question: {}?\n    answer: Ответ.\n    grades: [junior]\n"
+    text = "schedule:\n  start: 2026-12-01\n  slots: [tue 09:00]\nquestions:\n" + "".join(
+        post.format(qid, title) for qid, title in (("a", "Первый"), ("b", "Второй"))
+    )
+    cache = tmp_path / "cache"
+    build_into(write_source(text), tmp_path / "dist", templates=templates, cache=cache)
+    folder = tmp_path / "dist" / "telegram"
+    assert (folder / "001-a.html").read_text().startswith("№1 01.12 09:00\n<b>Первый?</b>")
+    assert (folder / "002-b.html").read_text().startswith("№2 08.12 09:00\n<b>Второй?</b>")
+    # A question pinned before them moves both: their posts follow, from the same cache.
+    pinned = text + post.format("c", "Третий") + "    publish_at: 2026-11-30T10:00:00+03:00\n"
+    build_into(write_source(pinned), tmp_path / "dist", templates=templates, cache=cache)
+    assert (folder / "002-a.html").read_text().startswith("№2 01.12 09:00\n")
+    assert (folder / "003-b.html").read_text().startswith("№3 08.12 09:00\n")
 
 
 # --- unit level -------------------------------------------------------------------------------

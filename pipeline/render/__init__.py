@@ -13,5 +13,5 @@ from pipeline.render import anki, digest, telegram
 TARGETS: dict[str, Target] = {
     "anki": Target(anki.render, anki.fragment, anki.fragment_key),
     "digest": Target(digest.render, digest.fragment, digest.fragment_key),
-    "telegram": Target(telegram.render),
+    "telegram": Target(telegram.render, telegram.fragment, telegram.fragment_key),
 }

@@ -9,23 +9,37 @@ Outputs in ``dist/telegram/`` (``NNN`` = position in the publishing order):
 * ``NNN-<id>-<k>.<ext>`` (``telegram-image``): local images of the answer, sent as photos;
 * ``NNN-<id>.poll.json`` (``telegram-poll``): a ``sendPoll`` quiz payload for ``quiz:``;
 * ``index.html`` (``telegram-desk``): every post with its slot, length and Copy buttons, from
-  ``templates/telegram/desk.html.j2``;
+  ``templates/telegram/desk.html.j2``; each post's HTML and Markdown are embedded once, as JSON,
+  and the page shows and copies them from there;
 * ``schedule.ics`` (``calendar``): one event per post at its slot, with a reminder.
 
 Text conversion and Telegram's limits live in :mod:`pipeline.render.telegram_text`. A post that
 exceeds a limit is split (a warning; an error under ``--strict``); a post with an image becomes
 a photo post when its text fits a caption (1024), else the photo follows the text.
+
+The per-question work is :func:`fragment` (cached, run on all cores by the build): the post's
+template, spans, parts, warnings, quiz payload and its calendar event, all independent of the
+post's position, so inserting or moving a question does not invalidate the others. Position
+dependent bits of the event (the post number in file names, the slot, the build time) are
+written as fixed-width placeholders by :mod:`icalendar` and filled in by :func:`render`, which
+only assembles files.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+import re
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
-from icalendar import Alarm, Calendar, Event
+import icalendar
+import jinja2
+from icalendar import Alarm, Calendar, Event, vDDDTypes
 from jinja2 import (
     Environment,
     FileSystemLoader,
@@ -33,10 +47,12 @@ from jinja2 import (
     Template,
     TemplateError,
     TemplateSyntaxError,
+    meta,
     select_autoescape,
 )
 from markupsafe import Markup
 
+from pipeline import markup, sanitize
 from pipeline.build import RenderContext, Rendered
 from pipeline.errors import Pos, Problem, Severity
 from pipeline.model import Image, Question
@@ -44,12 +60,17 @@ from pipeline.render import telegram_text as tt
 from pipeline.write import OutputFile
 
 FOLDER = "telegram"
+POST_TEMPLATE = "post.html.j2"
+DESK_TEMPLATE = "desk.html.j2"
 KIND_HTML = "telegram-post-html"
 KIND_TEXT = "telegram-post-text"
 KIND_IMAGE = "telegram-image"
 KIND_POLL = "telegram-poll"
 KIND_DESK = "telegram-desk"
 KIND_CALENDAR = "calendar"
+
+#: Bump when the fragment's format or meaning changes (the code's own digest is keyed too).
+FRAGMENT_VERSION = 1
 
 #: sendPoll limits (Bot API), counted in UTF-16 units like every Telegram length.
 POLL_QUESTION_LIMIT = 300
@@ -60,86 +81,98 @@ POLL_EXPLANATION_LINES = 2
 
 WEEKDAYS_RU = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")
 
+#: Stands for one digit of the post number in a fragment's calendar event. Post text never
+#: holds it (tt.clean_text drops C0 controls), it is one byte like a digit, so the event folds
+#: exactly as it will with the digits, and icalendar passes it through unescaped.
+_DIGIT = "\x01"
+#: Stand-ins for the slot and the build time in a fragment's event: same width as any real
+#: value, replaced as whole content lines.
+_PLACEHOLDER_AT = datetime(2000, 1, 1)
+_PLACEHOLDER_STAMP = datetime(2000, 1, 1, tzinfo=UTC)
+#: Template variables that tie a post to its position; a template using them makes every
+#: fragment depend on the whole schedule.
+_SLOT_VARIABLES = frozenset({"number", "publish_at"})
+_CODE = (Path(__file__), Path(tt.__file__), Path(markup.__file__), Path(sanitize.__file__))
 
-@dataclass(frozen=True, slots=True)
-class Part:
-    """One message: a text post, or a photo post whose caption is ``post``."""
 
-    stem: str  # file name without extension
-    post: tt.Written
-    limit: int  # TEXT_LIMIT, or CAPTION_LIMIT for a photo's caption
-    photo: str | None = None  # image file name in dist/telegram/
+# --- per-build state shared by the fragments ---------------------------------------------------
 
 
 @dataclass(slots=True)
-class Post:
-    """Everything published for one question at its slot."""
+class _Build:
+    """What every fragment of one build needs: made once per build (and per forked worker)."""
 
-    number: int
-    question: Question
-    at: datetime
-    title: str  # the question as plain text
-    parts: list[Part] = field(default_factory=list)
-    poll: dict[str, Any] | None = None
-    poll_file: str | None = None
+    ctx: RenderContext  # identity of the build (held so the id cannot be reused meanwhile)
+    key: str
+    folder: Path
+    template: Template | None
+    problem: Problem | None  # the post template could not be loaded
+    uses_slot: bool
+    slots: dict[str, tuple[int, datetime]]  # id -> (number, slot), only when uses_slot
+    width: int  # digits of the post number in file names
 
 
-def render(ctx: RenderContext) -> Rendered:
-    """All Telegram outputs for the planned schedule."""
+_BUILD: _Build | None = None
+
+
+def _build_state(ctx: RenderContext) -> _Build:
+    global _BUILD
+    if _BUILD is not None and _BUILD.ctx is ctx:
+        return _BUILD
     folder = ctx.options.templates / FOLDER
+    template: Template | None = None
+    problem: Problem | None = None
+    uses_slot = False
     env = _environment(folder)
-    problems: list[Problem] = []
     try:
-        post_template = env.get_template("post.html.j2")
-        desk_template = env.get_template("desk.html.j2")
-    except TemplateError as exc:
-        return Rendered(warnings=[_template_problem(folder, exc)])
-    posts: list[Post] = []
-    files: list[OutputFile] = []
-    width = max(3, len(str(len(ctx.schedule.items))))
-    for number, (q, at) in enumerate(ctx.schedule.items, start=1):
-        try:
-            post, post_files, post_problems = _render_post(
-                ctx, post_template, q, at, number, f"{number:0{width}d}-{q.id}"
-            )
-        except TemplateError as exc:
-            return Rendered(warnings=[_template_problem(folder, exc)])
-        except tt.TemplateError as exc:
-            return Rendered(
-                warnings=[
-                    Problem(
-                        Pos(str(folder / "post.html.j2"), 1, 1),
-                        "",
-                        f"{exc} (in the post of '{q.id}')",
-                    )
-                ]
-            )
-        posts.append(post)
-        files.extend(post_files)
-        problems.extend(post_problems)
-    if any(p.severity is Severity.ERROR for p in problems):
-        return Rendered(warnings=problems)
-    try:
-        desk = desk_template.render(**_desk_context(ctx, posts))
-    except TemplateError as exc:
-        return Rendered(warnings=[_template_problem(folder, exc)])
-    files.append(
-        OutputFile(
-            f"{FOLDER}/index.html",
-            KIND_DESK,
-            desk.encode("utf-8"),
-            tuple(p.question.id for p in posts),
+        template = env.get_template(POST_TEMPLATE)
+        assert env.loader is not None
+        source = env.loader.get_source(env, POST_TEMPLATE)[0]
+        tree = env.parse(source)
+        # Included templates see the same variables: assume they use the slot.
+        uses_slot = bool(
+            meta.find_undeclared_variables(tree) & _SLOT_VARIABLES
+            or list(meta.find_referenced_templates(tree))
         )
-    )
-    files.append(
-        OutputFile(
-            f"{FOLDER}/schedule.ics",
-            KIND_CALENDAR,
-            calendar_bytes(ctx, posts),
-            tuple(p.question.id for p in posts),
-        )
-    )
-    return Rendered(files=files, warnings=problems)
+    except TemplateError as exc:
+        problem = _template_problem(folder, exc)
+    width = _width(ctx)
+    slots: dict[str, tuple[int, datetime]] = {}
+    h = hashlib.sha256()
+    settings = ctx.bank.settings
+    for part in (
+        FRAGMENT_VERSION,
+        icalendar.__version__,
+        jinja2.__version__,
+        settings.channel.name,
+        settings.channel.url,
+        settings.deck.slug,
+        settings.schedule.timezone,
+        width,
+        uses_slot,
+    ):
+        h.update(repr(part).encode() + b"\0")
+    for path in _CODE:
+        h.update(path.read_bytes())
+    if folder.is_dir():
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and path.name != DESK_TEMPLATE:
+                h.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    if uses_slot:
+        for number, (q, at) in enumerate(ctx.schedule.items, start=1):
+            slots[q.id] = (number, at)
+            h.update(f"{q.id}\0{at.isoformat()}\0".encode())
+    _BUILD = _Build(ctx, h.hexdigest()[:32], folder, template, problem, uses_slot, slots, width)
+    return _BUILD
+
+
+def fragment_key(ctx: RenderContext) -> str:
+    """What fragments depend on besides the question: code, templates, settings, bank size."""
+    return _build_state(ctx).key
+
+
+def _width(ctx: RenderContext) -> int:
+    return max(3, len(str(len(ctx.schedule.items))))
 
 
 def _environment(folder: Path) -> Environment:
@@ -161,107 +194,199 @@ def _template_problem(folder: Path, exc: TemplateError) -> Problem:
     return Problem(Pos(str(folder), 1, 1), "", f"template: {exc}")
 
 
-def read_image(image: Image) -> bytes:
-    """The bytes of a source image, to copy next to the posts.
+# --- the fragment: one question's posts, position-independent ----------------------------------
 
-    The one place this renderer reads input: validation already resolved the path inside the
-    content folder and checked that the file exists.
+
+def fragment(q: Question, ctx: RenderContext) -> dict[str, Any]:
+    """Everything Telegram makes of one question, as plain data (see the module docstring).
+
+    ``{"error": [file, line, col, message]}`` when the post template fails for it; else
+    ``title``; ``parts``, one ``[html, markdown, text]`` per message (the files' bytes; ``text``
+    is None when it is the HTML's visible text); ``warnings`` (``[field, path, message,
+    severity]``); ``poll`` (the sendPoll payload or None); ``desk`` (the post's data for the
+    desk, JSON bytes); ``event`` (its calendar event with placeholders, bytes).
     """
-    return image.path.read_bytes()
-
-
-def _render_post(
-    ctx: RenderContext, template: Template, q: Question, at: datetime, number: int, stem: str
-) -> tuple[Post, list[OutputFile], list[Problem]]:
+    st = _build_state(ctx)
+    if st.template is None:
+        return {"error": None}  # render reports the template problem itself
+    number, at = st.slots.get(q.id, (0, _PLACEHOLDER_AT.replace(tzinfo=_tz(ctx))))
+    settings = ctx.bank.settings
     question = tt.inline_spans(q.title_doc)
     answer = tt.answer_spans(q.doc)
-    source = template.render(
-        header=q.header,
-        question=tt.placeholder("question"),
-        answer=tt.placeholder("answer"),
-        hashtags=[f"#{g}" for g in q.grades],
-        grades=list(q.grades),
-        tags=list(q.tags),
-        id=q.id,
-        number=number,
-        publish_at=at,
-        channel=ctx.bank.settings.channel,
-    )
-    spans = tt.make_safe(tt.parse_post_html(source, {"question": question, "answer": answer}))
-    post = Post(number, q, at, tt.plain_text(question).strip())
-    files: list[OutputFile] = []
-    problems: list[Problem] = []
+    try:
+        source = st.template.render(
+            header=q.header,
+            question=tt.placeholder("question"),
+            answer=tt.placeholder("answer"),
+            hashtags=[f"#{g}" for g in q.grades],
+            grades=list(q.grades),
+            tags=list(q.tags),
+            id=q.id,
+            number=number,
+            publish_at=at,
+            channel=settings.channel,
+        )
+        spans = tt.make_safe(tt.parse_post_html(source, {"question": question, "answer": answer}))
+    except TemplateError as exc:
+        p = _template_problem(st.folder, exc)
+        assert p.pos is not None
+        return {"error": [p.pos.file, p.pos.line, p.pos.col, p.message]}
+    except tt.TemplateError as exc:
+        message = f"{exc} (in the post of '{q.id}')"
+        return {"error": [str(st.folder / POST_TEMPLATE), 1, 1, message]}
+    title = tt.plain_text(question).strip()
     whole = tt.write(spans)
-    images = [
-        (img, f"{stem}-{k}{img.path.suffix.lower()}") for k, img in enumerate(q.images, start=1)
-    ]
-    alts = {
-        el.get("src", ""): el.get("alt", "")
-        for root in (q.doc, q.title_doc)
-        for el in root.iter("img")
-    }
+    parts: list[tuple[tt.Written, int, int]] = []  # (post, limit, photo)
+    warnings: list[list[Any]] = []
     path = f"questions[{q.index}].answer"
+    images = list(range(1, len(q.images) + 1))
     if images and tt.fits(whole, tt.CAPTION_LIMIT):
-        post.parts.append(Part(stem, whole, tt.CAPTION_LIMIT, images[0][1]))
+        parts.append((whole, tt.CAPTION_LIMIT, 1))
         extra = images[1:]
     else:
         pieces = tt.split_post(spans)
         if len(pieces) > 1:
-            problems.append(
-                Problem(
-                    q.pos_of("answer"),
+            warnings.append(
+                [
+                    "answer",
                     path,
                     f"the post is {whole.length} characters (UTF-16) with {whole.entities} "
                     f"formatting entities, over Telegram's limits ({tt.TEXT_LIMIT} characters, "
                     f"{tt.ENTITY_LIMIT} entities, {tt.HTML_BYTES_LIMIT} bytes): split into "
                     f"{len(pieces)} posts",
-                    Severity.WARNING,
-                )
+                    Severity.WARNING.value,
+                ]
             )
-        for k, piece in enumerate(pieces, start=1):
-            post.parts.append(
-                Part(stem if k == 1 else f"{stem}.{k}", tt.write(piece), tt.TEXT_LIMIT)
-            )
+        parts.extend((tt.write(piece), tt.TEXT_LIMIT, 0) for piece in pieces)
         if images:
-            problems.append(
-                Problem(
-                    q.pos_of("answer"),
+            warnings.append(
+                [
+                    "answer",
                     path,
                     f"the post is {whole.length} characters, too long for a photo caption "
                     f"({tt.CAPTION_LIMIT}): the image is sent as a separate photo after the text",
-                    Severity.WARNING,
-                )
+                    Severity.WARNING.value,
+                ]
             )
         extra = images
-    for img, name in extra:
-        k = len(post.parts) + 1
-        caption = tt.make_safe([tt.Span(tt.clean_text(alts.get(img.src, "")).strip())])
-        post.parts.append(Part(f"{stem}.{k}", tt.write(caption), tt.CAPTION_LIMIT, name))
-    for img, name in images:
-        files.append(OutputFile(f"{FOLDER}/{name}", KIND_IMAGE, read_image(img), (q.id,)))
-    for part in post.parts:
-        files.append(
-            OutputFile(f"{FOLDER}/{part.stem}.html", KIND_HTML, _exact(part.post.html), (q.id,))
-        )
-        files.append(
-            OutputFile(f"{FOLDER}/{part.stem}.txt", KIND_TEXT, _exact(part.post.markdown), (q.id,))
-        )
+    if extra:
+        alts = {
+            el.get("src", ""): el.get("alt", "")
+            for root in (q.doc, q.title_doc)
+            for el in root.iter("img")
+        }
+        for k in extra:
+            alt = alts.get(q.images[k - 1].src, "")
+            caption = tt.make_safe([tt.Span(tt.clean_text(alt).strip())])
+            parts.append((tt.write(caption), tt.CAPTION_LIMIT, k))
+    poll = None
     if q.quiz is not None:
-        poll, poll_problems = quiz_payload(q, post.title, ctx.bank.settings.channel.url)
-        problems.extend(poll_problems)
-        if poll is not None:
-            post.poll = poll
-            post.poll_file = f"{stem}.poll.json"
-            data = json.dumps(poll, ensure_ascii=False, indent=2) + "\n"
-            files.append(
-                OutputFile(f"{FOLDER}/{post.poll_file}", KIND_POLL, data.encode(), (q.id,))
-            )
-    return post, files, problems
+        poll, poll_problems = quiz_payload(q, title, settings.channel.url)
+        warnings.extend(["quiz", p.path, p.message, p.severity.value] for p in poll_problems)
+    stem = _DIGIT * st.width + "-" + q.id
+    event = _event(
+        ctx,
+        q.id,
+        title,
+        [p.text for p, _, _ in parts],
+        _stems(stem, len(parts)),
+        f"{stem}.poll.json" if poll is not None else None,
+        at,
+        _PLACEHOLDER_STAMP,
+    )
+    texts = [None if visible_text(p.html) == p.text else p.text for p, _, _ in parts]
+    desk = {
+        "id": q.id,
+        "title": title,
+        "grades": list(q.grades),
+        "parts": [
+            {"html": p.html, "markdown": p.markdown}
+            | ({} if text is None else {"text": text})
+            | {"length": p.length, "limit": limit, "entities": p.entities, "photo": photo}
+            for (p, limit, photo), text in zip(parts, texts, strict=True)
+        ],
+        "poll": None
+        if poll is None
+        else {
+            "question": poll["question"],
+            "options": [o["text"] for o in poll["options"]],
+            "correct": poll["correct_option_id"],
+            "explanation": poll.get("explanation"),
+        },
+    }
+    return {
+        "title": title,
+        "parts": [
+            [_exact(p.html), _exact(p.markdown), text]
+            for (p, _, _), text in zip(parts, texts, strict=True)
+        ],
+        "warnings": warnings,
+        "poll": poll,
+        "desk": _script_json(desk),
+        "event": event,
+    }
 
 
-def _exact(text: str) -> bytes:
-    """A post file holds exactly the message: no trailing newline, ready to send as is."""
-    return text.encode("utf-8")
+def _script_json(value: Any) -> bytes:
+    """Compact JSON, UTF-8, safe inside ``<script>``: no ``<``, ``>`` or ``&`` left raw."""
+    data = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    # Inside <script> only "</" could end the element; escape it and HTML-significant chars.
+    return data.replace(b"<", b"\\u003c").replace(b">", b"\\u003e").replace(b"&", b"\\u0026")
+
+
+def _tz(ctx: RenderContext) -> tzinfo:
+    return ctx.bank.settings.schedule.tz
+
+
+def _stems(stem: str, count: int) -> list[str]:
+    """File stems of a post's messages: ``NNN-id``, ``NNN-id.2``, ..."""
+    return [stem if k == 1 else f"{stem}.{k}" for k in range(1, count + 1)]
+
+
+_ENTITY = re.compile("&(lt|gt|quot|amp);")
+_ENTITIES = {"lt": "<", "gt": ">", "quot": '"', "amp": "&"}
+_TAG = re.compile("<[^>]*>")
+
+
+def visible_text(html: str) -> str:
+    """The text of Telegram HTML as written by :func:`tt.to_html`: tags dropped, entities read.
+
+    The desk derives each post's text/plain this same way (in JavaScript), so the text is not
+    embedded twice; where it would differ, the fragment keeps the text itself.
+    """
+    return _ENTITY.sub(lambda m: _ENTITIES[m.group(1)], _TAG.sub("", html))
+
+
+def _event(
+    ctx: RenderContext,
+    qid: str,
+    title: str,
+    texts: list[str],
+    stems: list[str],
+    poll_file: str | None,
+    at: datetime,
+    stamp: datetime,
+) -> bytes:
+    """One post's VEVENT, serialised by icalendar exactly as inside the whole calendar."""
+    settings = ctx.bank.settings
+    event = Event()
+    event.add("uid", f"{qid}@{settings.deck.slug}.telegram")
+    event.add("dtstamp", stamp)
+    event.add("dtstart", at)
+    event.add("duration", timedelta(minutes=15))
+    event.add("summary", title)
+    files = ", ".join(f"{stem}.html" for stem in stems)
+    body = "\n\n———\n\n".join(texts)
+    extra = f"\n\nQuiz poll: {poll_file}" if poll_file else ""
+    event.add("description", f"{body}\n\n{files}{extra}")
+    if settings.channel.url:
+        event.add("url", settings.channel.url)
+    alarm = Alarm()
+    alarm.add("action", "DISPLAY")
+    alarm.add("description", f"Telegram: {title}")
+    alarm.add("trigger", timedelta(minutes=-15))
+    event.add_component(alarm)
+    return bytes(event.to_ical())
 
 
 def quiz_payload(
@@ -333,95 +458,263 @@ def quiz_payload(
     return payload, []
 
 
+# --- render: files from the fragments ---------------------------------------------------------
+
+NAME = "telegram"  # this target's name in pipeline.render.TARGETS (its fragments' key)
+
+
+@dataclass(slots=True)
+class Post:
+    """One question's published messages at its slot (its fragment, placed)."""
+
+    number: int
+    question: Question
+    at: datetime
+    stem: str  # NNN-id
+    data: dict[str, Any]  # the fragment
+
+    @property
+    def stems(self) -> list[str]:
+        return _stems(self.stem, len(self.data["parts"]))
+
+    @property
+    def poll_file(self) -> str | None:
+        return f"{self.stem}.poll.json" if self.data["poll"] is not None else None
+
+    @property
+    def photos(self) -> list[str]:
+        """File names of the answer's images, in order (``NNN-id-1.png``...)."""
+        return [
+            f"{self.stem}-{k}{img.path.suffix.lower()}"
+            for k, img in enumerate(self.question.images, start=1)
+        ]
+
+
+def render(ctx: RenderContext) -> Rendered:
+    """All Telegram outputs for the planned schedule, assembled from the fragments.
+
+    Files are yielded one post at a time; each fragment is read once, and only what the desk
+    and the calendar need of it (their bytes) is kept until those two files are written.
+    """
+    global _BUILD
+    _BUILD = None  # the fragment stage is over: let its build state go
+    folder = ctx.options.templates / FOLDER
+    env = _environment(folder)
+    try:
+        env.get_template(POST_TEMPLATE)
+        desk_template = env.get_template(DESK_TEMPLATE)
+    except TemplateError as exc:
+        return Rendered(warnings=[_template_problem(folder, exc)])
+    problems: list[Problem] = []
+    return Rendered(files=_files(ctx, desk_template, problems), warnings=problems)
+
+
+def _files(
+    ctx: RenderContext, desk_template: Template, problems: list[Problem]
+) -> Iterator[OutputFile]:
+    """Every output, one at a time. Problems go into ``problems`` (read after the files); on
+    an error nothing more is made (the build then stops and discards what was written)."""
+    global _BUILD
+    made = ctx.fragments.get(NAME, {})
+    width = _width(ctx)
+    calendar = _Calendar(ctx)
+    desk: list[bytes] = []
+    events: list[bytes] = []
+    ids: list[str] = []
+    for number, (q, at) in enumerate(ctx.schedule.items, start=1):
+        data = made.get(q.id)
+        if data is None:  # no cached fragments (a direct call): make them here
+            data = fragment(q, ctx)
+            _BUILD = None
+        if "error" in data:
+            file, line, col, message = data["error"]
+            problems[:] = [Problem(Pos(file, line, col), "", message)]
+            return
+        for where, path, message, severity in data["warnings"]:
+            pos = q.quiz.pos if where == "quiz" and q.quiz else q.pos_of(where)
+            problems.append(Problem(pos, path, message, Severity(severity)))
+        post = Post(number, q, at, f"{number:0{width}d}-{q.id}", data)
+        yield from _post_files(post)
+        desk.append(_desk_entry(post))
+        events.append(calendar.place(post))
+        ids.append(q.id)
+    if any(p.severity is Severity.ERROR for p in problems):
+        return
+    try:
+        page = desk_page(ctx, desk_template, desk)
+    except TemplateError as exc:
+        problems[:] = [_template_problem(ctx.options.templates / FOLDER, exc)]
+        return
+    del desk
+    yield OutputFile(f"{FOLDER}/index.html", KIND_DESK, page, tuple(ids))
+    del page
+    yield OutputFile(f"{FOLDER}/schedule.ics", KIND_CALENDAR, calendar.join(events), tuple(ids))
+
+
+def read_image(image: Image) -> bytes:
+    """The bytes of a source image, to copy next to the posts.
+
+    The one place this renderer reads input: validation already resolved the path inside the
+    content folder and checked that the file exists.
+    """
+    return image.path.read_bytes()
+
+
+def _post_files(post: Post) -> Iterator[OutputFile]:
+    ids = (post.question.id,)
+    for img, name in zip(post.question.images, post.photos, strict=True):
+        yield OutputFile(f"{FOLDER}/{name}", KIND_IMAGE, read_image(img), ids)
+    for stem, (html, markdown, _) in zip(post.stems, post.data["parts"], strict=True):
+        yield OutputFile(f"{FOLDER}/{stem}.html", KIND_HTML, html, ids)
+        yield OutputFile(f"{FOLDER}/{stem}.txt", KIND_TEXT, markdown, ids)
+    poll = post.data["poll"]
+    if poll is not None:
+        data = json.dumps(poll, ensure_ascii=False, indent=2) + "\n"
+        yield OutputFile(f"{FOLDER}/{post.poll_file}", KIND_POLL, data.encode(), ids)
+
+
+def _exact(text: str) -> bytes:
+    """A post file holds exactly the message: no trailing newline, ready to send as is."""
+    return text.encode("utf-8")
+
+
+# --- the desk ---------------------------------------------------------------------------------
+
+
 def _when(at: datetime) -> str:
     return f"{WEEKDAYS_RU[at.weekday()]} {at:%d.%m.%Y %H:%M}"
 
 
-def _desk_context(ctx: RenderContext, posts: list[Post]) -> dict[str, Any]:
-    payloads: dict[str, dict[str, str]] = {}
-    items = []
-    for post in posts:
-        parts = []
-        for k, part in enumerate(post.parts, start=1):
-            payloads[part.stem] = {
-                "html": part.post.html,
-                "text": part.post.text,
-                "markdown": part.post.markdown,
-            }
-            parts.append(
-                {
-                    "stem": part.stem,
-                    "label": f"{k}/{len(post.parts)}",
-                    "html": Markup(part.post.html),
-                    "text": part.post.text,
-                    "length": part.post.length,
-                    "limit": part.limit,
-                    "entities": part.post.entities,
-                    "entity_limit": tt.ENTITY_LIMIT,
-                    "photo": part.photo,
-                }
-            )
-        poll = None
-        if post.poll is not None:
-            poll = {
-                "file": post.poll_file,
-                "question": post.poll["question"],
-                "options": [o["text"] for o in post.poll["options"]],
-                "correct": post.poll["correct_option_id"],
-                "explanation": post.poll.get("explanation"),
-            }
-        items.append(
-            {
-                "number": post.number,
-                "id": post.question.id,
-                "title": post.title,
-                "when": _when(post.at),
-                "iso": post.at.isoformat(),
-                "parts": parts,
-                "poll": poll,
-                "grades": list(post.question.grades),
-            }
-        )
-    data = json.dumps(payloads, ensure_ascii=False, sort_keys=True)
-    # Inside <script> only "</" could end the element; escape it and HTML-significant chars.
-    data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    settings = ctx.bank.settings
-    return {
-        "channel": settings.channel,
-        "timezone": settings.schedule.timezone,
-        "posts": items,
-        "payloads": Markup(data),
+def _desk_entry(post: Post) -> bytes:
+    """One post in the desk's JSON: its place (number, time, file names) and its fragment's
+    desk data (text, HTML, Markdown, measures, poll), which is already JSON."""
+    place = {
+        "number": post.number,
+        "when": _when(post.at),
+        "iso": post.at.isoformat(),
+        "stems": post.stems,
+        "photos": post.photos,
+        "poll_file": post.poll_file,
     }
+    return _script_json(place)[:-1] + b',"post":' + post.data["desk"] + b"}"
 
 
-def calendar_bytes(ctx: RenderContext, posts: list[Post]) -> bytes:
-    """An iCalendar file: one event per post at its slot, with a 15-minute reminder."""
+def desk_page(ctx: RenderContext, template: Template, entries: list[bytes]) -> bytes:
+    """The posting desk: the template's page with the posts' JSON spliced in as bytes."""
     settings = ctx.bank.settings
-    cal = Calendar()
-    cal.add("prodid", "-//interview-pipeline//telegram schedule//EN")
-    cal.add("version", "2.0")
-    cal.add("calscale", "GREGORIAN")
-    cal.add("x-wr-calname", settings.channel.name)
-    cal.add("x-wr-timezone", settings.schedule.timezone)
-    stamp = ctx.now.astimezone(UTC)
-    for post in posts:
-        event = Event()
-        event.add("uid", f"{post.question.id}@{settings.deck.slug}.telegram")
-        event.add("dtstamp", stamp)
-        event.add("dtstart", post.at)
-        event.add("duration", timedelta(minutes=15))
-        event.add("summary", post.title)
-        files = ", ".join(f"{p.stem}.html" for p in post.parts)
-        body = "\n\n———\n\n".join(p.post.text for p in post.parts)
-        extra = f"\n\nQuiz poll: {post.poll_file}" if post.poll_file else ""
-        event.add("description", f"{body}\n\n{files}{extra}")
-        if settings.channel.url:
-            event.add("url", settings.channel.url)
-        alarm = Alarm()
-        alarm.add("action", "DISPLAY")
-        alarm.add("description", f"Telegram: {post.title}")
-        alarm.add("trigger", timedelta(minutes=-15))
-        event.add_component(alarm)
-        cal.add_component(event)
-    cal.add_missing_timezones()
-    return bytes(cal.to_ical())
+    # The JSON is the bulk of the page: it goes in as bytes, after the template has run, so
+    # the page is never held as text as well. The marker never reaches the output.
+    marker = f"\ufdd0posts-{secrets.token_hex(16)}\ufdd1"
+    page = template.render(
+        channel=settings.channel,
+        timezone=settings.schedule.timezone,
+        count=len(entries),
+        posts=Markup(marker),
+    )
+    pieces = [piece.encode() for piece in page.split(marker)]
+    del page
+    data = b"[" + b",".join(entries) + b"]"
+    return data.join(pieces)
+
+
+# --- the calendar -----------------------------------------------------------------------------
+
+
+class _Calendar:
+    """The iCalendar file: icalendar writes the calendar around the events and, in the
+    fragments, each event; :meth:`place` gives a fragment's event its post number, slot and
+    build time."""
+
+    def __init__(self, ctx: RenderContext) -> None:
+        self.ctx = ctx
+        self.stamp = (
+            _line("dtstamp", _PLACEHOLDER_STAMP),
+            _line("dtstamp", ctx.now.astimezone(UTC)),
+        )
+        self.zones: dict[tzinfo | None, tuple[bytes, bytes, bytes]] = {}
+
+    def _zone(self, zone: tzinfo | None) -> tuple[bytes, bytes, bytes]:
+        """(placeholder DTSTART line, its head up to the value, the value's suffix)."""
+        if zone not in self.zones:
+            placeholder = _PLACEHOLDER_AT.replace(tzinfo=zone)
+            line = _line("dtstart", placeholder)
+            value = vDDDTypes(placeholder).to_ical()
+            suffix = value[len(_ical_time(placeholder)) :]
+            assert value == _ical_time(placeholder) + suffix and line.endswith(value + b"\r\n")
+            self.zones[zone] = (line, line[: -len(value) - 2], suffix)
+        return self.zones[zone]
+
+    def place(self, post: Post) -> bytes:
+        """A fragment's event with its placeholders filled: post number, slot, build time.
+
+        Each filled value has the placeholder's width, so the folding icalendar did stays
+        right; anything unexpected rebuilds the event with icalendar.
+        """
+        data: bytes = post.data["event"]
+        start, head, suffix = self._zone(post.at.tzinfo)
+        real_start = head + _ical_time(post.at) + suffix + b"\r\n"
+        width = len(post.stem) - len(post.question.id) - 1
+        digits = post.stem[:width].encode()
+        count = (len(post.data["parts"]) + (post.data["poll"] is not None)) * width
+        if (
+            data.count(b"\x01") == count
+            and len(real_start) == len(start)
+            and start in data
+            and self.stamp[0] in data
+        ):
+            event = data.replace(b"\x01" * width, digits)
+            if b"\x01" in event:  # numbers folded across two lines: fill digit by digit
+                pieces = event.split(b"\x01")
+                fill = digits * ((len(pieces) - 1) // width)
+                event = b"".join(p + fill[i : i + 1] for i, p in enumerate(pieces))
+            return event.replace(start, real_start, 1).replace(self.stamp[0], self.stamp[1], 1)
+        texts = [
+            text if text is not None else visible_text(html.decode())
+            for html, _, text in post.data["parts"]
+        ]
+        return _event(
+            self.ctx,
+            post.question.id,
+            post.data["title"],
+            texts,
+            post.stems,
+            post.poll_file,
+            post.at,
+            self.ctx.now.astimezone(UTC),
+        )
+
+    def join(self, events: list[bytes]) -> bytes:
+        """The whole file: icalendar's calendar (properties, time zones) around the events."""
+        settings = self.ctx.bank.settings
+        cal = Calendar()
+        cal.add("prodid", "-//interview-pipeline//telegram schedule//EN")
+        cal.add("version", "2.0")
+        cal.add("calscale", "GREGORIAN")
+        cal.add("x-wr-calname", settings.channel.name)
+        cal.add("x-wr-timezone", settings.schedule.timezone)
+        # The time zones the events use, found by icalendar from one stand-in event per zone.
+        probes = []
+        for zone in self.zones:
+            probe = Event()
+            probe.add("dtstart", _PLACEHOLDER_AT.replace(tzinfo=zone))
+            cal.add_component(probe)
+            probes.append(probe)
+        cal.add_missing_timezones()
+        for probe in probes:
+            cal.subcomponents.remove(probe)
+        shell = bytes(cal.to_ical())
+        end = b"END:VCALENDAR\r\n"
+        assert shell.endswith(end)
+        return b"".join([shell[: -len(end)], *events, end])
+
+
+def _ical_time(at: datetime) -> bytes:
+    """A date-time value as icalendar writes it (``vDatetime.to_ical``, without a UTC "Z")."""
+    return f"{at.year:04}{at.month:02}{at.day:02}T{at.hour:02}{at.minute:02}{at.second:02}".encode()
+
+
+def _line(name: str, value: Any) -> bytes:
+    """One property as icalendar writes it inside an event: ``\\r\\nNAME...:value\\r\\n``."""
+    event = Event()
+    event.add(name, value)
+    return bytes(event.to_ical())[len(b"BEGIN:VEVENT") : -len(b"END:VEVENT\r\n")]
