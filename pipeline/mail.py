@@ -61,6 +61,27 @@ class Letter:
     language: str = "ru"
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """The costly parts of a letter's message that do not depend on its date or sender."""
+
+    subject: bytes  # the folded ``Subject:`` header line
+    digest: str  # :func:`content_hash`
+    text: bytes  # the bodies, UTF-8
+    html: bytes
+
+
+def prepare(letter: Letter) -> Prepared:
+    """What :func:`write_message` needs besides the letter's envelope (kept by the digest's
+    cache of unchanged weeks)."""
+    return Prepared(
+        subject_header(letter.subject),
+        content_hash(letter),
+        letter.text.encode("utf-8"),
+        letter.html.encode("utf-8"),
+    )
+
+
 def build_message(letter: Letter) -> bytes:
     """The complete ``.eml``: deterministic for the same letter (no clock, no random).
 
@@ -70,13 +91,18 @@ def build_message(letter: Letter) -> bytes:
     email package itself (cached per distinct value), and the bodies are base64 in 76-character
     CRLF lines exactly as its content manager writes them (a test compares the two).
     """
-    digest = content_hash(letter)
-    boundary = f"=_{digest}".encode()
+    return write_message(letter, prepare(letter))
+
+
+def write_message(letter: Letter, prepared: Prepared) -> bytes:
+    """The ``.eml`` of ``letter`` whose subject and bodies are ``prepared`` (only the
+    letter's sender, date, ident and unsubscribe URL are read from it)."""
+    boundary = f"=_{prepared.digest}".encode()
     head = [
-        _folded("Subject", letter.subject),
+        prepared.subject,
         _folded("From", letter.sender),
         _folded("Date", format_datetime(letter.date)),
-        _message_id_header(letter, digest),
+        _message_id_header(letter, prepared.digest),
         _folded("MIME-Version", "1.0"),
     ]
     # Content-Language is not written: EmailMessage.set_content drops every Content-* header
@@ -93,18 +119,23 @@ def build_message(letter: Letter) -> bytes:
             b"\r\n",
             _part_header("plain"),
             b"\r\n",
-            base64_body(letter.text),
+            base64_body(prepared.text),
             b"\r\n--",
             boundary,
             b"\r\n",
             _part_header("html"),
             b"\r\n",
-            base64_body(letter.html),
+            base64_body(prepared.html),
             b"\r\n--",
             boundary,
             b"--\r\n",
         )
     )
+
+
+def subject_header(subject: str) -> bytes:
+    """The folded ``Subject:`` line (RFC 2047 words for non-ASCII text)."""
+    return _folded("Subject", subject)
 
 
 def build_message_with_email(letter: Letter) -> bytes:
@@ -131,28 +162,16 @@ def build_message_with_email(letter: Letter) -> bytes:
     return msg.as_bytes(policy=POLICY)
 
 
-#: Base64 line: 57 bytes of input make 76 characters (the email package's line length).
-_B64_LINE = 76
+#: A base64 line: 57 bytes of input make 76 characters (the email package's line length).
+_B64_LINE = re.compile(rb".{1,76}")
 
 
-def base64_body(text: str) -> bytes:
-    """A text part's body as the email package writes it: the text with CRLF line ends,
-    base64 in lines of 76 characters, each line ending in CRLF."""
-    data = b"\r\n".join(text.encode("utf-8").splitlines()) + b"\r\n"
+def base64_body(data: bytes) -> bytes:
+    """A text part's body as the email package writes it: the UTF-8 text with CRLF line
+    ends, in base64 lines of 76 characters, each ending in CRLF."""
+    data = b"\r\n".join(data.splitlines()) + b"\r\n"
     encoded = binascii.b2a_base64(data, newline=False)
-    full, rest = divmod(len(encoded), _B64_LINE)
-    stride = _B64_LINE + 2
-    out = bytearray(full * stride + (rest + 2 if rest else 0))
-    end = full * stride
-    # Strided slice copies: one C-level copy per column instead of a Python loop per line.
-    for col in range(_B64_LINE):
-        out[col:end:stride] = encoded[col : full * _B64_LINE : _B64_LINE]
-    out[_B64_LINE:end:stride] = b"\r" * full
-    out[_B64_LINE + 1 : end : stride] = b"\n" * full
-    if rest:
-        out[end : end + rest] = encoded[full * _B64_LINE :]
-        out[end + rest :] = b"\r\n"
-    return bytes(out)
+    return b"\r\n".join(_B64_LINE.findall(encoded)) + b"\r\n"
 
 
 @lru_cache(maxsize=512)

@@ -16,14 +16,18 @@ questions are never cut, and a single answer too large for any email is an error
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import re
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import css_inline
+import jinja2
 import nh3
 import pygments
 from jinja2 import (
@@ -38,9 +42,10 @@ from jinja2 import (
 )
 from markupsafe import Markup
 
+from pipeline import mail
 from pipeline.build import RenderContext, Rendered
 from pipeline.errors import Pos, Problem, Severity
-from pipeline.mail import Letter, build_message, encoded_size_of
+from pipeline.mail import Letter, Prepared, encoded_size_of, prepare, write_message
 from pipeline.markup import inline_children
 from pipeline.model import NewsletterSettings, Question
 from pipeline.render import digest_html, digest_math, digest_text
@@ -151,6 +156,10 @@ def render(ctx: RenderContext) -> Rendered:
 
 #: Bump when the fragment's format or content changes (cached fragments are then remade).
 FRAGMENT_VERSION = 1
+#: Memo namespace of whole weeks' messages.
+WEEK_NAMESPACE = "digest-week"
+#: Raw HTML that may be an image (``<img``, or ``<image``, which HTML parsers read as img).
+_RAW_IMAGE = re.compile("<im", re.IGNORECASE)
 
 
 def fragment(question: Question, ctx: RenderContext) -> dict[str, Any]:
@@ -201,7 +210,7 @@ def _code_digest() -> str:
     """Digest of the modules that make fragments (a change there remakes them)."""
     if not _CODE_DIGEST:
         h = hashlib.sha256()
-        for module in (digest_html, digest_text, digest_math):
+        for module in (digest_html, digest_text, digest_math, mail):
             h.update(Path(str(module.__file__)).read_bytes())
         h.update(Path(__file__).read_bytes())
         _CODE_DIGEST.append(h.hexdigest())
@@ -257,26 +266,38 @@ class Digest:
             out.warnings.append(_template_problem(exc, self.ctx.options.templates / TEMPLATE_DIR))
 
     def week(self, week: str, questions: Sequence[Question], out: Rendered) -> Iterator[OutputFile]:
-        """One week: a single message, or numbered parts when it is over the size budget."""
+        """One week: a single message, or numbered parts when it is over the size budget.
+
+        A single message is remembered in the memo under :meth:`week_key`, so a week none of
+        whose inputs changed is not rendered again (only its ``.eml`` is reassembled: its
+        Date header is the build's time).
+        """
+        key = self.week_key(week, questions)
+        ids = tuple(q.id for q in questions)
+        cached = self.ctx.memo.lookup(key)
+        if cached is not None:
+            html, text, subject, digest = cached
+            yield from self.message_files(week, ids, Prepared(subject, digest, text, html), out)
+            return
         views = [self.view(q, n) for n, q in enumerate(questions, start=1)]
         html = self.html(week, views, 1, 1)
         if encoded_size_of(html) <= HTML_BUDGET:
-            yield from self.emit(week, week, views, html, 1, 1, out)
+            prepared = self.prepare(week, week, views, html, 1, 1)
+            # Weeks that split or fail are not remembered: they carry warnings, and are rare.
+            self.ctx.memo.store(
+                key, (prepared.html, prepared.text, prepared.subject, prepared.digest)
+            )
+            yield from self.message_files(week, ids, prepared, out)
             return
         parts = self.split(week, views, out)
         if parts is None:
             return
         for n, part in enumerate(parts, start=1):
             renumbered = [_renumber(v, i) for i, v in enumerate(part, start=1)]
-            yield from self.emit(
-                week,
-                f"{week}-{n}",
-                renumbered,
-                self.html(week, renumbered, n, len(parts)),
-                n,
-                len(parts),
-                out,
-            )
+            name = f"{week}-{n}"
+            page = self.html(week, renumbered, n, len(parts))
+            prepared = self.prepare(week, name, renumbered, page, n, len(parts))
+            yield from self.message_files(name, tuple(v.id for v in part), prepared, out)
         first = questions[0]
         names = ", ".join(f"{week}-{n}" for n in range(1, len(parts) + 1))
         out.warnings.append(
@@ -421,7 +442,7 @@ class Digest:
         )
         return f"{text} ({part}/{parts})" if parts > 1 else text
 
-    def emit(
+    def prepare(
         self,
         week: str,
         name: str,
@@ -429,22 +450,32 @@ class Digest:
         html: str,
         part: int,
         parts: int,
-        out: Rendered,
-    ) -> Iterator[OutputFile]:
-        ids = tuple(v.id for v in views)
+    ) -> Prepared:
+        """One message's bodies, subject line and content hash."""
         text = self.text(week, views, part, parts)
-        letter = Letter(
-            subject=self.subject(week, len(views), part, parts),
+        subject = self.subject(week, len(views), part, parts)
+        return prepare(replace(self.envelope(name), subject=subject, text=text, html=html))
+
+    def envelope(self, name: str) -> Letter:
+        """The message's sender, date and ident (the rest comes from :meth:`prepare`)."""
+        return Letter(
+            subject="",
             sender=self.settings.sender,
             date=self.ctx.now,
-            text=text,
-            html=html,
+            text="",
+            html="",
             ident=f"digest-{name}",
             unsubscribe_url=self.settings.unsubscribe_url,
         )
-        yield _file(f"digest/{name}.html", "digest-html", html.encode(), ids)
-        yield _file(f"digest/{name}.txt", "digest-text", text.encode(), ids)
-        yield _file(f"digest/{name}.eml", "digest-eml", build_message(letter), ids)
+
+    def message_files(
+        self, name: str, ids: tuple[str, ...], prepared: Prepared, out: Rendered
+    ) -> Iterator[OutputFile]:
+        """A message's three files."""
+        yield _file(f"digest/{name}.html", "digest-html", prepared.html, ids)
+        yield _file(f"digest/{name}.txt", "digest-text", prepared.text, ids)
+        eml = write_message(self.envelope(name), prepared)
+        yield _file(f"digest/{name}.eml", "digest-eml", eml, ids)
         if self.extras_warning:
             self.extras_warning = False
             out.warnings.append(
@@ -457,6 +488,48 @@ class Digest:
                     Severity.WARNING,
                 )
             )
+
+    def week_key(self, week: str, questions: Sequence[Question]) -> str:
+        """Memo key of a week's message: everything it is made from except the build's time.
+
+        That is the questions (their content and slots, in order), the week, the templates,
+        the settings, the code; and, when a question has raw HTML that may hold an image, the
+        bank's local images (see :meth:`fragment`).
+        """
+        h = hashlib.sha256(self.static_key.encode())
+        h.update(week.encode())
+        for q in questions:
+            h.update(f"\0{q.fingerprint}\0{self.slots[q.id].isoformat()}".encode())
+            if _RAW_IMAGE.search(q.answer) or _RAW_IMAGE.search(q.question):
+                h.update(self.images_key.encode())
+        return f"{WEEK_NAMESPACE}\0{h.hexdigest()}"
+
+    @cached_property
+    def static_key(self) -> str:
+        """What every week's message depends on besides its questions."""
+        h = hashlib.sha256()
+        folder = self.ctx.options.templates / TEMPLATE_DIR
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                h.update(f"{path.relative_to(folder)}\0".encode())
+                h.update(hashlib.sha256(path.read_bytes()).digest())
+        parts = (
+            fragment_key(self.ctx),
+            self.settings,
+            self.ctx.bank.settings.channel,
+            _code_digest(),
+            importlib.metadata.version("css-inline"),
+            jinja2.__version__,
+            sys.version,
+        )
+        h.update(repr(parts).encode())
+        return h.hexdigest()
+
+    @cached_property
+    def images_key(self) -> str:
+        """The bank's local images, by source (raw HTML images may resolve through them)."""
+        local = sorted((src, str(path)) for src, path in self.urls.local.items())
+        return hashlib.sha256(repr(local).encode()).hexdigest()
 
 
 def count_text(n: int) -> str:
