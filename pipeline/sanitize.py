@@ -1,19 +1,47 @@
-"""The one sanitising policy for raw HTML written in the source, applied to every output.
+"""The one sanitising policy for content, applied to every output.
 
-Raw HTML may come from contributors' pull requests and lands in subscribers' Anki apps and
-mailboxes, so it passes an allow-list (nh3, a binding to Rust's ammonia: a real HTML5 parser,
-maintained, and far harder to bypass than regexes):
+Content (the YAML source, which may come from contributors' pull requests) is untrusted: it
+lands in subscribers' Anki apps, mailboxes and Telegram. Templates (``templates/``), the lock
+file and the pipeline's own code are trusted. Content is only ever *data*: templates receive it
+as variables (autoescaped), never compile it, so ``{{ x }}`` in an answer arrives literally.
+
+**Raw HTML** written in Markdown passes :func:`clean_html`, an allow-list run by nh3 (Rust's
+ammonia: a real HTML5 parser, far harder to bypass than regexes):
 
 * tags kept: text formatting (b strong i em u s del ins sub sup mark small kbd code pre br),
   structure (p div span blockquote ul ol li h1-h6 hr table thead tbody tr th td details
   summary) and ``a``/``img``;
 * attributes kept: ``a[href title]``, ``img[src alt title width height]``, ``th/td[colspan
-  rowspan]``; nothing else: no ``style``, ``class``, ``on*`` event handlers, ``id``;
-* URLs: http, https and mailto only (no ``javascript:``, ``data:``); links get
-  ``rel="noopener noreferrer"``;
-* script, style, iframe, object, embed, form and their content are dropped entirely.
+  rowspan]``; nothing else: no ``style``, ``class``, ``id``, ``on*`` event handlers;
+* URLs: http, https, mailto and relative only (no ``javascript:``, ``data:``, ``file:``, also
+  when hidden by entities or control characters); links get ``rel="noopener noreferrer"``;
+* script, style, iframe, object, embed, form, template, noscript, svg, math, textarea and
+  select are dropped *with their content*; comments are dropped; any other tag is unwrapped
+  (its text kept);
+* nesting: at most :data:`MAX_DEPTH` levels (:func:`nesting_depth`); deeper raw HTML is a
+  located error (css-inline crashed on 10,000 levels).
 
-Telegram accepts far fewer tags; its writer reduces the cleaned HTML further to Telegram's set.
+**Markdown** links and images go through the same URL rule (:func:`safe_url`): a link with
+another scheme keeps its text and loses its target. What each output then keeps:
+
+* Anki fields (``pipeline.markup.to_html``): the cleaned raw HTML as is; Markdown's own tags
+  (p, h1-h6, lists, blockquote, pre/code, tables, em/strong, a, img, hr, br); the writer adds
+  only ``class`` (code language, Pygments tokens, grade/topic badges) and ``style`` with
+  ``text-align`` on table cells. Images: local files inside the content folder are packed
+  under a hashed name, http(s) images stay links, anything else shows its alt text.
+* Digest HTML (``pipeline.render.digest_html``): the cleaned raw HTML passes a second nh3 run
+  with the same allow-list plus the email URL rule: links must be absolute http(s) or mailto
+  (relative ones resolve against ``newsletter.base_url`` or lose their target), images must be
+  absolute http(s) and not SVG; raw tables get ``class="data"``. Styles come only from the
+  template's CSS (inlined by css-inline). The plain-text part and ``.txt`` hold visible text
+  only (:func:`visible_text`).
+* Telegram posts (``pipeline.render.telegram_text``): the cleaned raw HTML is reduced to
+  Telegram's set: b/strong, i/em, u/ins, s/del/strike, code/kbd, pre, blockquote and
+  ``a href`` for http(s) URLs Telegram accepts; block tags become line breaks and bullets, the
+  rest plain text. Text loses control characters and what Telegram's Markdown would drop
+  (bidi overrides U+202A-U+202E among them), so post and twin match. The desk page embeds
+  only these posts; its JSON payload is escaped for ``<script>``.
+* Calendar, poll JSON, plain text: text only, no markup.
 """
 
 from __future__ import annotations
