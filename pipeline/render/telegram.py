@@ -329,8 +329,15 @@ def fragment(q: Question, ctx: RenderContext) -> dict[str, Any]:
 
 def _script_json(value: Any) -> bytes:
     """Compact JSON, UTF-8, safe inside ``<script>``: no ``<``, ``>`` or ``&`` left raw."""
-    data = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-    # Inside <script> only "</" could end the element; escape it and HTML-significant chars.
+    return _script_safe(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def _script_safe(data: bytes) -> bytes:
+    """JSON text made safe inside ``<script>``.
+
+    Only "</" could end the element; escape it and the other HTML-significant characters
+    (JSON reads ``\\u003c`` as ``<``).
+    """
     return data.replace(b"<", b"\\u003c").replace(b">", b"\\u003e").replace(b"&", b"\\u0026")
 
 
@@ -588,15 +595,19 @@ def _when(at: datetime) -> str:
 def _desk_entry(post: Post) -> bytes:
     """One post in the desk's JSON: its place (number, time, file names) and its fragment's
     desk data (text, HTML, Markdown, measures, poll), which is already JSON."""
-    place = {
-        "number": post.number,
-        "when": _when(post.at),
-        "iso": post.at.isoformat(),
-        "stems": post.stems,
-        "photos": post.photos,
-        "poll_file": post.poll_file,
-    }
-    return _script_json(place)[:-1] + b',"post":' + post.data["desk"] + b"}"
+    # Written by hand rather than with json.dumps: this runs once per post on every build.
+    stems = ",".join(map(_json_str, post.stems))
+    photos = ",".join(map(_json_str, post.photos))
+    poll = _json_str(post.poll_file) if post.poll_file else "null"
+    place = (
+        f'{{"number":{post.number},"when":{_json_str(_when(post.at))},'
+        f'"iso":{_json_str(post.at.isoformat())},"stems":[{stems}],"photos":[{photos}],'
+        f'"poll_file":{poll},"post":'
+    )
+    return _script_safe(place.encode()) + post.data["desk"] + b"}"
+
+
+_json_str = json.encoder.encode_basestring  # a JSON string literal, non-ASCII kept
 
 
 def desk_page(ctx: RenderContext, template: Template, entries: list[bytes]) -> bytes:
