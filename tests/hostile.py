@@ -188,6 +188,8 @@ def _join_with(sep: st.SearchStrategy[str]) -> Any:
     return join
 
 
+#: What ends a line for Python (and so for email headers): one-line values must not hold it.
+_LINE_BREAKS = r"[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]"
 #: A character from anywhere in Unicode except surrogates (YAML cannot carry them).
 ANY_CHAR = st.characters(exclude_categories=("Cs",))
 ATOM = st.one_of(
@@ -214,7 +216,7 @@ def inline_text(draw: st.DrawFn, max_atoms: int = 8, newlines: bool = True) -> s
     seps = draw(st.lists(SEPARATORS, min_size=1, max_size=4))
     text = _join_with(SEPARATORS)(atoms, seps)
     if not newlines:
-        text = re.sub(r"[\r\n\x0b\x0c\x85\u2028\u2029]", " ", text)
+        text = re.sub(_LINE_BREAKS, " ", text)
     return str(text)
 
 
@@ -275,7 +277,7 @@ HEADER = st.one_of(
     st.none(),
     st.lists(st.one_of(st.sampled_from(EMOJI), st.sampled_from(CONTROLS[:9]), ATOM), max_size=3)
     .map("".join)
-    .map(lambda s: re.sub(r"[\r\n\x0b\x0c\x85\u2028\u2029]", " ", s)[:32])
+    .map(lambda s: re.sub(_LINE_BREAKS, " ", s)[:32])
     .filter(_has_text),
 )
 TAGS = st.lists(st.from_regex(r"\A[a-z0-9]{1,8}(-[a-z0-9]{1,4})?\Z"), max_size=3, unique=True)
