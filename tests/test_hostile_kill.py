@@ -114,3 +114,18 @@ def test_killing_the_cli_build_at_any_moment_leaves_dist_whole(tmp_path: Path) -
     # And a clean rebuild from scratch gives the same output as the one after the kills.
     finish(start_build(tmp_path, "--no-cache"))
     assert manifest_text(dist) == after
+
+
+@pytest.mark.slow
+def test_two_builds_at_once_do_not_corrupt_dist(tmp_path: Path) -> None:
+    """Both succeed, or the second says another build is writing; dist/ stays whole."""
+    source = tmp_path / "content" / "questions.yaml"
+    source.parent.mkdir()
+    write_bank(source, "v1")
+    procs = [start_build(tmp_path, "--no-cache") for _ in range(3)]
+    outputs = [p.communicate(timeout=300)[1].decode() for p in procs]
+    results = [(p.returncode, err) for p, err in zip(procs, outputs, strict=True)]
+    for code, err in results:
+        assert code == 0 or (code == 1 and "another build is writing" in err), err[-2000:]
+    assert any(code == 0 for code, _ in results)
+    assert hostile.manifest_problems(tmp_path / "dist") == []
