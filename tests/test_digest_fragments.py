@@ -13,13 +13,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from xml.etree.ElementTree import Element
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pipeline import mail
 from pipeline.build import BuildOptions, RenderContext, compute_fragments
 from pipeline.cache import Memo
 from pipeline.lockfile import lock_path, read_lock
@@ -31,6 +32,8 @@ from pipeline.source import load_source
 from pipeline.validate import validate
 from tests.conftest import NOW, SEED, TEMPLATES
 from tests.test_digest import HEAD
+
+T = TypeVar("T")
 
 # --- the .eml ---------------------------------------------------------------------------------
 
@@ -49,9 +52,9 @@ body_text = st.lists(
 ).map("".join)
 
 
-def outcome(make: Callable[[Letter], bytes], letter: Letter) -> bytes | str:
+def outcome(make: Callable[[T], bytes], value: T) -> bytes | str:
     try:
-        return make(letter)
+        return make(value)
     except Exception:  # both must refuse the same letters (validation keeps
         return "refused"  # such settings out; which header fails first, and how, may differ)
 
@@ -85,6 +88,40 @@ def test_direct_eml_equals_the_email_package(
     when = datetime(2026, 11, 20, 12, tzinfo=timezone(timedelta(hours=offset)))
     letter = Letter(subject, sender, when, text, html, ident, unsubscribe)
     assert outcome(build_message, letter) == outcome(build_message_with_email, letter)
+
+
+SUBJECT_WORDS = [
+    "Дайджест",
+    "вопросов",
+    "Data",
+    "Science:",
+    "2026-W49",
+    "(1/2)",
+    "a",
+    "=",
+    "?",
+    "é",
+    "😀",
+    "x" * 40,
+    "Ж" * 30,
+    "\u00a0",
+    '"(\\,;<>',
+    "\u2028",
+    "\ud800",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(SUBJECT_WORDS), st.sampled_from([" ", "", "  ", "\t"])),
+        min_size=1,
+        max_size=14,
+    ).map(lambda pairs: "".join(word + gap for word, gap in pairs))
+)
+def test_subject_line_equals_the_email_package(subject: str) -> None:
+    expected = outcome(lambda s: mail._folded.__wrapped__("Subject", s), subject)
+    assert outcome(mail.subject_header, subject) == expected
 
 
 def test_direct_eml_of_long_bodies() -> None:
