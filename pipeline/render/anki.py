@@ -35,6 +35,12 @@ import time, so "if newer" would skip the new content). Reviews survive; the sub
 edits to notes are overwritten that once. ``tests/test_anki.py`` plays exactly this.
 Renaming the deck title renames nothing for existing subscribers (decks match by name; cards
 are never moved): new cards would land in new decks.
+
+Speed: a question's note (fields as HTML, tags, media names, content hash, GUID) is this
+target's fragment (:func:`fragment`), computed once per question content and cached by the
+build; :func:`render` only assembles the package. Notes stream into the collection one at a
+time, and the zip (level 9 compression: most of the remaining time) is reused from the cache
+when the collection, media and zip time are unchanged.
 """
 
 from __future__ import annotations
