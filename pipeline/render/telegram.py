@@ -532,7 +532,6 @@ def _files(
         data = made.get(q.id)
         if data is None:  # no cached fragments (a direct call): make them here
             data = fragment(q, ctx)
-            _BUILD = None
         if "error" in data:
             file, line, col, message = data["error"]
             problems[:] = [Problem(Pos(file, line, col), "", message)]
@@ -545,6 +544,7 @@ def _files(
         desk.append(_desk_entry(post))
         events.append(calendar.place(post))
         ids.append(q.id)
+    _BUILD = None  # made by fragments computed here, if any
     if any(p.severity is Severity.ERROR for p in problems):
         return
     try:
@@ -604,7 +604,8 @@ def _desk_entry(post: Post) -> bytes:
         f'"iso":{_json_str(post.at.isoformat())},"stems":[{stems}],"photos":[{photos}],'
         f'"poll_file":{poll},"post":'
     )
-    return _script_safe(place.encode()) + post.data["desk"] + b"}"
+    desk: bytes = post.data["desk"]
+    return _script_safe(place.encode()) + desk + b"}"
 
 
 _json_str = json.encoder.encode_basestring  # a JSON string literal, non-ASCII kept
@@ -624,8 +625,17 @@ def desk_page(ctx: RenderContext, template: Template, entries: list[bytes]) -> b
     )
     pieces = [piece.encode() for piece in page.split(marker)]
     del page
-    data = b"[" + b",".join(entries) + b"]"
-    return data.join(pieces)
+    # One join of references: the page is the only new copy of the posts' bytes.
+    data = [b"["]
+    for k, entry in enumerate(entries):
+        data += (b",", entry) if k else (entry,)
+    data.append(b"]")
+    out: list[bytes] = []
+    for i, piece in enumerate(pieces):
+        if i:
+            out.extend(data)
+        out.append(piece)
+    return b"".join(out)
 
 
 # --- the calendar -----------------------------------------------------------------------------
