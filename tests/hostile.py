@@ -191,7 +191,7 @@ def _join_with(sep: st.SearchStrategy[str]) -> Any:
 #: What ends a line for Python (and so for email headers): one-line values must not hold it.
 _LINE_BREAKS = r"[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]"
 #: A character from anywhere in Unicode except surrogates (YAML cannot carry them).
-ANY_CHAR = st.characters(exclude_categories=("Cs",))
+ANY_CHAR = st.characters(exclude_categories=["Cs"])
 ATOM = st.one_of(
     st.sampled_from(WORDS),
     st.sampled_from(EMOJI),
