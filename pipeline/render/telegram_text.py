@@ -78,6 +78,20 @@ class Span:
         return self.pre is not None or "code" in self.marks
 
 
+def _with(span: Span, text: str | None = None, *, quote: int | None = None) -> Span:
+    """``span`` with another text or quote (dataclasses.replace, minus its cost: hot path)."""
+    return Span(
+        span.text if text is None else text,
+        span.marks,
+        span.href,
+        span.pre,
+        span.quote if quote is None else quote,
+    )
+
+
+_BREAK = re.compile(r" *\n *")
+
+
 def utf16_len(text: str) -> int:
     """Length as Telegram counts it: UTF-16 code units (👍 is 2, a flag 4)."""
     return len(text.encode("utf-16-le")) // 2
@@ -179,7 +193,7 @@ class _Converter:
         return self.paragraph_from(self.inline_content(el, marks, None, quote), quote)
 
     def paragraph_from(self, spans: list[Span], quote: int) -> list[Span]:
-        return _collapse([replace(s, quote=quote) if s.quote != quote else s for s in spans])
+        return _collapse([_with(s, quote=quote) if s.quote != quote else s for s in spans])
 
     def code_block(self, el: Element, quote: int) -> list[Span]:
         code_el = el[0] if len(el) == 1 and el[0].tag == "code" else None
@@ -358,7 +372,7 @@ def _text_span(text: str, marks: frozenset[str], href: str | None, quote: int) -
 def _indent_span(span: Span, indent: str) -> Span:
     if span.pre is not None or "\n" not in span.text:
         return span
-    return replace(span, text=span.text.replace("\n", "\n" + indent))
+    return _with(span, span.text.replace("\n", "\n" + indent))
 
 
 def _collapse_text(text: str) -> str:
@@ -386,16 +400,16 @@ def _collapse(spans: Sequence[Span], *, edges: bool = True) -> list[Span]:
             prev_space = s.pre is not None
             continue
         # Text spans arrive with whitespace runs already collapsed; newlines are hard breaks.
-        text = re.sub(r" *\n *", "\n", s.text)
+        text = _BREAK.sub("\n", s.text) if "\n" in s.text else s.text
         if prev_space:
             text = text.lstrip(" ")
         if text.startswith("\n"):
             while out and not out[-1].is_code and out[-1].text.endswith(" "):
-                out[-1] = replace(out[-1], text=out[-1].text.rstrip(" "))
+                out[-1] = _with(out[-1], out[-1].text.rstrip(" "))
                 if not out[-1].text:
                     out.pop()
         if text:
-            out.append(replace(s, text=text))
+            out.append(s if text == s.text else _with(s, text))
             prev_space = text.endswith((" ", "\n"))
     if edges:
         return strip_spans(out)
@@ -693,7 +707,7 @@ def merge(spans: Iterable[Span]) -> list[Span]:
                 and last.href == s.href
                 and last.quote == s.quote
             ):
-                out[-1] = replace(last, text=last.text + s.text)
+                out[-1] = _with(last, last.text + s.text)
                 continue
         out.append(s)
     return out
@@ -707,8 +721,8 @@ def strip_spans(spans: Sequence[Span]) -> list[Span]:
     while out and not out[-1].text.strip():
         out.pop()
     if out:
-        out[0] = replace(out[0], text=out[0].text.lstrip())
-        out[-1] = replace(out[-1], text=out[-1].text.rstrip())
+        out[0] = _with(out[0], out[0].text.lstrip())
+        out[-1] = _with(out[-1], out[-1].text.rstrip())
     return out
 
 
@@ -875,7 +889,7 @@ def _slice(spans: Sequence[Span], bounds: Sequence[int], a: int, b: int) -> list
             continue
         s = spans[i]
         out.append(
-            s if a <= lo and hi <= b else replace(s, text=s.text[max(a, lo) - lo : min(b, hi) - lo])
+            s if a <= lo and hi <= b else _with(s, s.text[max(a, lo) - lo : min(b, hi) - lo])
         )
     return out
 
