@@ -9,16 +9,25 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pipeline.cache import FragmentView, Memo, input_key, output_intact, read_stamp, write_stamp
+from pipeline.cache import (
+    FragmentView,
+    Memo,
+    code_digest,
+    input_key,
+    output_intact,
+    read_stamp,
+    write_stamp,
+)
 from pipeline.errors import PipelineError, Pos, Problem, Severity
 from pipeline.lockfile import dump_lock, lock_path, read_lock
 from pipeline.model import Bank, Question
@@ -144,11 +153,7 @@ def build(options: BuildOptions) -> BuildReport:
     with build_lock(options.out):
         staging = Staging(options.out)
         try:
-            results = {}
-            for name, target in TARGETS.items():
-                results[name] = clock.stage(
-                    f"render:{name}", _render_into, target.render, context, staging
-                )
+            results = _render_all(context, TARGETS, staging, clock)
             warnings = [*validated.warnings, *(w for r in results.values() for w in r.warnings)]
             stop_on_problems(warnings, options.strict)
             lock = {"schedule": schedule.lock_section()} | {
@@ -179,7 +184,7 @@ def compute_fragments(ctx: RenderContext, targets: Mapping[str, Target]) -> dict
     """Every target's fragment for every question: from the cache, else computed (spread
     over the cores when there are many). Fragments stay in the memo and load on access."""
     makers = {name: t for name, t in targets.items() if t.fragment is not None}
-    extra = {name: t.fragment_key(ctx) for name, t in makers.items()}
+    extra = {name: f"{t.fragment_key(ctx)}\x00{code_digest()}" for name, t in makers.items()}
     keys: dict[str, dict[str, str]] = {name: {} for name in makers}
     missing: list[int] = []
     for i, q in enumerate(ctx.bank.questions):
@@ -239,11 +244,28 @@ def _compute_missing(
         _WORK = None
 
 
-def _render_into(render: Renderer, context: RenderContext, staging: Staging) -> Rendered:
-    result = render(context)
-    for f in result.files:
-        staging.add(f)
-    return result
+def _render_all(
+    ctx: RenderContext, targets: Mapping[str, Target], staging: Staging, clock: _Stopwatch
+) -> dict[str, Rendered]:
+    """Run every target, each in its own thread, streaming files into ``staging``.
+
+    Most rendering holds the GIL, but compression, hashing, SQLite and file writes release
+    it, so the deck's zip overlaps with the posts and emails on a second core.
+    """
+    lock = threading.Lock()
+
+    def run(name: str, target: Target) -> Rendered:
+        start = time.perf_counter()
+        result = target.render(ctx)
+        for f in result.files:
+            with lock:
+                staging.add(f)
+        clock.times[f"render:{name}"] = round(time.perf_counter() - start, 4)
+        return result
+
+    with ThreadPoolExecutor(max(1, len(targets))) as pool:
+        futures = {name: pool.submit(run, name, t) for name, t in targets.items()}
+        return {name: future.result() for name, future in futures.items()}
 
 
 def _unchanged_build(options: BuildOptions) -> BuildReport | None:

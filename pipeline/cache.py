@@ -21,6 +21,7 @@ import json
 import marshal
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -47,11 +48,13 @@ class Memo:
         self._new: dict[str, bytes] = {}
         self._used: set[str] = set()
         self._keys: set[str] | None = None
+        self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
         if folder is not None:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
-                self._db = sqlite3.connect(folder / MEMO_FILE)
+                # Targets render in threads; every use of the connection holds self._lock.
+                self._db = sqlite3.connect(folder / MEMO_FILE, check_same_thread=False)
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=OFF")  # a lost cache only costs time
                 self._db.execute("CREATE TABLE IF NOT EXISTS memo (k TEXT PRIMARY KEY, v BLOB)")
@@ -75,6 +78,10 @@ class Memo:
 
     def lookup(self, full: str) -> Any | None:
         """The stored value for a full key, or None (values are never None)."""
+        with self._lock:
+            return self._lookup(full)
+
+    def _lookup(self, full: str) -> Any | None:
         self._used.add(full)
         if self._db is None:
             raw = self._new.get(full)
@@ -84,6 +91,10 @@ class Memo:
 
     def contains(self, full: str) -> bool:
         """Whether a value is stored, without loading it (keys are read once per build)."""
+        with self._lock:
+            return self._contains(full)
+
+    def _contains(self, full: str) -> bool:
         if self._keys is None:
             self._keys = set(self._new)
             if self._db is not None:
@@ -92,6 +103,10 @@ class Memo:
 
     def store(self, full: str, value: Any) -> None:
         """Remember a value; with a cache folder it goes to disk at once, not into memory."""
+        with self._lock:
+            self._store(full, value)
+
+    def _store(self, full: str, value: Any) -> None:
         self._used.add(full)
         try:
             raw = marshal.dumps(value)
@@ -106,6 +121,10 @@ class Memo:
 
     def save(self) -> None:
         """Commit new entries and drop the ones this build did not use."""
+        with self._lock:
+            self._save()
+
+    def _save(self) -> None:
         if self._db is None:
             return
         with self._db:
@@ -162,6 +181,20 @@ def _hash_files(h: Any, paths: Iterable[Path], root: Path) -> None:
             h.update(hashlib.sha256(path.read_bytes()).digest())
 
 
+def code_digest() -> str:
+    """Digest of the pipeline's own code: part of every cache key, so an upgrade (a new
+    Markdown rule, a stricter sanitiser) never serves results made by older code."""
+    global _CODE_DIGEST
+    if _CODE_DIGEST is None:
+        h = hashlib.sha256()
+        _hash_files(h, _PACKAGE.rglob("*.py"), _PACKAGE)
+        _CODE_DIGEST = h.hexdigest()[:16]
+    return _CODE_DIGEST
+
+
+_CODE_DIGEST: str | None = None
+
+
 def input_key(
     source: Path, lock: Path, templates: Path, options: Iterable[object], skip: Iterable[Path]
 ) -> str:
@@ -185,7 +218,7 @@ def input_key(
             stat = path.stat()
             h.update(f"{path.relative_to(content)}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
     _hash_files(h, templates.rglob("*") if templates.is_dir() else [], templates)
-    _hash_files(h, _PACKAGE.rglob("*.py"), _PACKAGE)
+    h.update(code_digest().encode())
     h.update(repr(tuple(options)).encode())
     h.update(os.environ.get("SOURCE_DATE_EPOCH", "").encode())
     return h.hexdigest()
