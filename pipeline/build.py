@@ -372,6 +372,8 @@ def stop_on_problems(warnings: list[Problem], strict: bool) -> None:
 def write_lock(source: Path, previous: Mapping[str, Any], new: dict[str, Any]) -> None:
     """Rewrite the lock only when it changed, so an unchanged source leaves it untouched."""
     path = lock_path(source)
+    for stale in path.parent.glob(f".{path.name}.tmp-*"):  # left by a killed build
+        stale.unlink(missing_ok=True)
     data = dump_lock(new)
     unchanged = path.exists() and path.read_bytes() == data
     if not unchanged and (previous or new):

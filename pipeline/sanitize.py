@@ -15,6 +15,8 @@ ammonia: a real HTML5 parser, far harder to bypass than regexes):
   rowspan]``; nothing else: no ``style``, ``class``, ``id``, ``on*`` event handlers;
 * URLs: http, https, mailto and relative only (no ``javascript:``, ``data:``, ``file:``, also
   when hidden by entities or control characters); links get ``rel="noopener noreferrer"``;
+  a raw ``<img>`` keeps its ``src`` only when it is absolute http(s) (local images are
+  written in Markdown, where they are checked and packed);
 * script, style, iframe, object, embed, form, template, noscript, svg, math, textarea and
   select are dropped *with their content*; comments are dropped; any other tag is unwrapped
   (its text kept);
@@ -131,7 +133,16 @@ def clean_html(fragment: str) -> str:
         url_schemes=set(URL_SCHEMES),
         link_rel="noopener noreferrer",
         strip_comments=True,
+        attribute_filter=_remote_images_only,
     )
+
+
+def _remote_images_only(tag: str, attribute: str, value: str) -> str | None:
+    """A raw ``<img>`` keeps its src only when it is an absolute http(s) URL: a relative one
+    would point into the reader's Anki media folder or mailbox, never at a file we packed."""
+    if tag == "img" and attribute == "src" and not re.match(r"https?://", value.strip(), re.I):
+        return None
+    return value
 
 
 def safe_url(url: str) -> bool:

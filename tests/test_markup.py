@@ -67,3 +67,9 @@ def test_plain_text_reads_in_document_order() -> None:
 def test_tree_has_no_placeholders_left() -> None:
     tree = parse_markdown("x <i>a</i> `b` &copy; <!-- c -->\n\n```\nd\n```\n\n<div>e</div>")
     assert "\x02" not in tostring(tree, encoding="unicode")
+
+
+def test_raw_html_images_keep_only_absolute_http_sources() -> None:
+    out = html('<img src="../secret.png" alt="a"> <img src="https://e.org/p.png" alt="b">')
+    assert '<img alt="a">' in out
+    assert '<img src="https://e.org/p.png" alt="b">' in out
