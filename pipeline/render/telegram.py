@@ -547,6 +547,11 @@ def _files(
     _BUILD = None  # made by fragments computed here, if any
     if any(p.severity is Severity.ERROR for p in problems):
         return
+    # The calendar first: its events are then freed before the desk page is joined.
+    ics = calendar.join(events)
+    del events
+    yield OutputFile(f"{FOLDER}/schedule.ics", KIND_CALENDAR, ics, tuple(ids))
+    del ics
     try:
         page = desk_page(ctx, desk_template, desk)
     except TemplateError as exc:
@@ -554,8 +559,6 @@ def _files(
         return
     del desk
     yield OutputFile(f"{FOLDER}/index.html", KIND_DESK, page, tuple(ids))
-    del page
-    yield OutputFile(f"{FOLDER}/schedule.ics", KIND_CALENDAR, calendar.join(events), tuple(ids))
 
 
 def read_image(image: Image) -> bytes:
