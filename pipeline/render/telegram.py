@@ -244,7 +244,9 @@ def fragment(q: Question, ctx: RenderContext) -> dict[str, Any]:
         parts.append((whole, tt.CAPTION_LIMIT, 1))
         extra = images[1:]
     else:
-        pieces = tt.split_post(spans)
+        # Most posts fit as they are: then they are their own only part (no second writing).
+        fitting = tt.fits(whole, tt.TEXT_LIMIT) and tt.strip_spans(spans) == spans
+        pieces = [spans] if fitting else tt.split_post(spans)
         if len(pieces) > 1:
             warnings.append(
                 [
@@ -257,7 +259,7 @@ def fragment(q: Question, ctx: RenderContext) -> dict[str, Any]:
                     Severity.WARNING.value,
                 ]
             )
-        parts.extend((tt.write(piece), tt.TEXT_LIMIT, 0) for piece in pieces)
+        parts.extend((whole if fitting else tt.write(piece), tt.TEXT_LIMIT, 0) for piece in pieces)
         if images:
             warnings.append(
                 [
