@@ -52,7 +52,6 @@ from jinja2 import (
 )
 from markupsafe import Markup
 
-from pipeline import markup, sanitize
 from pipeline.build import RenderContext, Rendered
 from pipeline.errors import Pos, Problem, Severity
 from pipeline.model import Image, Question
@@ -69,7 +68,7 @@ KIND_POLL = "telegram-poll"
 KIND_DESK = "telegram-desk"
 KIND_CALENDAR = "calendar"
 
-#: Bump when the fragment's format or meaning changes (the code's own digest is keyed too).
+#: Bump when the fragment's format or meaning changes (the build keys the code's digest too).
 FRAGMENT_VERSION = 1
 
 #: sendPoll limits (Bot API), counted in UTF-16 units like every Telegram length.
@@ -92,7 +91,6 @@ _PLACEHOLDER_STAMP = datetime(2000, 1, 1, tzinfo=UTC)
 #: Template variables that tie a post to its position; a template using them makes every
 #: fragment depend on the whole schedule.
 _SLOT_VARIABLES = frozenset({"number", "publish_at"})
-_CODE = (Path(__file__), Path(tt.__file__), Path(markup.__file__), Path(sanitize.__file__))
 
 
 # --- per-build state shared by the fragments ---------------------------------------------------
@@ -152,8 +150,6 @@ def _build_state(ctx: RenderContext) -> _Build:
         uses_slot,
     ):
         h.update(repr(part).encode() + b"\0")
-    for path in _CODE:
-        h.update(path.read_bytes())
     if folder.is_dir():
         for path in sorted(folder.rglob("*")):
             if path.is_file() and path.name != DESK_TEMPLATE:
@@ -167,7 +163,8 @@ def _build_state(ctx: RenderContext) -> _Build:
 
 
 def fragment_key(ctx: RenderContext) -> str:
-    """What fragments depend on besides the question: code, templates, settings, bank size."""
+    """What fragments depend on besides the question (and the pipeline's code, which the build
+    adds): templates, settings, library versions, the bank's size, the schedule if used."""
     return _build_state(ctx).key
 
 
