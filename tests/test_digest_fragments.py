@@ -26,6 +26,7 @@ from pipeline.cache import Memo
 from pipeline.lockfile import lock_path, read_lock
 from pipeline.mail import Letter, build_message, build_message_with_email
 from pipeline.render import TARGETS, digest
+from pipeline.render.digest_html import Urls
 from pipeline.render.digest_text import TextWriter
 from pipeline.schedule import plan_schedule
 from pipeline.source import load_source
@@ -243,21 +244,36 @@ def test_stand_in_characters_in_content(write_source: Callable[[str], Path]) -> 
     assert files(with_fragments(ctx)) == expected
 
 
-def test_raw_image_resolved_through_another_question(write_source: Callable[[str], Path]) -> None:
-    """A raw HTML image takes the published path of a Markdown image elsewhere in the bank
-    with the same source (the fragment alone cannot know; the digest checks)."""
-    raw = '<p><img src="img/a%20b.png" alt="сырая"></p>'
-    source = write_source(bank(raw, "![схема](img/a%20b.png)"))
-    (source.parent / "img").mkdir()
+def with_image(write_source: Callable[[str], Path], *answers: str, days: tuple[int, ...]) -> Path:
+    source = write_source(bank(*answers, days=days))
+    (source.parent / "img").mkdir(exist_ok=True)
     (source.parent / "img" / "a b.png").write_bytes(b"\x89PNG\r\n\x1a\n")
-    ctx = context(source)
+    return source
+
+
+def test_a_fragment_that_missed_a_bank_image_is_made_again(
+    write_source: Callable[[str], Path],
+) -> None:
+    """A fragment is made with its question's own images. Had it looked up a source that is
+    another question's local image, the digest makes it again with the whole bank's."""
+    ctx = context(with_image(write_source, "Текст.", "![схема](img/a%20b.png)", days=(1, 2)))
     expected = files(ctx)
-    html = expected["digest/2026-W49.html"].decode()
-    assert html.count('src="https://digest.example.org/static/img/a%20b.png"') == 2
-    assert files(with_fragments(ctx)) == expected
-    # Alone, the raw image keeps its written path (quoted again).
-    alone = files(context(write_source(bank(raw))))["digest/2026-W49.html"].decode()
-    assert 'src="https://digest.example.org/static/img/a%2520b.png"' in alone
+
+    def missed(frag: dict[str, Any]) -> dict[str, Any]:
+        return frag | {"title_html": "УСТАРЕЛО", "misses": ["img/a%20b.png"]}
+
+    assert files(with_fragments(ctx, missed)) == expected
+    # A miss of a source no question has is the written path either way: the fragment stands.
+    stale = files(with_fragments(ctx, lambda f: missed(f) | {"misses": ["img/none.png"]}))
+    assert "УСТАРЕЛО".encode() in stale["digest/2026-W49.html"]
+
+
+def test_raw_images_keep_only_remote_sources(write_source: Callable[[str], Path]) -> None:
+    raw = '<p><img src="img/a%20b.png" alt="сырая"> <img src="https://cdn.example/x.png"></p>'
+    ctx = context(with_image(write_source, raw, "![схема](img/a%20b.png)", days=(1, 2)))
+    html = files(ctx)["digest/2026-W49.html"].decode()
+    assert html.count("img/a%20b.png") == 1 and 'src="https://cdn.example/x.png"' in html
+    assert files(with_fragments(ctx)) == files(ctx)
 
 
 def test_fragment_is_plain_data_and_independent_of_the_week() -> None:
@@ -350,20 +366,29 @@ def test_templates_and_settings_are_part_of_the_key(
     assert made == files(retitled)
 
 
-def test_raw_image_week_follows_the_bank_images(
-    write_source: Callable[[str], Path], rendered_weeks: list[str]
-) -> None:
-    """A week whose raw HTML may show an image is made again when the bank's images change,
-    even if its own questions did not."""
-    raw = '<p><img src="img/a%20b.png" alt="сырая"></p>'
-    memo = Memo()
-    alone = context(write_source(bank(raw, "Текст.", days=(1, 8))))
-    (alone.bank.content_dir / "img").mkdir()
-    (alone.bank.content_dir / "img" / "a b.png").write_bytes(b"\x89PNG\r\n\x1a\n")
-    assert b"a%2520b.png" in files(alone, memo)["digest/2026-W49.html"]
-    both = context(write_source(bank(raw, "![схема](img/a%20b.png)", days=(1, 8))))
-    rendered_weeks.clear()
-    made = files(both, memo)
-    assert rendered_weeks == ["2026-W49", "2026-W50"]
-    assert made == files(both)
-    assert b"a%2520b.png" not in made["digest/2026-W49.html"]
+def week_keys(ctx: RenderContext) -> dict[str, str]:
+    """The memo key of every week (as :func:`digest.render` makes its Digest)."""
+    made = digest.Digest(
+        ctx,
+        digest.load_templates(TEMPLATES / "digest"),
+        Urls(
+            ctx.bank.settings.newsletter.base_url,
+            ctx.bank.content_dir,
+            (img for q in ctx.bank.questions for img in q.images),
+        ),
+        {q.id: at for q, at in ctx.schedule.items},
+    )
+    return {week: made.week_key(week, qs) for week, qs in ctx.schedule.weeks().items()}
+
+
+def test_raw_image_week_follows_the_bank_images(write_source: Callable[[str], Path]) -> None:
+    """A week with raw HTML that may hold an image has the bank's local images in its key
+    (its images could resolve through them); other weeks do not."""
+    raw = '<p><img src="https://cdn.example/x.png" alt="сырая"></p>'
+    before = week_keys(context(with_image(write_source, raw, "Текст.", "Ещё.", days=(1, 8, 15))))
+    after = week_keys(
+        context(with_image(write_source, raw, "Текст.", "![схема](img/a%20b.png)", days=(1, 8, 15)))
+    )
+    assert before["2026-W49"] != after["2026-W49"]  # raw <img: the bank's images count
+    assert before["2026-W50"] == after["2026-W50"]  # plain, unchanged
+    assert before["2026-W51"] != after["2026-W51"]  # its own question changed

@@ -11,6 +11,14 @@ Size: Gmail clips a message at about 102 KB, so the base64-encoded HTML part mus
 :data:`HTML_BUDGET`. A week that does not fit is split into numbered parts
 (``2026-W49-1``, ``2026-W49-2`` …, subjects ending in ``(1/2)``) with a warning; whole
 questions are never cut, and a single answer too large for any email is an error.
+
+Speed: each question's share (answer and title as HTML and plain text) is its *fragment*
+(:func:`fragment`), made once, cached and independent of its week. A week's message is made
+from its questions' fragments (the whole page is inlined at once, so the stylesheet applies
+exactly as it would to one document) and remembered in the memo under a key of everything it
+depends on (:meth:`Digest.week_key`): after an edit only the weeks whose questions changed are
+rendered again, and the other ``.eml`` files are only reassembled (their ``Date`` is the build's
+time, ``SOURCE_DATE_EPOCH`` when set).
 """
 
 from __future__ import annotations
@@ -201,6 +209,13 @@ def fragment_key(ctx: RenderContext) -> str:
         str(ctx.bank.content_dir),
     )
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return ""
 
 
 _CODE_DIGEST: list[str] = []
@@ -518,7 +533,7 @@ class Digest:
             self.settings,
             self.ctx.bank.settings.channel,
             _code_digest(),
-            importlib.metadata.version("css-inline"),
+            _version("css-inline"),
             jinja2.__version__,
             sys.version,
         )
