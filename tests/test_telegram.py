@@ -500,6 +500,24 @@ def test_template_with_a_tag_telegram_refuses(tmp_path: Path, write_source: Any)
         build_into(source, tmp_path / "dist", templates=templates)
 
 
+def test_template_error_in_the_post_is_located(tmp_path: Path, write_source: Any) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "templates", templates)
+    (templates / "telegram" / "post.html.j2").write_text("<b>{{ question }}</b> {{ nope }}")
+    source = write_source("""\
+        questions:
+          - id: q
+            question: Вопрос?
+            answer: Ответ.
+            grades: [junior]
+        """)
+    with pytest.raises(PipelineError, match=r"telegram:1:1: template: 'nope' is undefined"):
+        build_into(source, tmp_path / "dist", templates=templates)
+    (templates / "telegram" / "post.html.j2").write_text("<b>{{ question }</b>")
+    with pytest.raises(PipelineError, match=r"post.html.j2:1:"):
+        build_into(source, tmp_path / "dist", templates=templates)
+
+
 def test_template_content_is_data_not_template(tmp_path: Path, write_source: Any) -> None:
     source = write_source("""\
         questions:

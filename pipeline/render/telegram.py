@@ -9,8 +9,8 @@ Outputs in ``dist/telegram/`` (``NNN`` = position in the publishing order):
 * ``NNN-<id>-<k>.<ext>`` (``telegram-image``): local images of the answer, sent as photos;
 * ``NNN-<id>.poll.json`` (``telegram-poll``): a ``sendPoll`` quiz payload for ``quiz:``;
 * ``index.html`` (``telegram-desk``): every post with its slot, length and Copy buttons, from
-  ``templates/telegram/desk.html.j2``; each post's HTML and Markdown are embedded once, as JSON,
-  and the page shows and copies them from there;
+  ``templates/telegram/desk.html.j2``; each post's HTML and Markdown are embedded once, in one
+  JSON list, and the page's script builds the posts and copies from there;
 * ``schedule.ics`` (``calendar``): one event per post at its slot, with a reminder.
 
 Text conversion and Telegram's limits live in :mod:`pipeline.render.telegram_text`. A post that
@@ -532,7 +532,12 @@ def _files(
         if data is None:  # no cached fragments (a direct call): make them here
             data = fragment(q, ctx)
         if "error" in data:
-            file, line, col, message = data["error"]
+            file, line, col, message = data["error"] or (
+                str(ctx.options.templates / FOLDER / POST_TEMPLATE),
+                1,
+                1,
+                "the post template could not be loaded",
+            )
             problems[:] = [Problem(Pos(file, line, col), "", message)]
             return
         for where, path, message, severity in data["warnings"]:
