@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import os
 import re
 import shutil
@@ -385,7 +386,8 @@ def test_eml_structure() -> None:
         assert part["Content-Transfer-Encoding"] == "base64"
     assert message["Subject"] == "Дайджест вопросов с собеседований по Data Science: 2026-W52"
     assert message["From"].addresses[0].addr_spec == "digest@example.org"
-    assert message["Date"].datetime == NOW
+    # Date: the week's last post (its digest is due then), not the build time.
+    assert message["Date"].datetime.isoformat() == "2026-12-24T18:30:00+03:00"
     assert re.fullmatch(r"<digest-2026-W52\.[0-9a-f]{16}@example\.org>", message["Message-ID"])
     assert "diagonal_sum</span>" in html.get_content()
     assert "def diagonal_sum" in plain.get_content()
@@ -524,3 +526,42 @@ def test_cli_build_week(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "--week: no questions are scheduled in 2027-W01" in result.stderr
+
+
+@pytest.mark.parametrize("service", ["listmonk", "buttondown", "mailchimp"])
+def test_content_is_not_run_as_the_newsletter_services_template(
+    write_source,
+    tmp_path: Path,
+    service: str,  # type: ignore[no-untyped-def]
+) -> None:
+    from tests.conftest import build_into
+
+    source = write_source(f"""
+        newsletter:
+          unsubscribe: {service}
+        schedule:
+          start: 2026-12-01
+        questions:
+          - id: templates
+            question: "Что выведет {{{{ 7*7 }}}}?"
+            answer: "Шаблон {{{{ Subscriber.Email }}}}, тег {{% if x %}} и `*|EMAIL|*`."
+            grades: [junior]
+    """)
+    report = build_into(source, tmp_path / "dist")
+    html_file = next(f for f in report.files if f.kind == "digest-html")
+    text_file = next(f for f in report.files if f.kind == "digest-text")
+    page, text = html_file.data.decode(), text_file.data.decode()
+    placeholder = {
+        "listmonk": "{{ UnsubscribeURL }}",
+        "buttondown": "{{ unsubscribe_url }}",
+        "mailchimp": "*|UNSUB|*",
+    }[service]
+    # The service's own placeholder is the only template syntax left in the message...
+    for body in (page, text):
+        rest = body.replace(placeholder, "")
+        assert "{{" not in rest and "{%" not in rest and "*|" not in rest
+    assert placeholder in page
+    # ...and the reader still sees the literal text.
+    assert html.unescape(page).count("{{ Subscriber.Email }}") == 1
+    assert "*|EMAIL|*" in html.unescape(page)
+    assert text.replace("\u2060", "").count("{% if x %}") == 1

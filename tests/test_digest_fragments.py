@@ -322,11 +322,7 @@ def test_unchanged_weeks_come_from_the_memo(rendered_weeks: list[str]) -> None:
     again = files(later, memo)
     assert len(rendered_weeks) == 5  # nothing rendered again
     assert again == files(later)  # the same as made from scratch at that time
-    for path, data in first.items():
-        if path.endswith(".eml"):  # only the Date header follows the build's time
-            assert data.replace(b"Fri, 20 Nov", b"Mon, 23 Nov") == again[path]
-        else:
-            assert data == again[path]
+    assert first == again  # the build's time is in no file
 
 
 def test_an_edit_renders_its_week_only(

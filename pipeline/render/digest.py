@@ -75,6 +75,9 @@ TEMPLATE_DIR = "digest"
 INLINED_CSS = ("style.css", "code.css")
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 
+#: Template openers of the newsletter services (Go/Django-style braces, Mailchimp merge tags).
+_SERVICE_SYNTAX = re.compile(r"\{[{%#]|\*\|")
+
 #: Unsubscribe link per newsletter service: the service replaces its placeholder when sending.
 UNSUBSCRIBE_PLACEHOLDERS = {
     "listmonk": "{{ UnsubscribeURL }}",
@@ -428,14 +431,39 @@ class Digest:
 
     def html(self, week: str, views: Sequence[QuestionView], part: int, parts: int) -> str:
         page = self.templates.html.render(self.common(week, views, part, parts))
-        return str(self.inliner.inline(page))
+        return self.shield(str(self.inliner.inline(page)), html=True)
+
+    def shield(self, body: str, *, html: bool) -> str:
+        """Keep content from being run as the newsletter service's own template.
+
+        listmonk, Buttondown and Mailchimp treat the message as a template when they send it:
+        ``{{ x }}``, ``{% … %}`` or ``*|EMAIL|*`` in an answer would be evaluated. Outside the
+        one unsubscribe placeholder, their openers become entities (HTML) or get an invisible
+        word joiner (text), so the literal text reaches the reader.
+        """
+        placeholder = UNSUBSCRIBE_PLACEHOLDERS.get(self.settings.unsubscribe)
+        if placeholder is None:
+            return body
+        pieces = body.split(placeholder)
+        return placeholder.join(
+            _SERVICE_SYNTAX.sub(
+                (lambda m: "".join(f"&#{ord(c)};" for c in m.group(0)))
+                if html
+                else (lambda m: m.group(0)[0] + "\u2060" + m.group(0)[1:]),
+                piece,
+            )
+            for piece in pieces
+        )
 
     def text(self, week: str, views: Sequence[QuestionView], part: int, parts: int) -> str:
         notes = Footnotes()
         answers = {v.id: self.answer_text(v, notes) for v in views}
-        return self.templates.text.render(
-            self.common(week, views, part, parts)
-            | {"answers": answers, "footnotes": notes.listing()}
+        return self.shield(
+            self.templates.text.render(
+                self.common(week, views, part, parts)
+                | {"answers": answers, "footnotes": notes.listing()}
+            ),
+            html=False,
         )
 
     def answer_text(self, view: QuestionView, notes: Footnotes) -> str:
@@ -471,12 +499,16 @@ class Digest:
         subject = self.subject(week, len(views), part, parts)
         return prepare(replace(self.envelope(name), subject=subject, text=text, html=html))
 
-    def envelope(self, name: str) -> Letter:
-        """The message's sender, date and ident (the rest comes from :meth:`prepare`)."""
+    def envelope(self, name: str, ids: Sequence[str] = ()) -> Letter:
+        """The message's sender, date and ident (the rest comes from :meth:`prepare`).
+
+        ``Date`` is the moment of the last post the message covers (when the digest is due),
+        not the build time: rebuilding an unchanged week gives the same bytes.
+        """
         return Letter(
             subject="",
             sender=self.settings.sender,
-            date=self.ctx.now,
+            date=max((self.slots[i] for i in ids), default=self.ctx.now),
             text="",
             html="",
             ident=f"digest-{name}",
@@ -489,7 +521,7 @@ class Digest:
         """A message's three files."""
         yield _file(f"digest/{name}.html", "digest-html", prepared.html, ids)
         yield _file(f"digest/{name}.txt", "digest-text", prepared.text, ids)
-        eml = write_message(self.envelope(name), prepared)
+        eml = write_message(self.envelope(name, ids), prepared)
         yield _file(f"digest/{name}.eml", "digest-eml", eml, ids)
         if self.extras_warning:
             self.extras_warning = False
