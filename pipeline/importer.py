@@ -699,17 +699,10 @@ class Bank:
 def open_bank(path: Path) -> Bank:
     """Read the ids and question texts of an existing source (it need not validate)."""
     doc = load_source(path)
-    root = doc.root
-    items = (
-        next(
-            (v for k, v in root.value if isinstance(k, ScalarNode) and k.value == "questions"), None
-        )
-        if isinstance(root, MappingNode)
-        else None
-    )
+    items = doc.top("questions")
     if not isinstance(items, SequenceNode) or (items.flow_style and items.value):
         raise fail(
-            doc.pos(items or root),
+            doc.pos(items or doc.root),
             "questions",
             "expected a block list 'questions:' with '- id: ...' items to append to",
         )

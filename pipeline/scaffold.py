@@ -44,17 +44,16 @@ def used_ids(source: Path, listed: Sequence[str]) -> set[str]:
 def append_question(source: Path, qid: str | None, grades: Sequence[str] | None) -> tuple[str, int]:
     """Insert the skeleton; return its id and 1-based line."""
     doc = load_source(source)
-    root = doc.root
-    items = (
-        next(
-            (v for k, v in root.value if isinstance(k, ScalarNode) and k.value == "questions"), None
-        )
-        if isinstance(root, MappingNode)
-        else None
-    )
+    items = doc.top("questions")
     if not isinstance(items, SequenceNode) or items.flow_style:
         raise PipelineError(
-            [Problem(doc.pos(root), "questions", "expected a block list 'questions:' to append to")]
+            [
+                Problem(
+                    doc.pos(items or doc.root),
+                    "questions",
+                    "expected a block list 'questions:' to append to",
+                )
+            ]
         )
     listed = [
         v.value

@@ -43,6 +43,14 @@ class Document:
         mark = node.start_mark
         return Pos(self.display, mark.line + 1, mark.column + 1)
 
+    def top(self, key: str) -> Node | None:
+        """The value of a top-level key (None when absent or the root is not a mapping)."""
+        if not isinstance(self.root, MappingNode):
+            return None
+        return next(
+            (v for k, v in self.root.value if isinstance(k, ScalarNode) and k.value == key), None
+        )
+
     def line(self, number: int) -> str:
         """Source line ``number`` (1-based), without its newline; '' past the end."""
         return self.lines[number - 1] if 0 < number <= len(self.lines) else ""

@@ -269,18 +269,11 @@ def validate(doc: Document) -> Validated:
     return Validated(bank, warnings)
 
 
-def _top(doc: Document, key: str) -> Node | None:
-    assert isinstance(doc.root, MappingNode)
-    return next(
-        (v for k, v in doc.root.value if isinstance(k, ScalarNode) and k.value == key), None
-    )
-
-
 def _partial(doc: Document) -> dict[str, Any]:
     """Settings sections that converted cleanly, when the document as a whole did not."""
     out: dict[str, Any] = {}
     for name in ("channel", "deck", "schedule", "newsletter"):
-        node = _top(doc, name)
+        node = doc.top(name)
         if node is not None:
             value = SOURCE.fields[name].spec.convert(node, name, Checker(doc))
             if value is not INVALID:
@@ -309,7 +302,7 @@ def _questions(
     When the document failed elsewhere the items are converted again quietly (their problems
     are already recorded), so duplicate ids and images are still reported in the same run.
     """
-    node = _top(doc, "questions")
+    node = doc.top("questions")
     if not isinstance(node, SequenceNode):
         return []
     out: list[Question] = []
