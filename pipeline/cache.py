@@ -128,9 +128,13 @@ class Memo:
         if self._db is None:
             return
         with self._db:
-            self._db.execute("CREATE TEMP TABLE used (k TEXT PRIMARY KEY)")
-            self._db.executemany("INSERT INTO used VALUES (?)", ((k,) for k in self._used))
-            self._db.execute("DELETE FROM memo WHERE k NOT IN (SELECT k FROM used)")
+            # Dropping unused rows costs a pass over the table: only worth it once they are a
+            # sizeable share (an edited question leaves one stale row per target).
+            stale = len(self._keys - self._used) if self._keys is not None else 0
+            if stale > max(100, len(self._used) // 5):
+                self._db.execute("CREATE TEMP TABLE used (k TEXT PRIMARY KEY)")
+                self._db.executemany("INSERT INTO used VALUES (?)", ((k,) for k in self._used))
+                self._db.execute("DELETE FROM memo WHERE k NOT IN (SELECT k FROM used)")
         self._db.close()
         self._db = None
 

@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -160,8 +161,12 @@ class Staging:
         (self.root / MANIFEST).write_bytes(manifest.encode())
         try:
             _swap_in(self.root, self.out_dir)
-        finally:
+        except BaseException:
             shutil.rmtree(self.root, ignore_errors=True)
+            raise
+        # self.root now holds the previous build. A big one takes a while to delete: that
+        # happens in a detached process, so the build does not wait for it.
+        _remove(self.root, self.out_dir, background=len(self.previous) >= BACKGROUND_REMOVAL)
         return self.written
 
     def discard(self) -> None:
@@ -207,13 +212,36 @@ def write_outputs(files: Iterable[OutputFile], out_dir: Path) -> list[WrittenFil
 
 
 def recover(out_dir: Path) -> None:
-    """Finish a two-rename swap that a killed build left half done (non-Linux fallback)."""
+    """Finish a two-rename swap that a killed build left half done (non-Linux fallback), and
+    remove staging and replaced folders earlier builds left behind."""
     old = out_dir.parent / f".{out_dir.name}.old"
     if old.exists() and not out_dir.exists():
         old.rename(out_dir)
     shutil.rmtree(old, ignore_errors=True)
-    for stale in out_dir.parent.glob(f".{out_dir.name}.staging-*"):
-        shutil.rmtree(stale, ignore_errors=True)
+    for pattern in (f".{out_dir.name}.staging-*", f".{out_dir.name}.trash-*"):
+        for stale in out_dir.parent.glob(pattern):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+#: A replaced build with at least this many files is deleted in the background.
+BACKGROUND_REMOVAL = 5000
+
+
+def _remove(tree: Path, out_dir: Path, *, background: bool) -> None:
+    rm = shutil.which("rm")
+    if not background or rm is None:
+        shutil.rmtree(tree, ignore_errors=True)
+        return
+    trash = out_dir.parent / f".{out_dir.name}.trash-{os.getpid()}"
+    shutil.rmtree(trash, ignore_errors=True)
+    tree.rename(trash)
+    subprocess.Popen(
+        [rm, "-rf", "--", str(trash)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def _swap_in(staging: Path, out_dir: Path) -> None:

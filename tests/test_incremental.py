@@ -199,3 +199,22 @@ def test_a_located_error_from_a_worker_process_arrives_whole(
     assert (problem.path, problem.message) == ("questions[5].answer", "too much of something")
     assert problem.pos is not None and problem.pos.line > 1
     assert not (options.out).exists()
+
+
+def test_a_big_replaced_build_is_removed_without_waiting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    import pipeline.write as write_module
+
+    monkeypatch.setattr(write_module, "BACKGROUND_REMOVAL", 3)
+    dist = tmp_path / "dist"
+    write_outputs([OutputFile(f"f{i}.txt", "x", b"old %d" % i) for i in range(5)], dist)
+    write_outputs([OutputFile("g.txt", "x", b"new")], dist)
+    assert sorted(p.name for p in dist.iterdir()) == ["README.md", "g.txt", "manifest.json"]
+    for _ in range(100):  # the detached 'rm' finishes on its own
+        if [p.name for p in tmp_path.iterdir()] == ["dist"]:
+            break
+        time.sleep(0.05)
+    assert [p.name for p in tmp_path.iterdir()] == ["dist"]
