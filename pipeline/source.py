@@ -18,9 +18,24 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from pipeline.errors import Pos, fail
 
 try:  # libyaml is about ten times faster; it keeps line/column marks too
-    from yaml import CSafeLoader as _Loader
+    from yaml import CSafeLoader as _SafeLoader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
+_TAGS = {
+    ScalarNode: "tag:yaml.org,2002:str",
+    SequenceNode: "tag:yaml.org,2002:seq",
+    MappingNode: "tag:yaml.org,2002:map",
+}
+
+
+class _Loader(_SafeLoader):
+    """Composes without YAML 1.1 tag resolution: validation types every scalar itself (as
+    YAML 1.2 does), so the resolver's regexes would be wasted on every value."""
+
+    def resolve(self, kind: type[Node], value: str | None, implicit: tuple[bool, bool]) -> str:
+        return _TAGS[kind]
+
 
 #: Larger sources are refused before parsing: a question bank of 100,000 questions is ~60 MB.
 MAX_SOURCE_BYTES = 128 * 1024 * 1024

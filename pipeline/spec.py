@@ -315,7 +315,7 @@ class Record(Spec):
                 continue
             first_seen[key] = key_node
             spec = self.fields.get(key)
-            if spec is None and key == "<<" and key_node.tag.endswith(":merge"):
+            if spec is None and key == "<<" and not key_node.style:  # a plain << merges
                 check.error(
                     key_node,
                     where,

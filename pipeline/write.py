@@ -156,8 +156,13 @@ class Staging:
     def commit(self) -> list[WrittenFile]:
         """Add README and manifest, then make this the output folder."""
         self.add(OutputFile("README.md", "readme", DIST_README.encode()))
-        entries = [w.manifest_entry() for w in sorted(self.written, key=lambda w: w.path)]
-        manifest = json.dumps({"outputs": entries}, ensure_ascii=False, indent=2) + "\n"
+        # One entry per line, each encoded by json's C encoder (indent= would use the slow
+        # pure-Python one: seconds for a big bank).
+        entries = ",\n".join(
+            "    " + json.dumps(w.manifest_entry(), ensure_ascii=False)
+            for w in sorted(self.written, key=lambda w: w.path)
+        )
+        manifest = '{\n  "outputs": [\n' + entries + "\n  ]\n}\n"
         (self.root / MANIFEST).write_bytes(manifest.encode())
         try:
             _swap_in(self.root, self.out_dir)
