@@ -107,7 +107,8 @@ def load_source(path: Path) -> Document:
             Pos(display, 1, 1), "", "the file is empty: expected a mapping with a 'questions:' list"
         )
     doc = Document(path, display, text, root, tuple(text.splitlines()))
-    _check_aliases(doc)
+    if _ANCHOR.search(text):  # without an anchor there can be no alias to expand
+        _check_aliases(doc)
     return doc
 
 
@@ -173,6 +174,10 @@ def _tab_indented(text: str, line: int) -> bool:
     lines = text.splitlines()
     near = lines[max(0, line - 2) : line]
     return any(re.match(r"^ *\t", candidate) for candidate in near)
+
+
+#: An anchor token (``&name``) where YAML allows one; a false match only costs a walk.
+_ANCHOR = re.compile(r"(?:^|[\s\[{,])&[^\s\[\]{},]")
 
 
 def _check_aliases(doc: Document) -> None:

@@ -113,16 +113,16 @@ KILL_SCRIPT = """
 import sys, time
 from pathlib import Path
 import pipeline.write as w
-real = w.Path.write_bytes
+real = w.Staging.add
 count = 0
-def slow(self, data):
+def slow(self, f):
     global count
     count += 1
     if count == 50:
         print("writing", flush=True)
         time.sleep(60)
-    return real(self, data)
-w.Path.write_bytes = slow
+    return real(self, f)
+w.Staging.add = slow
 files = [w.OutputFile(f"f{i:03d}.txt", "x", b"new") for i in range(200)]
 w.write_outputs(files, Path(sys.argv[1]))
 """
