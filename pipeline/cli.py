@@ -162,9 +162,9 @@ def parser() -> argparse.ArgumentParser:
     from pipeline import importer_cli  # import-telegram: options and report live there
 
     importer_cli.configure(add("import-telegram", importer_cli.command, importer_cli.HELP))
-    from pipeline import mail  # send: exit codes and arguments are documented there
+    from pipeline import mail_cli  # send: arguments and exit codes live there
 
-    mail.configure_send(add("send", mail.cmd_send, "send a built digest .eml over SMTP"))
+    mail_cli.configure_send(add("send", mail_cli.cmd_send, "send a built digest .eml over SMTP"))
     for name, (func, help_text, configure) in EXTRA_COMMANDS.items():
         configure(add(name, func, help_text))
     return top
