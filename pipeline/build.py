@@ -275,13 +275,7 @@ def _unchanged_build(options: BuildOptions) -> BuildReport | None:
     stamp = read_stamp(options.cache)
     if not stamp or not options.source.is_file():
         return None
-    key = input_key(
-        options.source,
-        lock_path(options.source),
-        options.templates,
-        options.key_parts(),
-        skip=_not_input(options),
-    )
+    key = _input_key(options)
     if stamp.get("key") != key or not output_intact(options.out, stamp.get("manifest", "")):
         return None
     files = tuple(
@@ -297,20 +291,22 @@ def _unchanged_build(options: BuildOptions) -> BuildReport | None:
     return BuildReport(stamp["questions"], files, warnings, unchanged=True)
 
 
-def _not_input(options: BuildOptions) -> list[Path]:
-    return [options.out, *([options.cache] if options.cache else [])]
+def _input_key(options: BuildOptions) -> str:
+    """Digest of everything the build reads (the output and cache folders are not input)."""
+    not_input = [options.out, *([options.cache] if options.cache else [])]
+    return input_key(
+        options.source,
+        lock_path(options.source),
+        options.templates,
+        options.key_parts(),
+        skip=not_input,
+    )
 
 
 def _remember_build(options: BuildOptions, report: BuildReport) -> None:
     if options.cache is None:
         return
-    key = input_key(
-        options.source,
-        lock_path(options.source),
-        options.templates,
-        options.key_parts(),
-        skip=_not_input(options),
-    )
+    key = _input_key(options)
     manifest = hashlib.sha256((options.out / MANIFEST).read_bytes()).hexdigest()
     warnings = [
         {
