@@ -146,11 +146,12 @@ def build(options: BuildOptions) -> BuildReport:
     schedule = clock.stage(
         "plan", plan_schedule, validated.bank, previous_lock.get("schedule", {}), now
     )
-    memo = Memo(options.cache)
-    context = RenderContext(validated.bank, schedule, previous_lock, now, options, memo)
-    fragments = clock.stage("fragments", compute_fragments, context, TARGETS)
-    context = replace(context, fragments=fragments)
+    # One build at a time per output folder: it also guards the cache they share.
     with build_lock(options.out):
+        memo = Memo(options.cache)
+        context = RenderContext(validated.bank, schedule, previous_lock, now, options, memo)
+        fragments = clock.stage("fragments", compute_fragments, context, TARGETS)
+        context = replace(context, fragments=fragments)
         staging = Staging(options.out)
         try:
             results = _render_all(context, TARGETS, staging, clock)
@@ -164,15 +165,16 @@ def build(options: BuildOptions) -> BuildReport:
         except BaseException:
             staging.discard()
             raise
-    clock.stage("cache:save", memo.save)
-    report = BuildReport(
-        len(validated.bank.questions),
-        tuple(written),
-        tuple(warnings),
-        clock.times,
-        validated.bank,
-    )
-    _remember_build(options, report)
+        finally:
+            clock.stage("cache:save", memo.save)  # fragments made so far are kept either way
+        report = BuildReport(
+            len(validated.bank.questions),
+            tuple(written),
+            tuple(warnings),
+            clock.times,
+            validated.bank,
+        )
+        _remember_build(options, report)
     return report
 
 
