@@ -43,8 +43,6 @@ class Memo:
     """
 
     def __init__(self, folder: Path | None = None) -> None:
-        self.hits = 0
-        self.misses = 0
         self._new: dict[str, bytes] = {}
         self._used: set[str] = set()
         self._keys: set[str] | None = None
@@ -69,9 +67,7 @@ class Memo:
         full = f"{namespace}\x00{key}"
         cached = self.lookup(full)
         if cached is not None:
-            self.hits += 1
             return cached  # type: ignore[no-any-return]
-        self.misses += 1
         value = compute()
         self.store(full, value)
         return value

@@ -165,13 +165,7 @@ def parser() -> argparse.ArgumentParser:
     from pipeline import mail_cli  # send: arguments and exit codes live there
 
     mail_cli.configure_send(add("send", mail_cli.cmd_send, "send a built digest .eml over SMTP"))
-    for name, (func, help_text, configure) in EXTRA_COMMANDS.items():
-        configure(add(name, func, help_text))
     return top
-
-
-#: Commands added by other modules: name -> (function, help, configure(parser)).
-EXTRA_COMMANDS: dict[str, tuple[Command, str, Callable[[argparse.ArgumentParser], None]]] = {}
 
 
 def _print_warnings(warnings: Sequence[Problem]) -> None:

@@ -33,9 +33,6 @@ from markdown.treeprocessors import Treeprocessor
 
 from pipeline import sanitize
 
-#: Bumped whenever the tree this module produces changes shape (part of render cache keys).
-MARKUP_VERSION = "1"
-
 #: Python-Markdown's link and image rules are quadratic in the number of '[' on a line, and
 #: its block parser recurses per nesting level: beyond these bounds a field is refused with a
 #: located error instead of hanging the build.

@@ -31,10 +31,6 @@ class Schedule:
 
     items: tuple[tuple[Question, datetime], ...]
 
-    def slot_of(self, qid: str) -> datetime:
-        """The publish time of question ``qid`` (KeyError-like StopIteration if unknown)."""
-        return next(at for q, at in self.items if q.id == qid)
-
     def until(self, day: date | None) -> Schedule:
         """Only what is published on or before ``day`` (all when None)."""
         if day is None:
