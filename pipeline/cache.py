@@ -86,11 +86,16 @@ class Memo:
         return None if row is None else marshal.loads(row[0])
 
     def contains(self, full: str) -> bool:
-        """Whether a value is stored, without loading it (keys are read once per build)."""
+        """Whether a value is stored, without loading it (keys are read once per build).
+
+        The entry counts as used by this build (it is kept when the memo is saved)."""
         with self._lock:
             return self._contains(full)
 
     def _contains(self, full: str) -> bool:
+        # Asking marks the entry as this build's: a target that finds its finished files in
+        # the cache need not read every fragment, and those must survive the save.
+        self._used.add(full)
         if self._keys is None:
             self._keys = set(self._new)
             if self._db is not None:

@@ -218,3 +218,27 @@ def test_a_big_replaced_build_is_removed_without_waiting(
             break
         time.sleep(0.05)
     assert [p.name for p in tmp_path.iterdir()] == ["dist"]
+
+
+def test_cache_entries_a_build_asked_for_survive_its_save(tmp_path: Path) -> None:
+    # A rebuild whose targets reuse finished files reads no fragments; the fragments are still
+    # current and must not be dropped (that made every second edit recompute the whole bank).
+    from pipeline.cache import Memo
+
+    keys = [f"fragment:toy\x00{n}" for n in range(500)]
+    memo = Memo(tmp_path)
+    for key in keys:
+        memo.store(key, key)
+    memo.save()
+    memo = Memo(tmp_path)
+    assert all(memo.contains(key) for key in keys)
+    memo.lookup(keys[0])
+    memo.save()
+    memo = Memo(tmp_path)
+    assert [memo.lookup(key) for key in keys] == keys
+    memo.save()
+    memo = Memo(tmp_path)
+    assert memo.contains(keys[0])  # only one asked for: the other 499 are stale and dropped
+    memo.save()
+    memo = Memo(tmp_path)
+    assert memo.lookup(keys[0]) == keys[0] and not memo.contains(keys[1])
