@@ -30,6 +30,7 @@ from pipeline.cache import (
     write_stamp,
 )
 from pipeline.errors import PipelineError, Pos, Problem, Severity
+from pipeline.incremental import load_validated
 from pipeline.lockfile import dump_lock, lock_path, read_lock
 from pipeline.model import Bank, Question
 from pipeline.schedule import Schedule, plan_schedule
@@ -140,15 +141,22 @@ def build(options: BuildOptions) -> BuildReport:
     from pipeline.render import TARGETS  # late: renderers import this module's types
 
     now = build_time(options.now)
-    document = clock.stage("load", load_source, options.source)
-    validated = clock.stage("validate", validate, document)
-    # The bank lives for the whole build: keep the cyclic collector from rescanning its
-    # millions of objects on every later allocation burst (seconds at 100,000 questions).
-    gc.freeze()
-    try:
-        return _build_bank(options, clock, now, validated, TARGETS)
-    finally:
-        gc.unfreeze()
+    guard_out_dir(options.out, options.source)
+    # One build at a time per output folder: it also guards the cache they share.
+    with build_lock(options.out):
+        memo = Memo(options.cache)
+        try:
+            validated = clock.stage("load+validate", load_validated, options.source, memo)
+        except BaseException:
+            memo.save(prune=False)  # keep what is cached: only this source is broken
+            raise
+        # The bank lives for the whole build: keep the cyclic collector from rescanning its
+        # millions of objects on every later allocation burst (seconds at 100,000 questions).
+        gc.freeze()
+        try:
+            return _build_bank(options, clock, now, validated, memo, TARGETS)
+        finally:
+            gc.unfreeze()
 
 
 def _build_bank(
@@ -156,43 +164,44 @@ def _build_bank(
     clock: _Stopwatch,
     now: datetime,
     validated: Validated,
+    memo: Memo,
     targets: Mapping[str, Target],
 ) -> BuildReport:
-    """Everything after validation: plan, fragments, render, write."""
-    guard_out_dir(options.out, options.source)
+    """Everything after validation: plan, fragments, render, write (under the build lock)."""
     previous_lock = read_lock(lock_path(options.source))
-    schedule = clock.stage(
-        "plan", plan_schedule, validated.bank, previous_lock.get("schedule", {}), now
-    )
-    # One build at a time per output folder: it also guards the cache they share.
-    with build_lock(options.out):
-        memo = Memo(options.cache)
+    staging: Staging | None = None
+    done = False
+    try:
+        schedule = clock.stage(
+            "plan", plan_schedule, validated.bank, previous_lock.get("schedule", {}), now
+        )
         context = RenderContext(validated.bank, schedule, previous_lock, now, options, memo)
         fragments = clock.stage("fragments", compute_fragments, context, targets)
         context = replace(context, fragments=fragments)
         staging = Staging(options.out)
-        try:
-            results = _render_all(context, targets, staging, clock)
-            warnings = [*validated.warnings, *(w for r in results.values() for w in r.warnings)]
-            stop_on_problems(warnings, options.strict)
-            lock = {"schedule": schedule.lock_section()} | {
-                name: r.lock for name, r in results.items() if r.lock is not None
-            }
-            clock.stage("write:lock", write_lock, options.source, previous_lock, lock)
-            written = clock.stage("write:swap", staging.commit)
-        except BaseException:
+        results = _render_all(context, targets, staging, clock)
+        warnings = [*validated.warnings, *(w for r in results.values() for w in r.warnings)]
+        stop_on_problems(warnings, options.strict)
+        lock = {"schedule": schedule.lock_section()} | {
+            name: r.lock for name, r in results.items() if r.lock is not None
+        }
+        clock.stage("write:lock", write_lock, options.source, previous_lock, lock)
+        written = clock.stage("write:swap", staging.commit)
+        done = True
+    finally:
+        if staging is not None and not done:
             staging.discard()
-            raise
-        finally:
-            clock.stage("cache:save", memo.save)  # fragments made so far are kept either way
-        report = BuildReport(
-            len(validated.bank.questions),
-            tuple(written),
-            tuple(warnings),
-            clock.times,
-            validated.bank,
-        )
-        _remember_build(options, report)
+        # What was made so far is kept either way; entries go only after a whole build
+        # (a failed one has not asked for all it needs).
+        clock.stage("cache:save", memo.save, done)
+    report = BuildReport(
+        len(validated.bank.questions),
+        tuple(written),
+        tuple(warnings),
+        clock.times,
+        validated.bank,
+    )
+    _remember_build(options, report)
     return report
 
 

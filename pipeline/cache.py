@@ -120,18 +120,18 @@ class Memo:
         else:
             self._db.execute("INSERT OR REPLACE INTO memo VALUES (?, ?)", (full, raw))
 
-    def save(self) -> None:
-        """Commit new entries and drop the ones this build did not use."""
+    def save(self, prune: bool = True) -> None:
+        """Commit new entries and (``prune``) drop the ones this build did not use."""
         with self._lock:
-            self._save()
+            self._save(prune)
 
-    def _save(self) -> None:
+    def _save(self, prune: bool) -> None:
         if self._db is None:
             return
         with self._db:
             # Dropping unused rows costs a pass over the table: only worth it once they are a
             # sizeable share (an edited question leaves one stale row per target).
-            stale = len(self._keys - self._used) if self._keys is not None else 0
+            stale = len(self._keys - self._used) if self._keys is not None and prune else 0
             if stale > max(100, len(self._used) // 5):
                 self._db.execute("CREATE TEMP TABLE used (k TEXT PRIMARY KEY)")
                 self._db.executemany("INSERT INTO used VALUES (?)", ((k,) for k in self._used))

@@ -82,6 +82,16 @@ def display_path(path: Path) -> str:
 
 def load_source(path: Path) -> Document:
     """Read and compose ``path``; raise :class:`PipelineError` with a located message."""
+    display, text = read_source(path)
+    root = compose(text, display)
+    doc = Document(path, display, text, root, tuple(text.splitlines()))
+    if has_anchor(text):  # without an anchor there can be no alias to expand
+        _check_aliases(doc)
+    return doc
+
+
+def read_source(path: Path) -> tuple[str, str]:
+    """(display path, text) of a source file that is small enough, UTF-8 and not empty."""
     display = display_path(path)
     raw = path.read_bytes()
     if len(raw) > MAX_SOURCE_BYTES:
@@ -92,9 +102,15 @@ def load_source(path: Path) -> Document:
         )
     text = _decode(raw, display)
     if not text.strip() or _only_comments(text):
-        raise fail(
-            Pos(display, 1, 1), "", "the file is empty: expected a mapping with a 'questions:' list"
-        )
+        raise fail(Pos(display, 1, 1), "", _EMPTY)
+    return display, text
+
+
+_EMPTY = "the file is empty: expected a mapping with a 'questions:' list"
+
+
+def compose(text: str, display: str) -> Node:
+    """The YAML node tree of ``text`` (positions count from its start), or a located error."""
     try:
         root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
@@ -104,13 +120,27 @@ def load_source(path: Path) -> Document:
     except yaml.YAMLError as exc:  # unmarked errors are rare
         raise fail(Pos(display, 1, 1), "", f"YAML error: {exc}") from None
     if root is None:
-        raise fail(
-            Pos(display, 1, 1), "", "the file is empty: expected a mapping with a 'questions:' list"
-        )
-    doc = Document(path, display, text, root, tuple(text.splitlines()))
-    if _ANCHOR.search(text):  # without an anchor there can be no alias to expand
-        _check_aliases(doc)
-    return doc
+        raise fail(Pos(display, 1, 1), "", _EMPTY)
+    return root
+
+
+def has_anchor(text: str) -> bool:
+    """Whether ``text`` may hold a YAML anchor (``&name`` where YAML allows one: at the start
+    or after a space, ``[``, ``{`` or ``,``), and so aliases to it. A false match only costs a
+    walk. (A loop over the ``&`` found: a regular expression scans every character.)"""
+    at = text.find("&")
+    while at >= 0:
+        before = text[at - 1] if at else " "
+        after = text[at + 1 : at + 2]
+        if (
+            (before.isspace() or before in "[{,")
+            and after
+            and not after.isspace()
+            and after not in "[]{},"
+        ):
+            return True
+        at = text.find("&", at + 1)
+    return False
 
 
 def _decode(raw: bytes, display: str) -> str:
@@ -149,8 +179,11 @@ def _reader_error(exc: yaml.reader.ReaderError, display: str, text: str) -> Exce
     )
 
 
+_CONTENT_LINE = re.compile(r"^[^\S\n]*[^\s#]", re.M)
+
+
 def _only_comments(text: str) -> bool:
-    return all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines())
+    return _CONTENT_LINE.search(text) is None
 
 
 _TAB_MESSAGE = "a tab character; YAML indentation must use spaces"
@@ -175,10 +208,6 @@ def _tab_indented(text: str, line: int) -> bool:
     lines = text.splitlines()
     near = lines[max(0, line - 2) : line]
     return any(re.match(r"^ *\t", candidate) for candidate in near)
-
-
-#: An anchor token (``&name``) where YAML allows one; a false match only costs a walk.
-_ANCHOR = re.compile(r"(?:^|[\s\[{,])&[^\s\[\]{},]")
 
 
 def _check_aliases(doc: Document) -> None:

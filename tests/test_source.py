@@ -30,8 +30,12 @@ def expected_lines(fixture: Path) -> list[str]:
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` but the build's own cache and lock (not outputs: a failed
+    build may keep what it validated, and it held the lock while it did)."""
     return {
-        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and ".cache" not in p.parts and p.name != ".dist.lock"
     }
 
 

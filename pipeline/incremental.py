@@ -1,0 +1,266 @@
+"""Load and validate again after an edit: only the questions whose text changed.
+
+A bank of thousands of questions takes most of a second to compose as YAML and another half to
+validate, on every build. But the editor changes a question or two between builds, and each
+question is one item of the ``questions:`` list, written as its own block of lines. So:
+
+1. The source is cut into its head (everything before the first item), one block of lines per
+   item, and its tail (top-level keys after the list), by indentation only (:func:`split`).
+2. Each item's block is composed and validated on its own, exactly as inside the document
+   (positions relative to the block), and the resulting question is cached under a digest of
+   the block's text, the time zone and the code; an unchanged block, wherever it moved, is
+   read back and moved to its new line and index.
+3. The head and tail, with an empty list in between, are validated as the settings.
+
+This is a shortcut, never a second dialect: whenever anything is not plainly clean (a YAML or
+validation problem or warning anywhere, anchors, document markers, duplicate ids or question
+texts, a layout the cutter does not recognise) the whole file goes through
+:func:`pipeline.source.load_source` and :func:`pipeline.validate.validate`, which give the
+located messages. Items with images (their files are read) or a pinned time are validated
+every time, not cached. ``tests/test_incremental_source.py`` checks the two paths agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from yaml.nodes import SequenceNode
+
+from pipeline.cache import Memo, code_digest
+from pipeline.errors import PipelineError, Pos
+from pipeline.model import Bank, Question, Quiz
+from pipeline.source import Document, compose, has_anchor, load_source, read_source
+from pipeline.spec import INVALID, Checker
+from pipeline.validate import (
+    QUESTION,
+    SOURCE,
+    Validated,
+    _normalise,
+    _question,
+    _settings,
+    validate,
+)
+
+NAMESPACE = "source-item"
+
+_QUESTIONS_KEY = re.compile(r"^questions:[ ]*(?:#.*)?$", re.M)
+_FIRST_ITEM = re.compile(r"^( *)-(?: |$)", re.M)
+#: Lines that need the whole document to be read right: YAML directives, document markers.
+_DOCUMENT_LEVEL = re.compile(r"^(?:%|---(?:\s|$)|\.\.\.(?:\s|$))", re.M)
+
+
+class _Unclean(Exception):
+    """The shortcut does not apply: validate the whole file."""
+
+
+def load_validated(source: Path, memo: Memo) -> Validated:
+    """``validate(load_source(source))``, reusing the questions of earlier builds."""
+    display, text = read_source(source)
+    try:
+        return _from_blocks(source, display, text, memo)
+    except (_Unclean, PipelineError):
+        return validate(load_source(source))
+
+
+@dataclass(frozen=True, slots=True)
+class Blocks:
+    """A source cut at its items: ``head + items + tail == text``."""
+
+    head: str
+    items: list[tuple[int, str]]  # (0-based line of the block's first line, block text)
+    tail: str
+
+
+def split(text: str) -> Blocks | None:
+    """Cut the source at the items of its top-level ``questions:`` list, or None when the
+    layout is not the plain one (one ``questions:`` key, a block list under it)."""
+    if "\r" in text or _document_level(text):
+        return None
+    key = _questions_key(text)
+    if key is None:
+        return None
+    first = _FIRST_ITEM.search(text, key)
+    if first is None or not _only_blank(text[key : first.start()]):
+        return None
+    indent = len(first.group(1))
+    # Every line that starts at or left of the items' dash, and is not blank or a comment: an
+    # item's first line, or the first line after the list.
+    edge = re.compile(rf"^ {{0,{indent}}}(?=[^ \n#])", re.M)
+    marker = " " * indent + "-"
+    starts: list[int] = []
+    end = len(text)
+    for m in edge.finditer(text, first.start()):
+        at = m.start()
+        if text.startswith(marker, at) and text[at + indent + 1 : at + indent + 2] in (" ", "\n"):
+            starts.append(at)
+        else:
+            end = at
+            break
+    line = text.count("\n", 0, first.start())
+    items = []
+    for k, at in enumerate(starts):
+        block = text[at : starts[k + 1] if k + 1 < len(starts) else end]
+        items.append((line, block))
+        line += block.count("\n")
+    return Blocks(text[: first.start()], items, text[end:])
+
+
+def _document_level(text: str) -> bool:
+    """Whether a line is a YAML directive or a document marker."""
+    starts = ("%", "---", "...")
+    if not text.startswith(starts) and not any(f"\n{s}" in text for s in starts):
+        return False  # plain substring searches first: the expression tests every line
+    return _DOCUMENT_LEVEL.search(text) is not None
+
+
+def _questions_key(text: str) -> int | None:
+    """Where the line after the only top-level ``questions:`` key starts, else None."""
+    line = "questions:"
+    found = [0] if text.startswith(line) else []
+    at = text.find("\n" + line)
+    while at >= 0 and len(found) < 2:
+        found.append(at + 1)
+        at = text.find("\n" + line, at + 1)
+    if len(found) != 1:
+        return None
+    m = _QUESTIONS_KEY.match(text, found[0])
+    return m.end() + 1 if m else None
+
+
+def _only_blank(text: str) -> bool:
+    """Whether every line of ``text`` is blank or a comment."""
+    return all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.split("\n"))
+
+
+def _from_blocks(source: Path, display: str, text: str, memo: Memo) -> Validated:
+    if has_anchor(text):
+        raise _Unclean  # an alias may reach into another item
+    blocks = split(text)
+    if blocks is None or not blocks.items:
+        raise _Unclean
+    settings = _settings_of(source, display, blocks)
+    tz = ZoneInfo(settings.schedule.timezone)
+    context = f"{code_digest()}\x00{display}\x00{settings.schedule.timezone}\x00"
+    questions = []
+    seen_ids: set[str] = set()
+    seen_texts: set[str] = set()
+    for index, (line, block) in enumerate(blocks.items):
+        key = f"{NAMESPACE}\x00{hashlib.sha256((context + block).encode()).hexdigest()}"
+        entry = memo.lookup(key) if memo.contains(key) else None
+        if entry is not None:
+            question, normalised = _question_from(entry, display, index, line)
+        else:
+            fresh, normalised = _validate_block(source, display, block, tz)
+            if not fresh.images and fresh.publish_at is None:
+                memo.store(key, _plain(fresh, normalised))
+            question = _moved(fresh, index, line)
+        if question.id in seen_ids or normalised in seen_texts:
+            raise _Unclean  # the whole file gives the located message or warning
+        seen_ids.add(question.id)
+        seen_texts.add(normalised)
+        questions.append(question)
+    return Validated(Bank(source, settings, tuple(questions)), ())
+
+
+def _settings_of(source: Path, display: str, blocks: Blocks) -> Any:
+    """The settings, from the head and tail around an empty list."""
+    text = f"{blocks.head}  []\n{blocks.tail}"
+    doc = Document(source, display, text, compose(text, display), tuple(text.splitlines()))
+    check = Checker(doc)
+    data = SOURCE.convert(doc.root, "", check)
+    if data is INVALID or check.problems:
+        raise _Unclean
+    return _settings(data)
+
+
+def _validate_block(source: Path, display: str, block: str, tz: ZoneInfo) -> tuple[Question, str]:
+    """One item validated on its own; positions count from the block's first line."""
+    root = compose(block, display)
+    if not isinstance(root, SequenceNode) or len(root.value) != 1:
+        raise _Unclean
+    doc = Document(source, display, block, root, tuple(block.splitlines()))
+    check = Checker(doc)
+    item = root.value[0]
+    path = "questions[0]"
+    data = QUESTION.convert(item, path, check)
+    if data is INVALID or check.problems:
+        raise _Unclean
+    question = _question(doc, check, data, dict(data["__positions__"]), 0, item, path, tz)
+    if question is None or check.problems:
+        raise _Unclean
+    return question, _normalise(question.question)
+
+
+def _moved(q: Question, index: int, lines: int) -> Question:
+    """A question validated on its own, placed at item ``index``, ``lines`` further down."""
+
+    def at(p: Pos) -> Pos:
+        return Pos(p.file, p.line + lines, p.col)
+
+    return replace(
+        q,
+        index=index,
+        pos=at(q.pos),
+        positions=MappingProxyType({k: at(p) for k, p in q.positions.items()}),
+        quiz=None if q.quiz is None else replace(q.quiz, pos=at(q.quiz.pos)),
+        images=tuple(replace(img, pos=at(img.pos)) for img in q.images),
+    )
+
+
+# --- the cache entry: plain data (see pipeline.cache) ------------------------------------------
+
+
+def _plain(q: Question, normalised: str) -> tuple[Any, ...]:
+    quiz = q.quiz
+    return (
+        q.id,
+        q.question,
+        q.answer,
+        q.grades,
+        q.tags,
+        q.header,
+        None
+        if quiz is None
+        else (quiz.question, quiz.options, quiz.correct, quiz.explanation, *_lc(quiz.pos)),
+        _lc(q.pos),
+        tuple((name, *_lc(p)) for name, p in q.positions.items()),
+        normalised,
+    )
+
+
+def _lc(p: Pos) -> tuple[int, int]:
+    return p.line, p.col
+
+
+def _question_from(
+    entry: tuple[Any, ...], display: str, index: int, lines: int
+) -> tuple[Question, str]:
+    """A cached question at item ``index``, its block starting ``lines`` lines down."""
+    qid, question, answer, grades, tags, header, quiz, pos, positions, normalised = entry
+    return (
+        Question(
+            id=qid,
+            question=question,
+            answer=answer,
+            grades=grades,
+            tags=tags,
+            header=header,
+            publish_at=None,
+            quiz=None
+            if quiz is None
+            else Quiz(quiz[0], quiz[1], quiz[2], quiz[3], Pos(display, quiz[4] + lines, quiz[5])),
+            images=(),
+            index=index,
+            pos=Pos(display, pos[0] + lines, pos[1]),
+            positions=MappingProxyType(
+                {name: Pos(display, ln + lines, col) for name, ln, col in positions}
+            ),
+        ),
+        normalised,
+    )

@@ -1,0 +1,167 @@
+"""Loading again after an edit (pipeline.incremental) gives exactly what a full validation gives."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline import incremental
+from pipeline.cache import Memo
+from pipeline.errors import PipelineError
+from pipeline.source import has_anchor, load_source
+from pipeline.validate import validate
+from tests.conftest import SEED
+
+
+def outcome(run: Any) -> tuple[str, Any]:
+    try:
+        validated = run()
+    except PipelineError as exc:
+        return "error", exc.problems
+    return "ok", (validated.bank, validated.warnings)
+
+
+def both(source: Path, memo: Memo) -> tuple[tuple[str, Any], tuple[str, Any]]:
+    full = outcome(lambda: validate(load_source(source)))
+    return outcome(lambda: incremental.load_validated(source, memo)), full
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    (tmp_path / "content").mkdir()
+    path = tmp_path / "content" / "questions.yaml"
+    shutil.copy(SEED, path)
+    return path
+
+
+def test_split_cuts_the_source_at_its_items(source: Path) -> None:
+    text = source.read_text(encoding="utf-8")
+    blocks = incremental.split(text)
+    assert blocks is not None
+    assert blocks.head + "".join(b for _, b in blocks.items) + blocks.tail == text
+    lines = text.split("\n")
+    assert [lines[line] for line, _ in blocks.items] == [
+        ln for ln in lines if re.match(r"  - id: ", ln)
+    ]
+    assert blocks.tail == ""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "questions: []\n",
+        "questions:\n  - id: a\nquestions:\n  - id: b\n",
+        "---\nquestions:\n  - id: a\n",
+        "questions:\r\n  - id: a\r\n",
+        "deck:\n  title: x\n",
+    ],
+    ids=["flow", "twice", "marker", "crlf", "no-list"],
+)
+def test_layouts_it_does_not_know_are_not_cut(text: str) -> None:
+    assert incremental.split(text) is None
+
+
+def test_only_changed_items_are_validated_again(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    memo = Memo(tmp_path / "cache")
+    fast, full = both(source, memo)
+    assert fast == full and fast[0] == "ok"
+    memo.save()
+
+    text = source.read_text(encoding="utf-8")
+    blocks = incremental.split(text)
+    assert blocks is not None
+    new = (
+        "  - id: brand-new\n    question: Совсем новый вопрос?\n    answer: Ответ.\n"
+        "    grades: [junior]\n\n"
+    )
+    edited = blocks.items[4][1].replace("answer: |", "answer: |\n      Правка.\n", 1)
+    items = [b for _, b in blocks.items]
+    items = [new, *items[:4], edited, *items[5:7], items[8]]  # one added, one edited, one gone
+    source.write_text(blocks.head + "".join(items) + blocks.tail, encoding="utf-8")
+
+    validated: list[str] = []
+    real = incremental._validate_block
+
+    def counting(*args: Any) -> Any:
+        validated.append(args[2].split("\n", 1)[0])
+        return real(*args)
+
+    monkeypatch.setattr(incremental, "_validate_block", counting)
+    memo = Memo(tmp_path / "cache")
+    fast, full = both(source, memo)
+    assert fast == full and fast[0] == "ok"
+    assert validated == ["  - id: brand-new", items[5].split("\n", 1)[0]]
+    # Moved questions carry their new lines and indices.
+    bank = fast[1][0]
+    assert [q.index for q in bank.questions] == list(range(9))
+    lines = source.read_text(encoding="utf-8").split("\n")
+    for q in bank.questions:
+        assert lines[q.pos.line - 1][q.pos.col - 1 :].startswith(f"id: {q.id}")
+        answer = q.positions["answer"]
+        assert lines[answer.line - 1][answer.col - 1 :].startswith(("|", q.answer[:10]))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("id: knn", "id: l1-vs-l2"),  # a duplicate id: an error
+        ("answer: |", "answer: |\n      TODO\n"),  # a warning
+        ("grades: [junior]", "grades: [junior, lead]"),  # a value error in one item
+        ("  - id: knn", "  - id: &anchor knn"),  # an anchor
+        ("  - id: knn", "\t- id: knn"),  # a tab
+        ("deck:", "deck:\n  nonsense: 1\n"),  # a settings error
+    ],
+)
+def test_anything_not_clean_gets_the_full_validation(
+    source: Path, tmp_path: Path, change: tuple[str, str]
+) -> None:
+    memo = Memo(tmp_path / "cache")
+    assert both(source, memo)[0][0] == "ok"
+    text = source.read_text(encoding="utf-8")
+    assert change[0] in text
+    source.write_text(text.replace(change[0], change[1], 1), encoding="utf-8")
+    fast, full = both(source, memo)
+    assert fast == full
+
+
+#: Characters that matter to YAML and to the cutter, and ordinary text.
+_SNIPPET = st.lists(
+    st.sampled_from([*"- :#&*!|>'\"[]{},\n\t ъa1%.", "  - ", "\n  - id: x\n", "\n---\n"]),
+    max_size=8,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_any_edit_gives_what_the_full_validation_gives(
+    data: st.DataObject, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    folder = tmp_path_factory.mktemp("edit")
+    (folder / "content").mkdir()
+    source = folder / "content" / "questions.yaml"
+    text = SEED.read_text(encoding="utf-8")
+    source.write_text(text, encoding="utf-8")
+    memo = Memo(folder / "cache")
+    incremental.load_validated(source, memo)  # everything cached
+    at = data.draw(st.integers(0, len(text)))
+    cut = data.draw(st.integers(0, 40))
+    snippet = data.draw(_SNIPPET)
+    source.write_text(text[:at] + snippet + text[at + cut :], encoding="utf-8")
+    fast, full = both(source, memo)
+    assert fast == full
+
+
+_OLD_ANCHOR = re.compile(r"(?:^|[\s\[{,])&[^\s\[\]{},]")
+
+
+@given(st.text(alphabet=list("&a [{},]\n\t\u00a0\u2028x")))
+def test_anchor_check_matches_the_yaml_rule(text: str) -> None:
+    assert has_anchor(text) == (_OLD_ANCHOR.search(text) is not None)
