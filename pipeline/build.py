@@ -38,6 +38,7 @@ from pipeline.source import load_source
 from pipeline.validate import Validated, validate
 from pipeline.write import (
     MANIFEST,
+    KnownFile,
     OutputFile,
     Staging,
     WrittenFile,
@@ -88,10 +89,11 @@ class Rendered:
 
     ``files`` may be a generator: the build writes each file as it comes and keeps only its
     manifest entry, so outputs are never all in memory. Warnings and the lock section are read
-    after the files have been consumed.
+    after the files have been consumed. A :class:`KnownFile` stands for a file made in an
+    earlier build, by digest: it costs a hard link when the previous build has it.
     """
 
-    files: Iterable[OutputFile] = field(default_factory=list)
+    files: Iterable[OutputFile | KnownFile] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     lock: dict[str, Any] | None = None
 

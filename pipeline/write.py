@@ -18,9 +18,10 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -37,11 +38,31 @@ DIST_README = (
 
 @dataclass(frozen=True, slots=True)
 class OutputFile:
-    """One file a renderer wants in ``dist/``: a relative POSIX path, its kind and bytes."""
+    """One file a renderer wants in ``dist/``: a relative POSIX path, its kind and bytes.
+
+    ``sha256`` (hex) may be given when the renderer already has it; the build trusts it.
+    """
 
     path: str
     kind: str
     data: bytes
+    ids: tuple[str, ...] = field(default=())
+    sha256: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class KnownFile:
+    """A file a renderer made in an earlier build and knows by its digest only.
+
+    When the previous build in the output folder holds those exact bytes the file is linked
+    from there and ``make`` is never called; otherwise ``make()`` gives the bytes (which must
+    have that digest: a mismatch is a bug, and the build stops).
+    """
+
+    path: str
+    kind: str
+    sha256: str
+    make: Callable[[], bytes]
     ids: tuple[str, ...] = field(default=())
 
 
@@ -64,7 +85,13 @@ class WrittenFile:
         return {"path": self.path, "kind": self.kind, "ids": list(self.ids), "sha256": self.sha256}
 
 
+#: Lowercase names joined by "/": plain paths at a glance (the usual case, checked quickly).
+_PLAIN_PATH = re.compile(r"[a-z0-9][a-z0-9_.-]*(?:/[a-z0-9][a-z0-9_.-]*)*")
+
+
 def _path_problem(path: str) -> str | None:
+    if path != MANIFEST and _PLAIN_PATH.fullmatch(path):
+        return None
     p = PurePosixPath(path)
     if (
         not path
@@ -132,23 +159,31 @@ class Staging:
         self._old = str(out_dir)
         self._dirs: set[str] = {""}
 
-    def add(self, f: OutputFile) -> None:
+    def add(self, f: OutputFile | KnownFile) -> None:
         """Write one output (checked: a plain relative path, not seen before)."""
         problem = _path_problem(f.path)
-        if problem is None and f.path.casefold() in self._seen:
+        key = f.path.casefold()
+        if problem is None and key in self._seen:
             problem = f"two outputs want the same path {f.path!r}"
         if problem is not None:
             raise PipelineError([Problem(None, "", problem)])
-        self._seen.add(f.path.casefold())
-        digest = hashlib.sha256(f.data).hexdigest()
+        self._seen.add(key)
         folder = f.path.rpartition("/")[0]
         if folder not in self._dirs:
             os.makedirs(os.path.join(self._root, folder), exist_ok=True)
             self._dirs.add(folder)
         dest = os.path.join(self._root, f.path)
+        if isinstance(f, KnownFile):
+            if not (self.previous.get(f.path) == f.sha256 and self._link(f.path, dest)):
+                data = f.make()
+                if hashlib.sha256(data).hexdigest() != f.sha256:
+                    raise RuntimeError(f"{f.path}: the remade file differs from its digest")
+                _write(dest, data)
+            self.written.append(WrittenFile(f.path, f.kind, f.ids, f.sha256, self.out_dir))
+            return
+        digest = f.sha256 or hashlib.sha256(f.data).hexdigest()
         if not (self.previous.get(f.path) == digest and self._link(f.path, dest)):
-            with open(dest, "wb") as handle:
-                handle.write(f.data)
+            _write(dest, f.data)
         self.written.append(WrittenFile(f.path, f.kind, f.ids, digest, self.out_dir))
 
     def _link(self, path: str, dest: str) -> bool:
@@ -181,6 +216,11 @@ class Staging:
 
     def discard(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _write(dest: str, data: bytes) -> None:
+    with open(dest, "wb") as handle:
+        handle.write(data)
 
 
 @contextmanager

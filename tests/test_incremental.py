@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -242,3 +243,51 @@ def test_cache_entries_a_build_asked_for_survive_its_save(tmp_path: Path) -> Non
     memo.save()
     memo = Memo(tmp_path)
     assert memo.lookup(keys[0]) == keys[0] and not memo.contains(keys[1])
+
+
+def test_unchanged_digest_weeks_are_linked_without_being_assembled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.render import digest
+
+    source, options = seed_copy(tmp_path)
+    build(options)
+    made: list[str] = []
+    real = digest.write_message
+
+    def counting(letter, prepared):  # type: ignore[no-untyped-def]
+        made.append(letter.ident)
+        return real(letter, prepared)
+
+    monkeypatch.setattr(digest, "write_message", counting)
+    text = source.read_text(encoding="utf-8")
+    source.write_text(text.replace("KNN можно довольно легко", "KNN можно легко"), "utf-8")
+    report = build(options)
+    assert made == ["digest-2026-W52"]  # the edited question's week only
+    # Cache present, output gone: the known weeks are assembled again, byte for byte.
+    shutil.rmtree(options.out)
+    again = build(options)
+    assert len(made) == 1 + len([f for f in again.files if f.kind == "digest-eml"])
+    assert {f.path: f.sha256 for f in again.files} == {f.path: f.sha256 for f in report.files}
+
+
+def test_a_known_file_is_linked_or_made_and_must_match_its_digest(tmp_path: Path) -> None:
+    import hashlib
+
+    from pipeline.write import KnownFile, Staging
+
+    out = tmp_path / "dist"
+    write_outputs([OutputFile("a.txt", "x", b"alpha")], out)
+    sha = hashlib.sha256(b"alpha").hexdigest()
+    calls: list[str] = []
+
+    def make(data: bytes) -> Callable[[], bytes]:
+        return lambda: calls.append("made") or data
+
+    staging = Staging(out)
+    staging.add(KnownFile("a.txt", "x", sha, make(b"alpha")))
+    staging.add(KnownFile("b.txt", "x", sha, make(b"alpha")))  # not in the previous build
+    with pytest.raises(RuntimeError, match="differs from its digest"):
+        staging.add(KnownFile("c.txt", "x", sha, make(b"other")))
+    staging.discard()
+    assert calls == ["made", "made"]

@@ -27,10 +27,10 @@ import hashlib
 import importlib.metadata
 import re
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +65,7 @@ from pipeline.render.digest_text import (
     may_hold_stand_ins,
     renumber,
 )
-from pipeline.write import OutputFile
+from pipeline.write import KnownFile, OutputFile
 
 #: Encoded (base64) size limit of the HTML part: Gmail clips at about 102 KB of message.
 HTML_BUDGET = 90 * 1024
@@ -275,7 +275,9 @@ class Digest:
         extras = _source(templates.env, "extras.css")
         self.extras_warning = len(extras.encode()) > STYLE_BUDGET
 
-    def files(self, weeks: Mapping[str, Sequence[Question]], out: Rendered) -> Iterator[OutputFile]:
+    def files(
+        self, weeks: Mapping[str, Sequence[Question]], out: Rendered
+    ) -> Iterator[OutputFile | KnownFile]:
         """Every week's files in week order; a template failure becomes an error."""
         try:
             for week in sorted(weeks):
@@ -283,19 +285,24 @@ class Digest:
         except TemplateError as exc:
             out.warnings.append(_template_problem(exc, self.ctx.options.templates / TEMPLATE_DIR))
 
-    def week(self, week: str, questions: Sequence[Question], out: Rendered) -> Iterator[OutputFile]:
+    def week(
+        self, week: str, questions: Sequence[Question], out: Rendered
+    ) -> Iterator[OutputFile | KnownFile]:
         """One week: a single message, or numbered parts when it is over the size budget.
 
-        A single message is remembered in the memo under :meth:`week_key`, so a week none of
-        whose inputs changed is not rendered again (only its ``.eml`` is reassembled: its
-        Date header is the build's time).
+        A single message is remembered in the memo under :meth:`week_key` (its prepared
+        parts) and, apart, its files' digests. A week none of whose inputs changed is then
+        not rendered again: its files are known by digest and linked from the previous build,
+        or, when that lacks them, assembled from the prepared parts.
         """
         key = self.week_key(week, questions)
         ids = tuple(q.id for q in questions)
-        cached = self.ctx.memo.lookup(key)
-        if cached is not None:
-            html, text, subject, digest = cached
-            yield from self.message_files(week, ids, Prepared(subject, digest, text, html), out)
+        digests = self.ctx.memo.lookup(f"{key}\0files")
+        if digests is not None:
+            self._check_extras(out)
+            files = _Remade(lambda: self.message_files(week, ids, self._prepared(key), out))
+            for path, kind, sha256 in digests:
+                yield KnownFile(path, kind, sha256, partial(files.get, path), ids)
             return
         views = [self.view(q, n) for n, q in enumerate(questions, start=1)]
         html = self.html(week, views, 1, 1)
@@ -305,7 +312,9 @@ class Digest:
             self.ctx.memo.store(
                 key, (prepared.html, prepared.text, prepared.subject, prepared.digest)
             )
-            yield from self.message_files(week, ids, prepared, out)
+            made = list(self.message_files(week, ids, prepared, out))
+            self.ctx.memo.store(f"{key}\0files", [(f.path, f.kind, f.sha256) for f in made])
+            yield from made
             return
         parts = self.split(week, views, out)
         if parts is None:
@@ -515,6 +524,12 @@ class Digest:
             unsubscribe_url=self.settings.unsubscribe_url,
         )
 
+    def _prepared(self, key: str) -> Prepared:
+        cached = self.ctx.memo.lookup(key)
+        assert cached is not None, "a week's digests are stored after its parts"
+        html, text, subject, digest = cached
+        return Prepared(subject, digest, text, html)
+
     def message_files(
         self, name: str, ids: tuple[str, ...], prepared: Prepared, out: Rendered
     ) -> Iterator[OutputFile]:
@@ -523,6 +538,10 @@ class Digest:
         yield _file(f"digest/{name}.txt", "digest-text", prepared.text, ids)
         eml = write_message(self.envelope(name, ids), prepared)
         yield _file(f"digest/{name}.eml", "digest-eml", eml, ids)
+        self._check_extras(out)
+
+    def _check_extras(self, out: Rendered) -> None:
+        """Warn once per build about an oversized ``extras.css``."""
         if self.extras_warning:
             self.extras_warning = False
             out.warnings.append(
@@ -641,7 +660,21 @@ def _renumber(view: QuestionView, number: int) -> QuestionView:
 
 
 def _file(path: str, kind: str, data: bytes, ids: tuple[str, ...]) -> OutputFile:
-    return OutputFile(path, kind, data, ids)
+    return OutputFile(path, kind, data, ids, hashlib.sha256(data).hexdigest())
+
+
+class _Remade:
+    """A cached week's files, assembled on the first request for one of them (only when the
+    previous build lacks them)."""
+
+    def __init__(self, make: Callable[[], Iterable[OutputFile]]) -> None:
+        self._make = make
+        self._files: dict[str, bytes] | None = None
+
+    def get(self, path: str) -> bytes:
+        if self._files is None:
+            self._files = {f.path: f.data for f in self._make()}
+        return self._files[path]
 
 
 def _kib(size: int) -> str:
