@@ -21,7 +21,6 @@ import json
 import marshal
 import os
 import sqlite3
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,13 +45,11 @@ class Memo:
         self._new: dict[str, bytes] = {}
         self._used: set[str] = set()
         self._keys: set[str] | None = None
-        self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
         if folder is not None:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
-                # Targets render in threads; every use of the connection holds self._lock.
-                self._db = sqlite3.connect(folder / MEMO_FILE, check_same_thread=False)
+                self._db = sqlite3.connect(folder / MEMO_FILE)
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=OFF")  # a lost cache only costs time
                 self._db.execute("CREATE TABLE IF NOT EXISTS memo (k TEXT PRIMARY KEY, v BLOB)")
@@ -74,10 +71,6 @@ class Memo:
 
     def lookup(self, full: str) -> Any | None:
         """The stored value for a full key, or None (values are never None)."""
-        with self._lock:
-            return self._lookup(full)
-
-    def _lookup(self, full: str) -> Any | None:
         self._used.add(full)
         if self._db is None:
             raw = self._new.get(full)
@@ -85,14 +78,23 @@ class Memo:
         row = self._db.execute("SELECT v FROM memo WHERE k = ?", (full,)).fetchone()
         return None if row is None else marshal.loads(row[0])
 
+    def lookup_many(self, keys: list[str]) -> dict[str, Any]:
+        """The stored values of ``keys`` that are present, read in one query per 500 keys."""
+        if self._db is None:
+            return {k: v for k in keys if (v := self.lookup(k)) is not None}
+        self._used.update(keys)
+        out: dict[str, Any] = {}
+        for at in range(0, len(keys), 500):
+            batch = keys[at : at + 500]
+            marks = ",".join("?" * len(batch))
+            for k, raw in self._db.execute(f"SELECT k, v FROM memo WHERE k IN ({marks})", batch):
+                out[k] = marshal.loads(raw)
+        return out
+
     def contains(self, full: str) -> bool:
         """Whether a value is stored, without loading it (keys are read once per build).
 
         The entry counts as used by this build (it is kept when the memo is saved)."""
-        with self._lock:
-            return self._contains(full)
-
-    def _contains(self, full: str) -> bool:
         # Asking marks the entry as this build's: a target that finds its finished files in
         # the cache need not read every fragment, and those must survive the save.
         self._used.add(full)
@@ -104,10 +106,6 @@ class Memo:
 
     def store(self, full: str, value: Any) -> None:
         """Remember a value; with a cache folder it goes to disk at once, not into memory."""
-        with self._lock:
-            self._store(full, value)
-
-    def _store(self, full: str, value: Any) -> None:
         self._used.add(full)
         try:
             raw = marshal.dumps(value)
@@ -122,10 +120,6 @@ class Memo:
 
     def save(self, prune: bool = True) -> None:
         """Commit new entries and (``prune``) drop the ones this build did not use."""
-        with self._lock:
-            self._save(prune)
-
-    def _save(self, prune: bool) -> None:
         if self._db is None:
             return
         with self._db:
@@ -160,14 +154,37 @@ def _plain(value: Any) -> Any:
 
 
 class FragmentView(Mapping[str, Any]):
-    """question id -> fragment, loaded from the memo on access (not all held in memory)."""
+    """question id -> fragment, loaded from the memo on access (not all held in memory).
+
+    A renderer that reads every fragment once, in a known order, says so with
+    :meth:`expect`: the fragments then load a batch at a time (one query instead of hundreds).
+    """
+
+    BATCH = 200
 
     def __init__(self, memo: Memo, keys: dict[str, str]) -> None:
         self._memo = memo
         self._keys = keys
+        self._order: list[str] = []
+        self._next = 0  # where in the order the next batch starts
+        self._ahead: dict[str, Any] = {}
+
+    def expect(self, ids: Iterable[str]) -> None:
+        """The ids about to be read, in that order (others still load one by one)."""
+        self._order = [qid for qid in ids if qid in self._keys]
+        self._next = 0
+        self._ahead = {}
 
     def __getitem__(self, qid: str) -> Any:
-        value = self._memo.lookup(self._keys[qid])
+        value = self._ahead.pop(qid, None)
+        if value is None and self._next < len(self._order) and self._order[self._next] == qid:
+            batch = self._order[self._next : self._next + self.BATCH]
+            self._next += len(batch)
+            found = self._memo.lookup_many([self._keys[i] for i in batch])
+            self._ahead = {i: found[self._keys[i]] for i in batch if self._keys[i] in found}
+            value = self._ahead.pop(qid, None)
+        if value is None:
+            value = self._memo.lookup(self._keys[qid])
         if value is None:
             raise KeyError(qid)
         return value

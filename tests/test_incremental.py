@@ -291,3 +291,39 @@ def test_a_known_file_is_linked_or_made_and_must_match_its_digest(tmp_path: Path
         staging.add(KnownFile("c.txt", "x", sha, make(b"other")))
     staging.discard()
     assert calls == ["made", "made"]
+
+
+def test_manifest_lines_are_json_of_each_entry(tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    files = [
+        OutputFile("a/b.txt", "x", b"1", ("q-1", 'кавычка"\\')),
+        OutputFile("c.txt", "пост", b"2"),
+    ]
+    written = write_outputs(files, out)
+    lines = (out / "manifest.json").read_text(encoding="utf-8").splitlines()[2:-2]
+    entries = [w.manifest_entry() for w in sorted(written, key=lambda w: w.path)]
+    assert [line.strip().rstrip(",") for line in lines] == [
+        json.dumps(e, ensure_ascii=False) for e in entries
+    ]
+
+
+def test_fragments_read_in_the_expected_order_come_in_batches(tmp_path: Path) -> None:
+    from pipeline.cache import FragmentView, Memo
+
+    memo = Memo(tmp_path)
+    keys = {f"q{n}": f"fragment:x\x00{n}" for n in range(450)}
+    for qid, key in keys.items():
+        memo.store(key, {"id": qid})
+    memo.save()
+    memo = Memo(tmp_path)
+    queries: list[str] = []
+    assert memo._db is not None
+    memo._db.set_trace_callback(queries.append)
+    view = FragmentView(memo, keys)
+    order = sorted(keys, reverse=True)
+    view.expect(order)
+    assert [view[qid]["id"] for qid in order] == order
+    assert len(queries) == 3  # 200 + 200 + 50
+    assert view["q7"] == {"id": "q7"}  # outside the order: one by one
+    with pytest.raises(KeyError):
+        FragmentView(memo, {"gone": "fragment:x\x00gone"})["gone"]

@@ -69,6 +69,7 @@ from jinja2 import (
 )
 
 from pipeline.build import RenderContext, Rendered
+from pipeline.cache import FragmentView
 from pipeline.errors import PipelineError, Pos, Problem
 from pipeline.model import GRADES, Image, Question
 from pipeline.render.anki_fields import (
@@ -231,6 +232,8 @@ def render(ctx: RenderContext) -> Rendered:
     ]
     for due, (qid, where) in enumerate(order, start=1):
         placed[where].append((qid, due))
+    if isinstance(cached, FragmentView):  # the notes are read deck by deck
+        cached.expect(qid for where in placed.values() for qid, _ in where)
     title = settings.deck.title
     decks = [
         DeckSpec(DECK_ID, title, description),

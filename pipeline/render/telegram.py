@@ -55,6 +55,7 @@ from jinja2 import (
 from markupsafe import Markup
 
 from pipeline.build import RenderContext, Rendered
+from pipeline.cache import FragmentView
 from pipeline.errors import Pos, Problem, Severity
 from pipeline.model import Image, Question
 from pipeline.render import telegram_text as tt
@@ -580,6 +581,8 @@ def _files(
     an error nothing more is made (the build then stops and discards what was written)."""
     global _BUILD
     made = ctx.fragments.get(NAME, {})
+    if isinstance(made, FragmentView):
+        made.expect(q.id for q, _ in ctx.schedule.items)
     width = _width(ctx)
     calendar = _Calendar(ctx)
     desk: list[bytes] = []
