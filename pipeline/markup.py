@@ -322,9 +322,30 @@ def check_limits(text: str) -> None:
         )
 
 
+#: One line that no Markdown, HTML, math or typographic rule reacts to: it starts with a
+#: letter (no list, heading or quote marker), holds only letters, digits, spaces (no tabs or
+#: line breaks) and punctuation no inline rule uses (no escape, emphasis, code, link, HTML,
+#: entity, math, table or strike character), and does not end with a space (no hard break).
+#: Most question titles look like this; the parser would return one paragraph holding the text
+#: as is. tests/test_markup.py checks this against the parser, near misses included.
+_PLAIN_PUNCTUATION = re.escape(".,?:;!'\"()«»—–%/…№-")
+_PLAIN = re.compile(
+    rf"[^\W\d_](?:(?:[^\W_]|[ {_PLAIN_PUNCTUATION}])*(?:[^\W_]|[{_PLAIN_PUNCTUATION}]))?"
+)
+
+
+def is_plain_text(text: str) -> bool:
+    """Whether ``text`` is plain (see ``_PLAIN``): :func:`parse_markdown` then skips the parser."""
+    return _PLAIN.fullmatch(text) is not None
+
+
 def parse_markdown(text: str) -> Element:
     """Parse Markdown into the tree described in the module docstring (root is ``<div>``)."""
     check_limits(text)
+    if is_plain_text(text):  # the tree the parser makes for it, without the parser's cost
+        root = Element("div")
+        SubElement(root, "p").text = text
+        return root
     parser: _Parser | None = getattr(_local, "parser", None)
     if parser is None:
         parser = _local.parser = _Parser()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from xml.etree.ElementTree import tostring
+from typing import Any
+from xml.etree.ElementTree import Element, tostring
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from pipeline import markup
 from pipeline.markup import parse_markdown, plain_text, to_html
 
 
@@ -73,3 +77,83 @@ def test_raw_html_images_keep_only_absolute_http_sources() -> None:
     out = html('<img src="../secret.png" alt="a"> <img src="https://e.org/p.png" alt="b">')
     assert '<img alt="a">' in out
     assert '<img src="https://e.org/p.png" alt="b">' in out
+
+
+# --- plain one-line text skips the parser --------------------------------------------------
+
+LETTERS = st.characters(categories=["L"]) | st.sampled_from("abcxyzАБВабвёЁ")
+PLAIN_CHARS = LETTERS | st.sampled_from("0123456789 .,?:;!'\"()«»—–%/…№-")
+#: Characters and snippets with which one of Markdown's rules may start to matter.
+NEAR_MISSES = st.sampled_from(
+    [
+        *"*_`[]<>&$|~\\#=+{}^@!\t\n\r\x02\x03\u00a0\u2028\u0301٣²½",
+        *("  ", "1. ", "- ", "> ", "# ", "*a*", "_a_", "`c`", "$x$", "$$x$$", "~~s~~", "a|b"),
+        *("[l](u)", "![i](p.png)", "<b>", "&amp;", "&#36;", "\\*", "<http://e.org/>", "  \n"),
+        *("\n\n", "\n---", "\n===", "\n    x", "\n- x", "\n1. x", "\n| a |\n|---|"),
+    ]
+)
+#: Plain text with near misses: one in the middle of a title, or any mix from the start.
+NEAR_PLAIN = st.one_of(
+    st.tuples(
+        LETTERS, st.text(PLAIN_CHARS, max_size=20), NEAR_MISSES, st.text(PLAIN_CHARS, max_size=20)
+    ).map("".join),
+    st.lists(PLAIN_CHARS | NEAR_MISSES, max_size=12).map("".join),
+)
+
+
+def tree_shape(el: Element) -> Any:
+    """Everything a writer can see of a tree, with the types of the texts."""
+    return (
+        el.tag,
+        dict(el.attrib),
+        type(el.text),
+        el.text,
+        type(el.tail),
+        el.tail,
+        [tree_shape(child) for child in el],
+    )
+
+
+def parsed_by_the_parser(text: str) -> Element:
+    return markup._Parser().parse(text)
+
+
+def assert_same_tree(text: str) -> None:
+    fast, full = parse_markdown(text), parsed_by_the_parser(text)
+    assert tostring(fast, encoding="unicode") == tostring(full, encoding="unicode"), text
+    assert tree_shape(fast) == tree_shape(full), text
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.tuples(LETTERS, st.text(PLAIN_CHARS, max_size=60)).map("".join))
+def test_plain_text_gets_the_parsers_tree_without_the_parser(text: str) -> None:
+    assert markup.is_plain_text(text) == (not text.endswith(" "))
+    assert_same_tree(text)
+
+
+@settings(max_examples=600, deadline=None)
+@given(NEAR_PLAIN)
+def test_near_plain_text_parses_as_the_parser_does(text: str) -> None:
+    assert_same_tree(text)
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Как изменится ROC-AUC, если к вероятностям применить логарифм?",
+        "Как работает KNN (k-ближайших соседей, или k-nearest neighbors)?",
+        "В чём разница между L1- и L2-регуляризациями?",
+        "Что такое «утечка данных» — и как её найти: 3 примера…",
+    ],
+)
+def test_typical_titles_take_the_fast_path(title: str) -> None:
+    assert markup.is_plain_text(title)
+    assert_same_tree(title)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1. пункт", "Вопрос  ", " Вопрос", "Что такое `x`?", "a*b*", "a $x$", "a\nb", "x & y"],
+)
+def test_markdown_never_takes_the_fast_path(text: str) -> None:
+    assert not markup.is_plain_text(text)
