@@ -9,7 +9,6 @@ shared across the whole message, so one URL always gets one number.
 from __future__ import annotations
 
 import re
-import textwrap
 from xml.etree.ElementTree import Element
 
 from pipeline import sanitize
@@ -241,9 +240,28 @@ def _wrap(text: str, width: int) -> str:
     lines = []
     for line in text.strip().split(BREAK):
         squeezed = " ".join(line.split())
-        lines.append(
-            textwrap.fill(squeezed, width, break_long_words=False, break_on_hyphens=False)
-            if squeezed
-            else ""
-        )
+        lines.append(_fill(squeezed, width) if squeezed else "")
     return "\n".join(lines).strip("\n")  # (an empty line between two breaks is kept)
+
+
+def _fill(text: str, width: int) -> str:
+    """``textwrap.fill(text, width, break_long_words=False, break_on_hyphens=False)`` for
+    ``text`` whose only whitespace is single spaces between words, at several times the speed.
+
+    For such text textwrap's chunks are the words and the spaces between them, and its greedy
+    loop comes down to: each line runs up to the last space at most ``width`` characters from
+    its start; a word longer than ``width`` stands alone on its line. tests/test_digest_wrap.py
+    checks this against textwrap.
+    """
+    lines = []
+    start, end = 0, len(text)
+    while end - start > width:
+        space = text.rfind(" ", start, start + width + 1)
+        if space < 0:  # a word longer than a line
+            space = text.find(" ", start)
+            if space < 0:
+                break
+        lines.append(text[start:space])
+        start = space + 1
+    lines.append(text[start:])
+    return "\n".join(lines)
