@@ -21,7 +21,9 @@ import os
 import re
 import shutil
 import subprocess
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -142,7 +144,15 @@ class Staging:
     Files whose bytes equal the previous build's are hard-linked from it instead of written,
     so unchanged outputs keep their inode and modification time. :meth:`commit` adds the
     README and manifest and swaps the folder in atomically; :meth:`discard` drops it.
+
+    The links and writes themselves run on two threads, a batch of files at a time, while
+    the renderers go on (the system calls release the GIL): tens of thousands of small files
+    cost seconds of file-system time. At most :data:`PENDING` batches wait, so outputs are
+    never all in memory.
     """
+
+    BATCH = 256
+    PENDING = 8
 
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = out_dir
@@ -158,6 +168,10 @@ class Staging:
         self._root = str(self.root)
         self._old = str(out_dir)
         self._dirs: set[str] = {""}
+        self._pool = ThreadPoolExecutor(2, thread_name_prefix="staging")
+        self._batch: list[_FileOp] = []
+        self._pending: deque[Future[list[_FileOp]]] = deque()
+        self._unlinked: list[_FileOp] = []  # known files the previous build lacked
 
     def add(self, f: OutputFile | KnownFile) -> None:
         """Write one output (checked: a plain relative path, not seen before)."""
@@ -172,30 +186,64 @@ class Staging:
         if folder not in self._dirs:
             os.makedirs(os.path.join(self._root, folder), exist_ok=True)
             self._dirs.add(folder)
-        dest = os.path.join(self._root, f.path)
         if isinstance(f, KnownFile):
-            if not (self.previous.get(f.path) == f.sha256 and self._link(f.path, dest)):
-                data = f.make()
-                if hashlib.sha256(data).hexdigest() != f.sha256:
-                    raise RuntimeError(f"{f.path}: the remade file differs from its digest")
-                _write(dest, data)
-            self.written.append(WrittenFile(f.path, f.kind, f.ids, f.sha256, self.out_dir))
-            return
-        digest = f.sha256 or hashlib.sha256(f.data).hexdigest()
-        if not (self.previous.get(f.path) == digest and self._link(f.path, dest)):
-            _write(dest, f.data)
+            digest = f.sha256
+            op = _FileOp(f.path, None, self.previous.get(f.path) == digest, f)
+        else:
+            digest = f.sha256 or hashlib.sha256(f.data).hexdigest()
+            op = _FileOp(f.path, f.data, self.previous.get(f.path) == digest, None)
+        if op.data is None and not op.link:
+            self._unlinked.append(op)  # nothing to link it from: made at the end
+        else:
+            self._batch.append(op)
+            if len(self._batch) >= self.BATCH:
+                self._send()
         self.written.append(WrittenFile(f.path, f.kind, f.ids, digest, self.out_dir))
 
-    def _link(self, path: str, dest: str) -> bool:
-        try:
-            os.link(os.path.join(self._old, path), dest)
-        except OSError:
-            return False
-        return True
+    def _send(self) -> None:
+        while len(self._pending) >= self.PENDING:
+            self._unlinked += self._pending.popleft().result()
+        self._pending.append(self._pool.submit(self._apply, self._batch))
+        self._batch = []
+
+    def _apply(self, ops: list[_FileOp]) -> list[_FileOp]:
+        """Link or write a batch (on a staging thread); returns the known files it could not
+        link, which are made on the build's thread."""
+        left = []
+        for op in ops:
+            dest = os.path.join(self._root, op.path)
+            if op.link:
+                try:
+                    os.link(os.path.join(self._old, op.path), dest)
+                    continue
+                except OSError:
+                    pass
+            if op.data is None:
+                left.append(op)
+            else:
+                _write(dest, op.data)
+        return left
+
+    def _finish(self) -> None:
+        """Wait for every batch; make the known files that could not be linked."""
+        self._send()
+        while self._pending:
+            self._unlinked += self._pending.popleft().result()
+        for op in self._unlinked:
+            assert op.known is not None
+            data = op.known.make()
+            if hashlib.sha256(data).hexdigest() != op.known.sha256:
+                raise RuntimeError(f"{op.path}: the remade file differs from its digest")
+            _write(os.path.join(self._root, op.path), data)
+        self._unlinked = []
 
     def commit(self) -> list[WrittenFile]:
         """Add README and manifest, then make this the output folder."""
         self.add(OutputFile("README.md", "readme", DIST_README.encode()))
+        try:
+            self._finish()
+        finally:
+            self._pool.shutdown()
         # One entry per line, as json.dumps(entry, ensure_ascii=False) writes it, with the
         # strings quoted by json's C encoder (indent= would use the slow pure-Python one:
         # seconds for a big bank; a dumps per entry is still a third of a second).
@@ -213,7 +261,19 @@ class Staging:
         return self.written
 
     def discard(self) -> None:
+        self._pool.shutdown(cancel_futures=True)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+@dataclass(frozen=True, slots=True)
+class _FileOp:
+    """One file for a staging thread: link it from the previous build (``link``), else
+    write ``data``; a known file without data is made on the build's thread."""
+
+    path: str
+    data: bytes | None
+    link: bool
+    known: KnownFile | None
 
 
 _json_str = json.encoder.encode_basestring  # a JSON string literal, non-ASCII kept

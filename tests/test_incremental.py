@@ -287,10 +287,21 @@ def test_a_known_file_is_linked_or_made_and_must_match_its_digest(tmp_path: Path
     staging = Staging(out)
     staging.add(KnownFile("a.txt", "x", sha, make(b"alpha")))
     staging.add(KnownFile("b.txt", "x", sha, make(b"alpha")))  # not in the previous build
+    staging.add(OutputFile("d.txt", "x", b"delta"))
+    staging.commit()
+    assert calls == ["made"]
+    assert {p.name: p.read_bytes() for p in out.glob("*.txt")} == {
+        "a.txt": b"alpha",
+        "b.txt": b"alpha",
+        "d.txt": b"delta",
+    }
+    assert (out / "a.txt").stat().st_nlink == 1  # linked, and the old build is gone
+    staging = Staging(out)
+    staging.add(KnownFile("c.txt", "x", sha, make(b"other")))
     with pytest.raises(RuntimeError, match="differs from its digest"):
-        staging.add(KnownFile("c.txt", "x", sha, make(b"other")))
+        staging.commit()
     staging.discard()
-    assert calls == ["made", "made"]
+    assert sorted(p.name for p in out.glob("*.txt")) == ["a.txt", "b.txt", "d.txt"]
 
 
 def test_manifest_lines_are_json_of_each_entry(tmp_path: Path) -> None:
