@@ -20,10 +20,10 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
-from collections import deque
+import sys
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -145,14 +145,10 @@ class Staging:
     so unchanged outputs keep their inode and modification time. :meth:`commit` adds the
     README and manifest and swaps the folder in atomically; :meth:`discard` drops it.
 
-    The links and writes themselves run on two threads, a batch of files at a time, while
-    the renderers go on (the system calls release the GIL): tens of thousands of small files
-    cost seconds of file-system time. At most :data:`PENDING` batches wait, so outputs are
-    never all in memory.
+    The links and writes themselves happen in a writer process (:mod:`pipeline._writer`)
+    fed through a pipe, beside the rendering: tens of thousands of small files cost seconds
+    of file-system time, and threads would wait for the renderers' GIL after every call.
     """
-
-    BATCH = 256
-    PENDING = 8
 
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = out_dir
@@ -168,10 +164,18 @@ class Staging:
         self._root = str(self.root)
         self._old = str(out_dir)
         self._dirs: set[str] = {""}
-        self._pool = ThreadPoolExecutor(2, thread_name_prefix="staging")
-        self._batch: list[_FileOp] = []
-        self._pending: deque[Future[list[_FileOp]]] = deque()
-        self._unlinked: list[_FileOp] = []  # known files the previous build lacked
+        self._present: dict[str, set[str]] = {}  # folder -> names in the previous build
+        self._known: dict[str, KnownFile] = {}  # linked known files, made if a link fails
+        self._writer = subprocess.Popen(
+            # Run as a script in isolated mode: it needs nothing but the standard library.
+            [sys.executable, "-I", _WRITER, self._root, self._old],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            bufsize=1 << 20,
+        )
+        assert self._writer.stdin is not None
+        self._pipe = self._writer.stdin
 
     def add(self, f: OutputFile | KnownFile) -> None:
         """Write one output (checked: a plain relative path, not seen before)."""
@@ -182,68 +186,54 @@ class Staging:
         if problem is not None:
             raise PipelineError([Problem(None, "", problem)])
         self._seen.add(key)
-        folder = f.path.rpartition("/")[0]
+        folder, _, name = f.path.rpartition("/")
         if folder not in self._dirs:
             os.makedirs(os.path.join(self._root, folder), exist_ok=True)
             self._dirs.add(folder)
-        if isinstance(f, KnownFile):
-            digest = f.sha256
-            op = _FileOp(f.path, None, self.previous.get(f.path) == digest, f)
+        digest = f.sha256 if isinstance(f, KnownFile) else f.sha256 or _sha256(f.data)
+        if self.previous.get(f.path) == digest and name in self._present_in(folder):
+            self._send(b"L", f.path, b"")
+            if isinstance(f, KnownFile):
+                self._known[f.path] = f
         else:
-            digest = f.sha256 or hashlib.sha256(f.data).hexdigest()
-            op = _FileOp(f.path, f.data, self.previous.get(f.path) == digest, None)
-        if op.data is None and not op.link:
-            self._unlinked.append(op)  # nothing to link it from: made at the end
-        else:
-            self._batch.append(op)
-            if len(self._batch) >= self.BATCH:
-                self._send()
+            self._send(b"W", f.path, _made(f) if isinstance(f, KnownFile) else f.data)
         self.written.append(WrittenFile(f.path, f.kind, f.ids, digest, self.out_dir))
 
-    def _send(self) -> None:
-        while len(self._pending) >= self.PENDING:
-            self._unlinked += self._pending.popleft().result()
-        self._pending.append(self._pool.submit(self._apply, self._batch))
-        self._batch = []
+    def _present_in(self, folder: str) -> set[str]:
+        """Names in a folder of the previous build (listed once: a link must not fail)."""
+        if folder not in self._present:
+            try:
+                self._present[folder] = set(os.listdir(os.path.join(self._old, folder)))
+            except OSError:
+                self._present[folder] = set()
+        return self._present[folder]
 
-    def _apply(self, ops: list[_FileOp]) -> list[_FileOp]:
-        """Link or write a batch (on a staging thread); returns the known files it could not
-        link, which are made on the build's thread."""
-        left = []
-        for op in ops:
-            dest = os.path.join(self._root, op.path)
-            if op.link:
-                try:
-                    os.link(os.path.join(self._old, op.path), dest)
-                    continue
-                except OSError:
-                    pass
-            if op.data is None:
-                left.append(op)
-            else:
-                _write(dest, op.data)
-        return left
+    def _send(self, op: bytes, path: str, data: bytes) -> None:
+        raw = path.encode()
+        try:
+            self._pipe.write(_FRAME.pack(op, len(raw), len(data)) + raw)
+            if data:
+                self._pipe.write(data)
+        except BrokenPipeError:
+            self._finish()  # raises with the writer's own message
+            raise
 
     def _finish(self) -> None:
-        """Wait for every batch; make the known files that could not be linked."""
-        self._send()
-        while self._pending:
-            self._unlinked += self._pending.popleft().result()
-        for op in self._unlinked:
-            assert op.known is not None
-            data = op.known.make()
-            if hashlib.sha256(data).hexdigest() != op.known.sha256:
-                raise RuntimeError(f"{op.path}: the remade file differs from its digest")
-            _write(os.path.join(self._root, op.path), data)
-        self._unlinked = []
+        """Wait for the writer; make known files whose link failed after all."""
+        failed, errors = self._writer.communicate()  # closes the pipe: the writer ends
+        if self._writer.returncode != 0:
+            raise OSError(f"writing {self.out_dir}/ failed: {errors.decode(errors='replace')}")
+        for path in failed.decode().splitlines():
+            known = self._known.get(path)
+            if known is None:
+                message = f"{self.out_dir}/{path} changed during the build; run it again"
+                raise PipelineError([Problem(None, "", message)])
+            _write(os.path.join(self._root, path), _made(known))
 
     def commit(self) -> list[WrittenFile]:
         """Add README and manifest, then make this the output folder."""
         self.add(OutputFile("README.md", "readme", DIST_README.encode()))
-        try:
-            self._finish()
-        finally:
-            self._pool.shutdown()
+        self._finish()
         # One entry per line, as json.dumps(entry, ensure_ascii=False) writes it, with the
         # strings quoted by json's C encoder (indent= would use the slow pure-Python one:
         # seconds for a big bank; a dumps per entry is still a third of a second).
@@ -261,19 +251,25 @@ class Staging:
         return self.written
 
     def discard(self) -> None:
-        self._pool.shutdown(cancel_futures=True)
+        if self._writer.poll() is None:
+            self._writer.kill()
+        self._writer.communicate()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-@dataclass(frozen=True, slots=True)
-class _FileOp:
-    """One file for a staging thread: link it from the previous build (``link``), else
-    write ``data``; a known file without data is made on the build's thread."""
+_FRAME = struct.Struct("<cIQ")  # as pipeline._writer reads it
+_WRITER = str(Path(__file__).with_name("_writer.py"))
 
-    path: str
-    data: bytes | None
-    link: bool
-    known: KnownFile | None
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _made(f: KnownFile) -> bytes:
+    data = f.make()
+    if _sha256(data) != f.sha256:
+        raise RuntimeError(f"{f.path}: the remade file differs from its digest")
+    return data
 
 
 _json_str = json.encoder.encode_basestring  # a JSON string literal, non-ASCII kept

@@ -297,9 +297,8 @@ def test_a_known_file_is_linked_or_made_and_must_match_its_digest(tmp_path: Path
     }
     assert (out / "a.txt").stat().st_nlink == 1  # linked, and the old build is gone
     staging = Staging(out)
-    staging.add(KnownFile("c.txt", "x", sha, make(b"other")))
     with pytest.raises(RuntimeError, match="differs from its digest"):
-        staging.commit()
+        staging.add(KnownFile("c.txt", "x", sha, make(b"other")))
     staging.discard()
     assert sorted(p.name for p in out.glob("*.txt")) == ["a.txt", "b.txt", "d.txt"]
 
@@ -338,3 +337,32 @@ def test_fragments_read_in_the_expected_order_come_in_batches(tmp_path: Path) ->
     assert view["q7"] == {"id": "q7"}  # outside the order: one by one
     with pytest.raises(KeyError):
         FragmentView(memo, {"gone": "fragment:x\x00gone"})["gone"]
+
+
+def test_a_file_gone_from_the_previous_build_is_written_not_linked(tmp_path: Path) -> None:
+    _, options = seed_copy(tmp_path)
+    first = build(options)
+    gone = next(options.out.glob("telegram/*.html"))
+    data = gone.read_bytes()
+    gone.unlink()  # the manifest still lists it
+    again = build(options)
+    assert not again.unchanged and gone.read_bytes() == data
+    assert [f.sha256 for f in again.files] == [f.sha256 for f in first.files]
+
+
+def test_a_writer_failure_stops_the_build_and_keeps_the_previous_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline import write
+
+    source, options = seed_copy(tmp_path)
+    build(options)
+    before = inodes(options.out)
+    broken = tmp_path / "broken_writer.py"
+    broken.write_text("import sys\nsys.stdin.buffer.read(100)\nsys.exit('disk full')\n")
+    monkeypatch.setattr(write, "_WRITER", str(broken))
+    source.write_text(source.read_text(encoding="utf-8").replace("KNN можно", "KNN"), "utf-8")
+    with pytest.raises(OSError, match="disk full"):
+        build(options)
+    assert inodes(options.out) == before
+    assert not list(tmp_path.glob(".dist.staging-*"))
