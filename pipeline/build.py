@@ -38,6 +38,7 @@ from pipeline.validate import Validated, validate
 from pipeline.write import (
     MANIFEST,
     KnownFile,
+    LaterFile,
     OutputFile,
     Staging,
     WrittenFile,
@@ -89,10 +90,11 @@ class Rendered:
     ``files`` may be a generator: the build writes each file as it comes and keeps only its
     manifest entry, so outputs are never all in memory. Warnings and the lock section are read
     after the files have been consumed. A :class:`KnownFile` stands for a file made in an
-    earlier build, by digest: it costs a hard link when the previous build has it.
+    earlier build, by digest: it costs a hard link when the previous build has it. A
+    :class:`LaterFile` is still being made on a thread; the build takes it at the end.
     """
 
-    files: Iterable[OutputFile | KnownFile] = field(default_factory=list)
+    files: Iterable[OutputFile | KnownFile | LaterFile] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     lock: dict[str, Any] | None = None
 

@@ -231,6 +231,7 @@ def _plain(q: Question, normalised: str) -> tuple[Any, ...]:
         _lc(q.pos),
         tuple((name, *_lc(p)) for name, p in q.positions.items()),
         normalised,
+        q.fingerprint,
     )
 
 
@@ -242,25 +243,24 @@ def _question_from(
     entry: tuple[Any, ...], display: str, index: int, lines: int
 ) -> tuple[Question, str]:
     """A cached question at item ``index``, its block starting ``lines`` lines down."""
-    qid, question, answer, grades, tags, header, quiz, pos, positions, normalised = entry
-    return (
-        Question(
-            id=qid,
-            question=question,
-            answer=answer,
-            grades=grades,
-            tags=tags,
-            header=header,
-            publish_at=None,
-            quiz=None
-            if quiz is None
-            else Quiz(quiz[0], quiz[1], quiz[2], quiz[3], Pos(display, quiz[4] + lines, quiz[5])),
-            images=(),
-            index=index,
-            pos=Pos(display, pos[0] + lines, pos[1]),
-            positions=MappingProxyType(
-                {name: Pos(display, ln + lines, col) for name, ln, col in positions}
-            ),
+    qid, question, answer, grades, tags, header, quiz, pos, positions, normalised, fp = entry
+    q = Question(
+        id=qid,
+        question=question,
+        answer=answer,
+        grades=grades,
+        tags=tags,
+        header=header,
+        publish_at=None,
+        quiz=None
+        if quiz is None
+        else Quiz(quiz[0], quiz[1], quiz[2], quiz[3], Pos(display, quiz[4] + lines, quiz[5])),
+        images=(),
+        index=index,
+        pos=Pos(display, pos[0] + lines, pos[1]),
+        positions=MappingProxyType(
+            {name: Pos(display, ln + lines, col) for name, ln, col in positions}
         ),
-        normalised,
     )
+    q.__dict__["fingerprint"] = fp  # what the cached property would compute again
+    return q, normalised

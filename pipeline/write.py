@@ -24,7 +24,8 @@ import struct
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from concurrent.futures import Future
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -69,6 +70,18 @@ class KnownFile:
 
 
 @dataclass(frozen=True, slots=True)
+class LaterFile:
+    """A file still being made on another thread (the deck's compression): the build goes on
+    and takes it when it commits. ``done(data)`` then runs on the build's thread."""
+
+    path: str
+    kind: str
+    data: Future[bytes]
+    ids: tuple[str, ...] = field(default=())
+    done: Callable[[bytes], object] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class WrittenFile:
     """A file the build put in the output folder, as listed in ``manifest.json``."""
 
@@ -87,8 +100,9 @@ class WrittenFile:
         return {"path": self.path, "kind": self.kind, "ids": list(self.ids), "sha256": self.sha256}
 
 
-#: Lowercase names joined by "/": plain paths at a glance (the usual case, checked quickly).
-_PLAIN_PATH = re.compile(r"[a-z0-9][a-z0-9_.-]*(?:/[a-z0-9][a-z0-9_.-]*)*")
+#: Names of letters, digits, ``_.-`` joined by "/": plain paths at a glance (the usual case,
+#: checked quickly; a name cannot be ``..`` as it starts with a letter or digit).
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9][\w.-]*(?:/[A-Za-z0-9][\w.-]*)*", re.ASCII)
 
 
 def _path_problem(path: str) -> str | None:
@@ -166,6 +180,7 @@ class Staging:
         self._dirs: set[str] = {""}
         self._present: dict[str, set[str]] = {}  # folder -> names in the previous build
         self._known: dict[str, KnownFile] = {}  # linked known files, made if a link fails
+        self._later: list[LaterFile] = []
         self._writer = subprocess.Popen(
             # Run as a script in isolated mode: it needs nothing but the standard library.
             [sys.executable, "-I", _WRITER, self._root, self._old],
@@ -176,9 +191,14 @@ class Staging:
         )
         assert self._writer.stdin is not None
         self._pipe = self._writer.stdin
+        with suppress(OSError):  # a bigger pipe: the build rarely waits for the writer
+            fcntl.fcntl(self._pipe.fileno(), _F_SETPIPE_SZ, 1 << 20)
 
-    def add(self, f: OutputFile | KnownFile) -> None:
+    def add(self, f: OutputFile | KnownFile | LaterFile) -> None:
         """Write one output (checked: a plain relative path, not seen before)."""
+        if isinstance(f, LaterFile):
+            self._later.append(f)
+            return
         problem = _path_problem(f.path)
         key = f.path.casefold()
         if problem is None and key in self._seen:
@@ -232,6 +252,11 @@ class Staging:
 
     def commit(self) -> list[WrittenFile]:
         """Add README and manifest, then make this the output folder."""
+        for later in self._later:
+            data = later.data.result()
+            if later.done is not None:
+                later.done(data)
+            self.add(OutputFile(later.path, later.kind, data, later.ids))
         self.add(OutputFile("README.md", "readme", DIST_README.encode()))
         self._finish()
         # One entry per line, as json.dumps(entry, ensure_ascii=False) writes it, with the
@@ -259,6 +284,7 @@ class Staging:
 
 _FRAME = struct.Struct("<cIQ")  # as pipeline._writer reads it
 _WRITER = str(Path(__file__).with_name("_writer.py"))
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux
 
 
 def _sha256(data: bytes) -> str:

@@ -13,6 +13,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.errors import PipelineError
 from tests.conftest import build_into
@@ -137,3 +139,12 @@ def test_ids_and_slugs_cannot_name_paths(tmp_path: Path) -> None:
         "content",
         "secret.png",
     ]
+
+
+@given(st.lists(st.sampled_from([*"aZ09_.-/\\ ё:", "..", "//"]), max_size=20).map("".join))
+def test_the_quick_path_check_accepts_only_what_the_full_one_accepts(path: str) -> None:
+    from pipeline import write
+
+    if write._PLAIN_PATH.fullmatch(path) and path != write.MANIFEST:
+        assert write._path_problem(path) is None
+        assert ".." not in path.split("/")

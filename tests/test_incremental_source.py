@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,7 @@ def test_only_changed_items_are_validated_again(
     assert [q.index for q in bank.questions] == list(range(9))
     lines = source.read_text(encoding="utf-8").split("\n")
     for q in bank.questions:
+        assert q.fingerprint == replace(q).fingerprint  # the cached one is the computed one
         assert lines[q.pos.line - 1][q.pos.col - 1 :].startswith(f"id: {q.id}")
         answer = q.positions["answer"]
         assert lines[answer.line - 1][answer.col - 1 :].startswith(("|", q.answer[:10]))

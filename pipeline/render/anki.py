@@ -50,9 +50,10 @@ import json
 import re
 import zlib
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,7 @@ from pipeline.render.anki_fields import (
     removed_note,
 )
 from pipeline.render.anki_package import DeckSpec, NoteRow, collection_bytes, zip_package
-from pipeline.write import OutputFile
+from pipeline.write import LaterFile, OutputFile
 
 KIND = "anki-deck"
 LOCK_SECTION = "anki"
@@ -252,15 +253,13 @@ def render(ctx: RenderContext) -> Rendered:
             changed[q.id] = _stamp(previous["notes"].get(q.id), text_of(q.id)[3], now)
     stamps = [model_changed[1], *(changed[qid][1] for qid in ids)]
     images = _media_images(settings.deck.slug, published, media)
-    data = _package(ctx, collection, images, max(stamps))
+    path, deck_ids = f"anki/{settings.deck.slug}.apkg", tuple(q.id for q in published)
+    deck_file = _package(ctx, collection, images, max(stamps), path, deck_ids)
     del collection
     lock = {
         "note_type": _lock_entry(model_changed),
         "notes": {qid: _lock_entry(changed[qid], qid in removed) for qid in sorted(changed)},
     }
-    deck_file = OutputFile(
-        f"anki/{settings.deck.slug}.apkg", KIND, data, ids=tuple(q.id for q in published)
-    )
     return Rendered(files=[deck_file], lock=lock)
 
 
@@ -271,13 +270,19 @@ def _media_images(slug: str, questions: list[Question], names: set[str]) -> dict
 
 
 def _package(
-    ctx: RenderContext, collection: bytes, images: Mapping[str, Image], stamp: datetime
-) -> bytes:
+    ctx: RenderContext,
+    collection: bytes,
+    images: Mapping[str, Image],
+    stamp: datetime,
+    path: str,
+    ids: tuple[str, ...],
+) -> OutputFile | LaterFile:
     """The zipped deck, reused from the cache when nothing in it changed.
 
-    Compressing the collection is most of the deck's time; a build in which
-    only other outputs changed gets the same collection, media and time, hence the same zip.
-    The key is the content itself (collection bytes, media hashes), never a guess about it.
+    Compressing the collection is most of the deck's time; a build in which only other
+    outputs changed gets the same collection, media and time, hence the same zip. The key is
+    the content itself (collection bytes, media hashes), never a guess about it. A new zip
+    is compressed on a thread (zlib releases the GIL) while the other targets render.
     """
     key = hashlib.sha256(collection)
     media = sorted(
@@ -285,13 +290,15 @@ def _package(
     )
     parts = [PACKAGE_FORMAT, zlib.ZLIB_RUNTIME_VERSION, stamp.isoformat(), media]
     key.update(json.dumps(parts).encode())
-    return ctx.memo.get(
-        "anki:package",
-        key.hexdigest(),
-        lambda: zip_package(
-            collection, {name: read_image(img.path) for name, img in images.items()}, stamp
-        ),
-    )
+    full = f"anki:package\x00{key.hexdigest()}"
+    cached = ctx.memo.lookup(full)
+    if cached is not None:
+        return OutputFile(path, KIND, cached, ids)
+    files = {name: read_image(img.path) for name, img in images.items()}
+    pool = ThreadPoolExecutor(1, thread_name_prefix="deck-zip")
+    made = pool.submit(zip_package, collection, files, stamp)
+    pool.shutdown(wait=False)  # the thread ends with its one task
+    return LaterFile(path, KIND, made, ids, partial(ctx.memo.store, full))
 
 
 def _sha256(data: bytes) -> str:
