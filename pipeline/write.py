@@ -159,8 +159,8 @@ class Staging:
     so unchanged outputs keep their inode and modification time. :meth:`commit` adds the
     README and manifest and swaps the folder in atomically; :meth:`discard` drops it.
 
-    The links and writes themselves happen in writer processes (:mod:`pipeline._writer`)
-    fed through pipes, beside the rendering: tens of thousands of small files cost seconds
+    The links and writes themselves happen in a writer process (:mod:`pipeline._writer`)
+    fed through a pipe, beside the rendering: tens of thousands of small files cost seconds
     of file-system time, and threads would wait for the renderers' GIL after every call.
     """
 
@@ -181,8 +181,18 @@ class Staging:
         self._present: dict[str, set[str]] = {}  # folder -> names in the previous build
         self._known: dict[str, KnownFile] = {}  # linked known files, made if a link fails
         self._later: list[LaterFile] = []
-        self._writers = [_start_writer(self._root, self._old) for _ in range(WRITERS)]
-        self._turn = 0
+        self._writer = subprocess.Popen(
+            # Run as a script in isolated mode: it needs nothing but the standard library.
+            [sys.executable, "-I", _WRITER, self._root, self._old],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            bufsize=1 << 20,
+        )
+        assert self._writer.stdin is not None
+        self._pipe = self._writer.stdin
+        with suppress(OSError):  # a bigger pipe: the build rarely waits for the writer
+            fcntl.fcntl(self._pipe.fileno(), _F_SETPIPE_SZ, 1 << 20)
 
     def add(self, f: OutputFile | KnownFile | LaterFile) -> None:
         """Write one output (checked: a plain relative path, not seen before)."""
@@ -219,29 +229,21 @@ class Staging:
         return self._present[folder]
 
     def _send(self, op: bytes, path: str, data: bytes) -> None:
-        """One file to the writers, in turn."""
         raw = path.encode()
-        self._turn = (self._turn + 1) % len(self._writers)
-        pipe = self._writers[self._turn].stdin
-        assert pipe is not None
         try:
-            pipe.write(_FRAME.pack(op, len(raw), len(data)) + raw)
+            self._pipe.write(_FRAME.pack(op, len(raw), len(data)) + raw)
             if data:
-                pipe.write(data)
+                self._pipe.write(data)
         except BrokenPipeError:
             self._finish()  # raises with the writer's own message
             raise
 
     def _finish(self) -> None:
-        """Wait for the writers; make known files whose link failed after all."""
-        failed = []
-        for writer in self._writers:
-            out, errors = writer.communicate()  # closes the pipe: the writer ends
-            if writer.returncode != 0:
-                message = errors.decode(errors="replace")
-                raise OSError(f"writing {self.out_dir}/ failed: {message}")
-            failed += out.decode().splitlines()
-        for path in failed:
+        """Wait for the writer; make known files whose link failed after all."""
+        failed, errors = self._writer.communicate()  # closes the pipe: the writer ends
+        if self._writer.returncode != 0:
+            raise OSError(f"writing {self.out_dir}/ failed: {errors.decode(errors='replace')}")
+        for path in failed.decode().splitlines():
             known = self._known.get(path)
             if known is None:
                 message = f"{self.out_dir}/{path} changed during the build; run it again"
@@ -274,35 +276,15 @@ class Staging:
         return self.written
 
     def discard(self) -> None:
-        for writer in self._writers:
-            if writer.returncode is None:  # not waited for yet: stop it
-                writer.kill()
-                writer.communicate()
+        if self._writer.returncode is None:  # not waited for yet: stop it
+            self._writer.kill()
+            self._writer.communicate()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
 _FRAME = struct.Struct("<cIQ")  # as pipeline._writer reads it
 _WRITER = str(Path(__file__).with_name("_writer.py"))
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux
-#: Writer processes. Creating a file waits on the file system more than on the CPU: on the
-#: 2-core machine the README's figures come from, three writers created 10,000 files two to
-#: three times faster than one whenever the disk was busy.
-WRITERS = 3
-
-
-def _start_writer(staging: str, previous: str) -> subprocess.Popen[bytes]:
-    writer = subprocess.Popen(
-        # Run as a script in isolated mode: it needs nothing but the standard library.
-        [sys.executable, "-I", _WRITER, staging, previous],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        bufsize=1 << 20,
-    )
-    assert writer.stdin is not None
-    with suppress(OSError):  # a bigger pipe: the build rarely waits for a writer
-        fcntl.fcntl(writer.stdin.fileno(), _F_SETPIPE_SZ, 1 << 20)
-    return writer
 
 
 def _sha256(data: bytes) -> str:
