@@ -50,7 +50,9 @@ class Memo:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
                 self._db = sqlite3.connect(folder / MEMO_FILE)
-                self._db.execute("PRAGMA journal_mode=WAL")
+                # One build at a time uses the cache (the build lock): a rollback journal
+                # writes new rows once, where a write-ahead log writes them twice.
+                self._db.execute("PRAGMA journal_mode=TRUNCATE")
                 self._db.execute("PRAGMA synchronous=OFF")  # a lost cache only costs time
                 self._db.execute("CREATE TABLE IF NOT EXISTS memo (k TEXT PRIMARY KEY, v BLOB)")
             except sqlite3.Error:
