@@ -13,10 +13,10 @@ question is one item of the ``questions:`` list, written as its own block of lin
 3. The head and tail, with an empty list in between, are validated as the settings.
 
 This is a shortcut, never a second dialect: whenever anything is not plainly clean (a YAML or
-validation problem or warning anywhere, anchors, document markers, duplicate ids or question
-texts, a layout the cutter does not recognise) the whole file goes through
-:func:`pipeline.source.load_source` and :func:`pipeline.validate.validate`, which give the
-located messages. Items with images (their files are read) or a pinned time are validated
+validation problem or warning anywhere, an alias to an anchor in another item, document
+markers, duplicate ids or question texts, a layout the cutter does not recognise) the whole
+file goes through :func:`pipeline.source.load_source` and :func:`pipeline.validate.validate`,
+which give the located messages. Items with images (their files are read) or a pinned time are validated
 every time, not cached. ``tests/test_incremental_source.py`` checks the two paths agree.
 """
 
@@ -35,7 +35,14 @@ from yaml.nodes import SequenceNode
 from pipeline.cache import Memo, code_digest
 from pipeline.errors import PipelineError, Pos
 from pipeline.model import Bank, Question, Quiz
-from pipeline.source import Document, compose, has_anchor, load_source, read_source
+from pipeline.source import (
+    Document,
+    check_aliases,
+    compose,
+    has_anchor,
+    load_source,
+    read_source,
+)
 from pipeline.spec import INVALID, Checker
 from pipeline.validate import (
     QUESTION,
@@ -139,8 +146,6 @@ def _only_blank(text: str) -> bool:
 
 
 def _from_blocks(source: Path, display: str, text: str, memo: Memo) -> Validated:
-    if has_anchor(text):
-        raise _Unclean  # an alias may reach into another item
     blocks = split(text)
     if blocks is None or not blocks.items:
         raise _Unclean
@@ -171,7 +176,7 @@ def _from_blocks(source: Path, display: str, text: str, memo: Memo) -> Validated
 def _settings_of(source: Path, display: str, blocks: Blocks) -> Any:
     """The settings, from the head and tail around an empty list."""
     text = f"{blocks.head}  []\n{blocks.tail}"
-    doc = Document(source, display, text, compose(text, display), tuple(text.splitlines()))
+    doc = _document(source, display, text)
     check = Checker(doc)
     data = SOURCE.convert(doc.root, "", check)
     if data is INVALID or check.problems:
@@ -179,12 +184,22 @@ def _settings_of(source: Path, display: str, blocks: Blocks) -> Any:
     return _settings(data)
 
 
+def _document(source: Path, display: str, text: str) -> Document:
+    """A piece of the source composed on its own, checked as :func:`load_source` checks a
+    whole file. An alias to an anchor in another piece cannot compose here (the whole file
+    then gives the answer), so a piece's meaning never depends on another piece."""
+    doc = Document(source, display, text, compose(text, display), tuple(text.splitlines()))
+    if has_anchor(text):
+        check_aliases(doc)
+    return doc
+
+
 def _validate_block(source: Path, display: str, block: str, tz: ZoneInfo) -> tuple[Question, str]:
     """One item validated on its own; positions count from the block's first line."""
-    root = compose(block, display)
+    doc = _document(source, display, block)
+    root = doc.root
     if not isinstance(root, SequenceNode) or len(root.value) != 1:
         raise _Unclean
-    doc = Document(source, display, block, root, tuple(block.splitlines()))
     check = Checker(doc)
     item = root.value[0]
     path = "questions[0]"

@@ -86,7 +86,7 @@ def load_source(path: Path) -> Document:
     root = compose(text, display)
     doc = Document(path, display, text, root, tuple(text.splitlines()))
     if has_anchor(text):  # without an anchor there can be no alias to expand
-        _check_aliases(doc)
+        check_aliases(doc)
     return doc
 
 
@@ -210,7 +210,7 @@ def _tab_indented(text: str, line: int) -> bool:
     return any(re.match(r"^ *\t", candidate) for candidate in near)
 
 
-def _check_aliases(doc: Document) -> None:
+def check_aliases(doc: Document) -> None:
     """Refuse documents whose aliases would expand beyond the budget (or refer to themselves).
 
     The composed graph shares one node per anchor; walking it as a reader would (expanding

@@ -134,6 +134,51 @@ def test_anything_not_clean_gets_the_full_validation(
     assert fast == full
 
 
+def test_entities_and_anchors_inside_one_item_keep_the_shortcut(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = source.read_text(encoding="utf-8")
+    text = text.replace("  - id: knn\n", "  - id: knn\n    header: &h KNN\n", 1)
+    text = text.replace("answer: |\n", "answer: |\n      A &nbsp;B &amp; C.\n", 1)
+    source.write_text(text, encoding="utf-8")
+    memo = Memo(tmp_path / "cache")
+    fast, full = both(source, memo)
+    assert fast == full
+    validated: list[str] = []
+    real = incremental._validate_block
+    monkeypatch.setattr(
+        incremental, "_validate_block", lambda *a: validated.append(a[2]) or real(*a)
+    )
+    edited = text.replace("Обе техники используются", "Обе техники применяются")
+    assert edited != text
+    source.write_text(edited, encoding="utf-8")
+    fast, full = both(source, memo)
+    assert fast == full and fast[0] == "ok"
+    # Only the edited item, though the source holds an anchor and entities after spaces.
+    assert [b.split("\n", 1)[0] for b in validated] == ["  - id: l1-vs-l2"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("  - id: knn\n", "  - id: knn\n    tags: *everywhere\n"),  # an anchor in the head
+        ("deck:\n", "deck: &everywhere\n"),
+        ("  - id: knn\n", "  - id: knn\n    tags: &bomb [a, a, a]\n    header: [*bomb, *bomb]\n"),
+    ],
+    ids=["undefined", "settings-anchor", "nested-alias"],
+)
+def test_aliases_across_pieces_get_the_full_validation(
+    source: Path, tmp_path: Path, change: tuple[str, str]
+) -> None:
+    text = source.read_text(encoding="utf-8")
+    text = text.replace(*change, 1)
+    if change[1].startswith("deck:"):
+        text = text.replace("  - id: knn\n", "  - id: knn\n    tags: *everywhere\n", 1)
+    source.write_text(text, encoding="utf-8")
+    fast, full = both(source, Memo(tmp_path / "cache"))
+    assert fast == full
+
+
 #: Characters that matter to YAML and to the cutter, and ordinary text.
 _SNIPPET = st.lists(
     st.sampled_from([*"- :#&*!|>'\"[]{},\n\t ъa1%.", "  - ", "\n  - id: x\n", "\n---\n"]),
