@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from pipeline import markup
 from pipeline.markup import parse_markdown, plain_text, to_html
+from tests.test_telegram_property import ANSWER
 
 
 def html(text: str) -> str:
@@ -157,3 +158,41 @@ def test_typical_titles_take_the_fast_path(title: str) -> None:
 )
 def test_markdown_never_takes_the_fast_path(text: str) -> None:
     assert not markup.is_plain_text(text)
+
+
+def _tree_of(parser: markup._Parser, text: str) -> bytes:
+    return tostring(parser.parse(text))
+
+
+_PLAIN_PARSER = markup._Parser(quick_inline=False)
+_QUICK_PARSER = markup._Parser(quick_inline=True)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        ANSWER,
+        st.text(alphabet=list("ab *_`$\\[]()!<>&#;\n  |~-:1."), max_size=60),
+    )
+)
+def test_skipping_inline_patterns_gives_python_markdowns_tree(text: str) -> None:
+    assert _tree_of(_QUICK_PARSER, text) == _tree_of(_PLAIN_PARSER, text)
+
+
+def test_skipping_inline_patterns_is_exact_on_the_seed_and_the_good_fixtures() -> None:
+    from pathlib import Path
+
+    from pipeline.source import load_source
+    from pipeline.validate import validate
+    from tests.conftest import SEED
+
+    good = sorted((Path(__file__).parent / "fixtures" / "source" / "good").glob("*.yaml"))
+    texts = [
+        text
+        for source in [SEED, *good]
+        for q in validate(load_source(source)).bank.questions
+        for text in (q.question, q.answer)
+    ]
+    assert len(texts) > 20
+    assert all(_tree_of(_QUICK_PARSER, t) == _tree_of(_PLAIN_PARSER, t) for t in texts)
+    assert type(_QUICK_PARSER.md.treeprocessors["inline"]).__name__ == "_QuickInline"
