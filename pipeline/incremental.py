@@ -16,8 +16,9 @@ This is a shortcut, never a second dialect: whenever anything is not plainly cle
 validation problem or warning anywhere, an alias to an anchor in another item, document
 markers, duplicate ids or question texts, a layout the cutter does not recognise) the whole
 file goes through :func:`pipeline.source.load_source` and :func:`pipeline.validate.validate`,
-which give the located messages. Items with images (their files are read) or a pinned time are validated
-every time, not cached. ``tests/test_incremental_source.py`` checks the two paths agree.
+which give the located messages. Items with images (their files are read) or a pinned time
+are validated every time, not cached. ``tests/test_incremental_source.py`` checks the two
+paths agree.
 """
 
 from __future__ import annotations
