@@ -770,6 +770,9 @@ def make_safe(spans: Sequence[Span]) -> list[Span]:
         out = result
 
 
+_SPACE = re.compile(r"\s")
+
+
 def _safe_segment(spans: list[Span]) -> list[Span]:
     """Hazardous words of one stretch between code spans become code (see make_safe)."""
     if not spans:
@@ -794,7 +797,7 @@ def _safe_segment(spans: list[Span]) -> list[Span]:
 
     # Word edges by bisection: walking from each marker to its word's ends would be quadratic
     # in one long word full of markers ("||||…" hung the build).
-    spaces = [i for i, c in enumerate(text) if c.isspace()]
+    spaces = [m.start() for m in _SPACE.finditer(text)]  # \s is str.isspace, one char at a time
 
     def word_at(p: int) -> tuple[int, int]:
         k = bisect.bisect_left(spaces, p)  # the first whitespace at or after p
