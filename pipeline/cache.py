@@ -29,6 +29,8 @@ from pipeline.write import MANIFEST, write_file_atomic
 
 T = TypeVar("T")
 MEMO_FILE = "memo.sqlite"
+#: Unused rows are dropped once there are more than this many (and a fifth of the used ones).
+PRUNE_MIN = 100
 STAMP_FILE = "last-build.json"
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -128,7 +130,7 @@ class Memo:
             # Dropping unused rows costs a pass over the table: only worth it once they are a
             # sizeable share (an edited question leaves one stale row per target).
             stale = len(self._keys - self._used) if self._keys is not None and prune else 0
-            if stale > max(100, len(self._used) // 5):
+            if stale > max(PRUNE_MIN, len(self._used) // 5):
                 self._db.execute("CREATE TEMP TABLE used (k TEXT PRIMARY KEY)")
                 self._db.executemany("INSERT INTO used VALUES (?)", ((k,) for k in self._used))
                 self._db.execute("DELETE FROM memo WHERE k NOT IN (SELECT k FROM used)")

@@ -366,3 +366,32 @@ def test_a_writer_failure_stops_the_build_and_keeps_the_previous_output(
         build(options)
     assert inodes(options.out) == before
     assert not list(tmp_path.glob(".dist.staging-*"))
+
+
+def test_a_known_week_keeps_its_parts_in_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A week linked by digest never reads its prepared parts; they must survive the cache's
+    # pruning, or a later build without dist/ could not assemble the week again.
+    from pipeline import cache
+
+    monkeypatch.setattr(cache, "PRUNE_MIN", 0)  # prune as soon as a fifth is unused
+    source, options = seed_copy(tmp_path)
+    build(options)
+    parts = {k for k in _memo_keys(tmp_path / ".cache") if k.startswith("digest-week")}
+    text = source.read_text(encoding="utf-8")
+    source.write_text(text.replace("KNN можно", "KNN"), "utf-8")
+    edited = build(options)  # the other weeks are linked
+    assert len(parts - set(_memo_keys(tmp_path / ".cache"))) <= 2  # the edited week's
+    shutil.rmtree(options.out)
+    again = build(options)  # the linked weeks are assembled from their parts
+    assert {f.path: f.sha256 for f in again.files if f.kind.startswith("digest")} == {
+        f.path: f.sha256 for f in edited.files if f.kind.startswith("digest")
+    }
+
+
+def _memo_keys(folder: Path) -> list[str]:
+    import sqlite3
+
+    with sqlite3.connect(folder / "memo.sqlite") as db:
+        return [k for (k,) in db.execute("SELECT k FROM memo")]

@@ -298,7 +298,8 @@ class Digest:
         key = self.week_key(week, questions)
         ids = tuple(q.id for q in questions)
         digests = self.ctx.memo.lookup(f"{key}\0files")
-        if digests is not None:
+        # (Asking for the parts keeps them in the cache, for when the files must be remade.)
+        if digests is not None and self.ctx.memo.contains(key):
             self._check_extras(out)
             files = _Remade(lambda: self.message_files(week, ids, self._prepared(key), out))
             for path, kind, sha256 in digests:
@@ -526,7 +527,7 @@ class Digest:
 
     def _prepared(self, key: str) -> Prepared:
         cached = self.ctx.memo.lookup(key)
-        assert cached is not None, "a week's digests are stored after its parts"
+        assert cached is not None, "asked for before the week's files were known by digest"
         html, text, subject, digest = cached
         return Prepared(subject, digest, text, html)
 
