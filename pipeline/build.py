@@ -158,8 +158,8 @@ def build(options: BuildOptions) -> BuildReport:
             memo.save(prune=False)  # keep what is cached: only this source is broken
             raise
         finally:
-            gc.freeze()
             gc.enable()
+        gc.freeze()
         try:
             return _build_bank(options, clock, now, validated, memo, TARGETS)
         finally:
