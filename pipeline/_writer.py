@@ -7,15 +7,18 @@ in its own process it runs beside the renderers instead of between them (threads
 wait for the renderers' GIL after every system call). Frame: op (1 byte), path length (4
 bytes), data length (8 bytes, little-endian), the UTF-8 path relative to STAGING, the data.
 
-Links that fail are listed, one path per line, on standard output at the end; any other
-failure (a full disk) ends it with a traceback on standard error and a nonzero status.
+Where hard links are not possible the previous file is copied. Links whose source is gone
+are listed, one path per line, on standard output at the end; any other failure (a full
+disk) ends it with one line on standard error (the file and the reason) and a nonzero status.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import struct
 import sys
+from collections.abc import Callable
 
 HEAD = struct.Struct("<cIQ")
 
@@ -27,27 +30,36 @@ def main() -> None:
     while head := read(HEAD.size):
         op, path_size, data_size = HEAD.unpack(head)
         path = read(path_size).decode()
-        dest = os.path.join(staging, path)
-        if op == b"L":
-            try:
-                os.link(os.path.join(previous, path), dest)
-            except OSError:
-                failed.append(path)
-            continue
-        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         try:
-            left = data_size
-            while left:
-                chunk = read(min(left, 1 << 20))
-                if not chunk:
-                    raise EOFError(f"{path}: the build stopped while sending it")
-                left -= len(chunk)
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.write(fd, view) :]
-        finally:
-            os.close(fd)
+            if op == b"L":
+                old, new = os.path.join(previous, path), os.path.join(staging, path)
+                try:
+                    os.link(old, new)
+                except FileNotFoundError:
+                    failed.append(path)
+                except OSError:  # a file system without hard links: the same bytes, copied
+                    shutil.copyfile(old, new)
+            else:
+                _write(os.path.join(staging, path), data_size, read)
+        except OSError as exc:  # a full disk, a read-only folder: one line for the build
+            sys.exit(f"{path}: {exc.strerror or exc}")
     sys.stdout.write("".join(f"{p}\n" for p in failed))
+
+
+def _write(dest: str, size: int, read: Callable[[int], bytes]) -> None:
+    """Write the next ``size`` bytes of the input to ``dest``."""
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        while size:
+            chunk = read(min(size, 1 << 20))
+            if not chunk:
+                raise EOFError(f"{dest}: the build stopped while sending it")
+            size -= len(chunk)
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 if __name__ == "__main__":

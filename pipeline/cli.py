@@ -183,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         n = len(exc.problems)
         print(f"{n} problem{'s' if n != 1 else ''}; nothing was written", file=sys.stderr)
         return 1
-    except (UsageError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+    except (UsageError, OSError) as exc:  # a missing file, a full disk: no traceback
         message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         where = f"{exc.filename}: " if isinstance(exc, OSError) and exc.filename else ""
         print(f"pipeline: error: {where}{message}", file=sys.stderr)

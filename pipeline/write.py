@@ -242,7 +242,8 @@ class Staging:
         """Wait for the writer; make known files whose link failed after all."""
         failed, errors = self._writer.communicate()  # closes the pipe: the writer ends
         if self._writer.returncode != 0:
-            raise OSError(f"writing {self.out_dir}/ failed: {errors.decode(errors='replace')}")
+            message = errors.decode(errors="replace").strip()
+            raise OSError(f"writing {self.out_dir}/ failed: {message}")
         for path in failed.decode().splitlines():
             known = self._known.get(path)
             if known is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -395,3 +396,50 @@ def _memo_keys(folder: Path) -> list[str]:
 
     with sqlite3.connect(folder / "memo.sqlite") as db:
         return [k for (k,) in db.execute("SELECT k FROM memo")]
+
+
+def test_a_failing_writer_is_one_line_from_the_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline import write
+    from pipeline.cli import main
+
+    source, options = seed_copy(tmp_path)
+    broken = tmp_path / "broken_writer.py"
+    broken.write_text("import sys\nsys.exit('telegram/001-x.html: No space left on device')\n")
+    monkeypatch.setattr(write, "_WRITER", str(broken))
+    code = main(["build", "--source", str(source), "--out", str(options.out), "--no-cache"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.strip().endswith("failed: telegram/001-x.html: No space left on device")
+    assert "Traceback" not in err and not options.out.exists()
+
+
+def test_the_writer_copies_where_it_cannot_link(tmp_path: Path) -> None:
+    import struct
+    import subprocess
+    import sys
+
+    from pipeline import write
+
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs a second file system to make hard links fail")
+    previous = Path(tempfile.mkdtemp(dir=shm))
+    try:
+        (previous / "a.txt").write_bytes(b"old bytes")
+        staging = tmp_path / "staging"
+        staging.mkdir()
+        frames = b"".join(
+            struct.pack("<cIQ", b"L", len(name), 0) + name for name in (b"a.txt", b"gone.txt")
+        )
+        done = subprocess.run(
+            [sys.executable, "-I", write._WRITER, str(staging), str(previous)],
+            input=frames,
+            capture_output=True,
+            check=True,
+        )
+        assert (staging / "a.txt").read_bytes() == b"old bytes"
+        assert done.stdout == b"gone.txt\n"  # its source is gone: the build is told
+    finally:
+        shutil.rmtree(previous)
