@@ -152,6 +152,20 @@ def test_calendar_events(tmp_path: Path) -> None:
     assert list(first.walk("VALARM"))
 
 
+def calendar_bank(questions: str) -> str:
+    """A source with a channel URL, weekly slots in Berlin, and these question items."""
+    return (
+        "channel:\n  name: Тест\n  url: https://t.me/test_channel\n"
+        "schedule:\n  timezone: Europe/Berlin\n  start: 2026-12-01\n  slots: [tue 09:00]\n"
+        "questions:\n" + questions
+    )
+
+
+def assert_calendar_is_icalendars(dist: Path) -> None:
+    got = (dist / "telegram" / "schedule.ics").read_bytes()
+    assert got == plain_calendar(dist, "ds-interview", "https://t.me/test_channel")
+
+
 def plain_calendar(dist: Path, slug: str, url: str | None) -> bytes:
     """The calendar as icalendar writes it when given every event at once (no placeholders),
     from what the build wrote (the desk's data), for comparison."""
@@ -212,17 +226,13 @@ def test_calendar_is_what_icalendar_writes_for_the_whole_calendar(
         + ("    quiz:\n      options: [да, нет]\n      correct: 1\n" if i % 3 == 0 else "")
         for i in range(120)
     )
-    source = write_source(
-        "channel:\n  name: Тест\n  url: https://t.me/test_channel\n"
-        "schedule:\n  timezone: Europe/Berlin\n  start: 2026-12-01\n  slots: [tue 09:00]\n"
-        "questions:\n" + questions
-    )
+    source = write_source(calendar_bank(questions))
     build_into(source, tmp_path / "dist")
-    got = (tmp_path / "dist" / "telegram" / "schedule.ics").read_bytes()
-    assert got == plain_calendar(tmp_path / "dist", "ds-interview", "https://t.me/test_channel")
+    assert_calendar_is_icalendars(tmp_path / "dist")
     # Some post numbers were split by folding (the digit-by-digit path was taken).
     from tests.test_telegram_desk import entries
 
+    got = (tmp_path / "dist" / "telegram" / "schedule.ics").read_bytes()
     desk = entries(tmp_path / "dist" / "telegram" / "index.html")
     assert any(f"{stem}.html".encode() not in got for e in desk for stem in e["stems"])
 
@@ -231,8 +241,7 @@ def test_calendar_of_the_edge_cases_is_what_icalendar_writes(
     tmp_path: Path, write_source: Any
 ) -> None:
     build_into(edge_source(write_source), tmp_path / "dist")
-    got = (tmp_path / "dist" / "telegram" / "schedule.ics").read_bytes()
-    assert got == plain_calendar(tmp_path / "dist", "ds-interview", "https://t.me/test_channel")
+    assert_calendar_is_icalendars(tmp_path / "dist")
 
 
 # --- what a new user will try -----------------------------------------------------------------

@@ -23,7 +23,7 @@ from pipeline.model import Bank, ChannelSettings, DeckSettings, Settings
 from pipeline.render import telegram
 from pipeline.schedule import Schedule
 from tests.conftest import NOW, TEMPLATES, build_into
-from tests.test_telegram import plain_calendar
+from tests.test_telegram import assert_calendar_is_icalendars, calendar_bank
 
 #: Pieces that matter to escaping and folding: escapes and their look-alikes, line breaks,
 #: multi-byte characters of every width, the post-number placeholder, runs that push the
@@ -240,11 +240,6 @@ def test_events_written_anew_when_placeholders_do_not_fit(
         + ("    quiz:\n      options: [да, нет]\n      correct: 1\n" if i % 3 == 0 else "")
         for i in range(12)
     )
-    source = write_source(
-        "channel:\n  name: Тест\n  url: https://t.me/test_channel\n"
-        "schedule:\n  timezone: Europe/Berlin\n  start: 2026-12-01\n  slots: [tue 09:00]\n"
-        "questions:\n" + questions
-    )
+    source = write_source(calendar_bank(questions))
     build_into(source, tmp_path / "dist", templates=templates)
-    got = (tmp_path / "dist" / "telegram" / "schedule.ics").read_bytes()
-    assert got == plain_calendar(tmp_path / "dist", "ds-interview", "https://t.me/test_channel")
+    assert_calendar_is_icalendars(tmp_path / "dist")
