@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -12,6 +13,7 @@ import pytest
 
 from pipeline.build import BuildOptions, build
 from pipeline.errors import PipelineError
+from pipeline.render.digest import _make_weeks as _real_make_weeks
 from pipeline.write import OutputFile, write_outputs
 from tests.conftest import NOW, SEED, TEMPLATES
 
@@ -443,3 +445,46 @@ def test_the_writer_copies_where_it_cannot_link(tmp_path: Path) -> None:
         assert done.stdout == b"gone.txt\n"  # its source is gone: the build is told
     finally:
         shutil.rmtree(previous)
+
+
+def test_digest_weeks_made_by_worker_processes_match_serial_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.render import digest
+
+    _, options = seed_copy(tmp_path)
+    serial = {f.path: f.sha256 for f in build(replace_cache(options, None)).files}
+    monkeypatch.setattr(digest, "AHEAD_MIN", 1)
+    monkeypatch.setattr(digest, "_make_weeks", _make_weeks_noting_the_process)
+    monkeypatch.setenv("WEEKS_MADE_IN", str(tmp_path))
+    ahead = build(replace_cache(options, tmp_path / "c2"))
+    assert {f.path: f.sha256 for f in ahead.files} == serial
+    makers = {int(p.stem) for p in tmp_path.glob("*.pid")}
+    assert makers and os.getpid() not in makers  # made in worker processes
+
+
+def _make_weeks_noting_the_process(jobs):  # type: ignore[no-untyped-def]
+    (Path(os.environ["WEEKS_MADE_IN"]) / f"{os.getpid()}.pid").touch()
+    return _real_make_weeks(jobs)
+
+
+def test_a_template_error_in_a_digest_worker_is_reported_as_without_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.render import digest
+
+    _, options = seed_copy(tmp_path)
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, templates)
+    page = templates / "digest" / "email.html"
+    page.write_text(page.read_text(encoding="utf-8").replace("</body>", "{{ nope() }}</body>"))
+    options = replace_cache(options, None)
+    from dataclasses import replace
+
+    options = replace(options, templates=templates)
+    with pytest.raises(PipelineError) as serial:
+        build(options)
+    monkeypatch.setattr(digest, "AHEAD_MIN", 1)
+    with pytest.raises(PipelineError) as ahead:
+        build(options)
+    assert [str(p) for p in ahead.value.problems] == [str(p) for p in serial.value.problems]

@@ -25,14 +25,18 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import multiprocessing
+import os
 import re
 import sys
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import cached_property, partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import css_inline
 import jinja2
@@ -278,15 +282,32 @@ class Digest:
     def files(
         self, weeks: Mapping[str, Sequence[Question]], out: Rendered
     ) -> Iterator[OutputFile | KnownFile]:
-        """Every week's files in week order; a template failure becomes an error."""
+        """Every week's files in week order; a template failure becomes an error.
+
+        Many weeks to make (a cold build) are made ahead by forked workers (:class:`_Ahead`);
+        the build's thread still reads the fragments, keeps the cache and writes the files.
+        """
+        keys = {week: self.week_key(week, weeks[week]) for week in sorted(weeks)}
+        todo = [
+            (w, weeks[w]) for w, key in keys.items() if not self.ctx.memo.contains(f"{key}\0files")
+        ]
+        ahead = _Ahead.start(self, todo)
         try:
-            for week in sorted(weeks):
-                yield from self.week(week, weeks[week], out)
+            for week, key in keys.items():
+                yield from self.week(week, weeks[week], out, key, ahead)
         except TemplateError as exc:
             out.warnings.append(_template_problem(exc, self.ctx.options.templates / TEMPLATE_DIR))
+        finally:
+            if ahead is not None:
+                ahead.close()
 
     def week(
-        self, week: str, questions: Sequence[Question], out: Rendered
+        self,
+        week: str,
+        questions: Sequence[Question],
+        out: Rendered,
+        key: str,
+        ahead: _Ahead | None = None,
     ) -> Iterator[OutputFile | KnownFile]:
         """One week: a single message, or numbered parts when it is over the size budget.
 
@@ -295,7 +316,6 @@ class Digest:
         not rendered again: its files are known by digest and linked from the previous build,
         or, when that lacks them, assembled from the prepared parts.
         """
-        key = self.week_key(week, questions)
         ids = tuple(q.id for q in questions)
         digests = self.ctx.memo.lookup(f"{key}\0files")
         # (Asking for the parts keeps them in the cache, for when the files must be remade.)
@@ -305,18 +325,25 @@ class Digest:
             for path, kind, sha256 in digests:
                 yield KnownFile(path, kind, sha256, partial(files.get, path), ids)
             return
-        views = [self.view(q, n) for n, q in enumerate(questions, start=1)]
-        html = self.html(week, views, 1, 1)
-        if encoded_size_of(html) <= HTML_BUDGET:
-            prepared = self.prepare(week, week, views, html, 1, 1)
+        result = ahead.take(week) if ahead is not None else _NOT_AHEAD
+        views = None
+        if result is _NOT_AHEAD:
+            views = [self.view(q, n) for n, q in enumerate(questions, start=1)]
+            prepared = self.made(week, views)
+            result = None if prepared is None else self.message(week, ids, prepared)
+        if isinstance(result, Message):
+            prepared, made = result
             # Weeks that split or fail are not remembered: they carry warnings, and are rare.
             self.ctx.memo.store(
                 key, (prepared.html, prepared.text, prepared.subject, prepared.digest)
             )
-            made = list(self.message_files(week, ids, prepared, out))
             self.ctx.memo.store(f"{key}\0files", [(f.path, f.kind, f.sha256) for f in made])
+            self._check_extras(out)
             yield from made
             return
+        if views is None:
+            views = [self.view(q, n) for n, q in enumerate(questions, start=1)]
+        html = self.html(week, views, 1, 1)
         parts = self.split(week, views, out)
         if parts is None:
             return
@@ -394,9 +421,20 @@ class Digest:
             frag = _fragment_with(q, self.urls)
         return frag
 
-    def view(self, q: Question, number: int) -> QuestionView:
+    def message(self, week: str, ids: tuple[str, ...], prepared: Prepared) -> Message:
+        """A single-message week's prepared parts and files (warnings aside)."""
+        return Message(prepared, list(self.message_files(week, ids, prepared, Rendered())))
+
+    def made(self, week: str, views: Sequence[QuestionView]) -> Prepared | None:
+        """The week as one message, or None when it is over the size budget (then split)."""
+        html = self.html(week, views, 1, 1)
+        if encoded_size_of(html) > HTML_BUDGET:
+            return None
+        return self.prepare(week, week, views, html, 1, 1)
+
+    def view(self, q: Question, number: int, frag: dict[str, Any] | None = None) -> QuestionView:
         at = self.slots[q.id]
-        frag = self.fragment(q)
+        frag = self.fragment(q) if frag is None else frag
         return QuestionView(
             id=q.id,
             number=number,
@@ -658,6 +696,98 @@ def _preheader(views: Sequence[QuestionView]) -> str:
 
 def _renumber(view: QuestionView, number: int) -> QuestionView:
     return replace(view, number=number)
+
+
+#: Weeks to make below which forking workers costs more than it saves.
+AHEAD_MIN = 100
+_NOT_AHEAD = object()  # take(): the week was not made ahead (make it here)
+
+
+class Message(NamedTuple):
+    """A week made as one message: what the cache keeps, and its three files."""
+
+    prepared: Prepared
+    files: list[OutputFile]
+
+
+_FORKED: Digest | None = None  # what a forked worker makes weeks with (inherited)
+
+
+class _Ahead:
+    """Weeks made by forked workers ahead of the build's thread, in order, a few at a time.
+
+    The build's thread reads each week's fragments (the cache is its own) and sends them;
+    a worker builds the views from them and the bank it inherited, renders, inlines the CSS,
+    prepares the message and writes its three files. At most :data:`IN_FLIGHT` batches wait,
+    so results never pile up. A week whose templates fail in a worker is made again here,
+    for the exact error.
+    """
+
+    BATCH = 16
+    IN_FLIGHT = 4
+
+    def __init__(self, digest: Digest, todo: list[tuple[str, Sequence[Question]]]) -> None:
+        global _FORKED
+        _FORKED = digest
+        self.digest = digest
+        self.pool = ProcessPoolExecutor(
+            min(os.cpu_count() or 1, 8), mp_context=multiprocessing.get_context("fork")
+        )
+        self.batches = iter([todo[k : k + self.BATCH] for k in range(0, len(todo), self.BATCH)])
+        self.pending: deque[Future[list[tuple[str, Message | object | None]]]] = deque()
+        self.ready: dict[str, Message | object | None] = {}
+        self._fill()
+
+    @classmethod
+    def start(cls, digest: Digest, todo: list[tuple[str, Sequence[Question]]]) -> _Ahead | None:
+        forkable = "fork" in multiprocessing.get_all_start_methods()
+        if len(todo) < AHEAD_MIN or (os.cpu_count() or 1) < 2 or not forkable:
+            return None
+        return cls(digest, todo)
+
+    def _fill(self) -> None:
+        while len(self.pending) < self.IN_FLIGHT:
+            batch = next(self.batches, None)
+            if batch is None:
+                return
+            jobs = [
+                (week, [(q.index, self.digest.fragment(q)) for q in questions])
+                for week, questions in batch
+            ]
+            self.pending.append(self.pool.submit(_make_weeks, jobs))
+
+    def take(self, week: str) -> Message | object | None:
+        """The week made ahead (None: over the size budget), or ``_NOT_AHEAD``."""
+        while week not in self.ready and self.pending:
+            self.ready.update(self.pending.popleft().result())
+            self._fill()
+        return self.ready.pop(week, _NOT_AHEAD)
+
+    def close(self) -> None:
+        global _FORKED
+        self.pool.shutdown(cancel_futures=True)
+        _FORKED = None
+
+
+def _make_weeks(
+    jobs: list[tuple[str, list[tuple[int, dict[str, Any]]]]],
+) -> list[tuple[str, Message | object | None]]:
+    """In a forked worker: each week made from its questions' fragments."""
+    digest = _FORKED
+    assert digest is not None
+    out: list[tuple[str, Message | object | None]] = []
+    for week, items in jobs:
+        questions = digest.ctx.bank.questions
+        views = [
+            digest.view(questions[index], n, frag) for n, (index, frag) in enumerate(items, start=1)
+        ]
+        try:
+            prepared = digest.made(week, views)
+            ids = tuple(v.id for v in views)
+            out.append((week, None if prepared is None else digest.message(week, ids, prepared)))
+        except TemplateError:
+            out.append((week, _NOT_AHEAD))  # made again on the build's thread, which reports it
+    return out
 
 
 def _file(path: str, kind: str, data: bytes, ids: tuple[str, ...]) -> OutputFile:
