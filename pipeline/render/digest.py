@@ -734,8 +734,8 @@ class _Ahead:
             min(os.cpu_count() or 1, 8), mp_context=multiprocessing.get_context("fork")
         )
         self.batches = iter([todo[k : k + self.BATCH] for k in range(0, len(todo), self.BATCH)])
-        self.pending: deque[Future[list[tuple[str, Message | object | None]]]] = deque()
-        self.ready: dict[str, Message | object | None] = {}
+        self.pending: deque[Future[list[tuple[str, Message | None]]]] = deque()
+        self.ready: dict[str, Message | None] = {}
         self._fill()
 
     @classmethod
@@ -771,11 +771,11 @@ class _Ahead:
 
 def _make_weeks(
     jobs: list[tuple[str, list[tuple[int, dict[str, Any]]]]],
-) -> list[tuple[str, Message | object | None]]:
+) -> list[tuple[str, Message | None]]:
     """In a forked worker: each week made from its questions' fragments."""
     digest = _FORKED
     assert digest is not None
-    out: list[tuple[str, Message | object | None]] = []
+    out: list[tuple[str, Message | None]] = []
     for week, items in jobs:
         questions = digest.ctx.bank.questions
         views = [
@@ -786,7 +786,7 @@ def _make_weeks(
             ids = tuple(v.id for v in views)
             out.append((week, None if prepared is None else digest.message(week, ids, prepared)))
         except TemplateError:
-            out.append((week, _NOT_AHEAD))  # made again on the build's thread, which reports it
+            pass  # left out: made again on the build's thread, which reports the error
     return out
 
 
