@@ -488,3 +488,22 @@ def test_a_template_error_in_a_digest_worker_is_reported_as_without_workers(
     with pytest.raises(PipelineError) as ahead:
         build(options)
     assert [str(p) for p in ahead.value.problems] == [str(p) for p in serial.value.problems]
+
+
+def test_an_oversized_extras_stylesheet_is_warned_about_on_every_build(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    source, options = seed_copy(tmp_path)
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, templates)
+    extras = templates / "digest" / "extras.css"
+    extras.write_text(extras.read_text(encoding="utf-8") + "/* padding */\n" * 2000)
+    options = replace(options, templates=templates)
+
+    def extras_warnings(report) -> list[str]:  # type: ignore[no-untyped-def]
+        return [w.message for w in report.warnings if "extras.css" in w.message]
+
+    assert len(extras_warnings(build(options))) == 1
+    text = source.read_text(encoding="utf-8")
+    source.write_text(text.replace("KNN можно", "KNN"), "utf-8")
+    assert len(extras_warnings(build(options))) == 1  # weeks from the cache: still said

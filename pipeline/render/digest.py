@@ -277,7 +277,7 @@ class Digest:
             load_remote_stylesheets=False,
         )
         extras = _source(templates.env, "extras.css")
-        self.extras_warning = len(extras.encode()) > STYLE_BUDGET
+        self.extras_too_big = len(extras.encode()) > STYLE_BUDGET
 
     def files(
         self, weeks: Mapping[str, Sequence[Question]], out: Rendered
@@ -287,6 +287,16 @@ class Digest:
         Many weeks to make (a cold build) are made ahead by forked workers (:class:`_Ahead`);
         the build's thread still reads the fragments, keeps the cache and writes the files.
         """
+        if weeks and self.extras_too_big:
+            out.warnings.append(
+                Problem(
+                    None,
+                    "",
+                    f"templates/{TEMPLATE_DIR}/extras.css is over {_kib(STYLE_BUDGET)}: "
+                    "Gmail drops the whole <style> block",
+                    Severity.WARNING,
+                )
+            )
         keys = {week: self.week_key(week, weeks[week]) for week in sorted(weeks)}
         todo = [
             (w, weeks[w]) for w, key in keys.items() if not self.ctx.memo.contains(f"{key}\0files")
@@ -320,8 +330,7 @@ class Digest:
         digests = self.ctx.memo.lookup(f"{key}\0files")
         # (Asking for the parts keeps them in the cache, for when the files must be remade.)
         if digests is not None and self.ctx.memo.contains(key):
-            self._check_extras(out)
-            files = _Remade(lambda: self.message_files(week, ids, self._prepared(key), out))
+            files = _Remade(lambda: self.message_files(week, ids, self._prepared(key)))
             for path, kind, sha256 in digests:
                 yield KnownFile(path, kind, sha256, partial(files.get, path), ids)
             return
@@ -338,7 +347,6 @@ class Digest:
                 key, (prepared.html, prepared.text, prepared.subject, prepared.digest)
             )
             self.ctx.memo.store(f"{key}\0files", [(f.path, f.kind, f.sha256) for f in made])
-            self._check_extras(out)
             yield from made
             return
         if views is None:
@@ -352,7 +360,7 @@ class Digest:
             name = f"{week}-{n}"
             page = self.html(week, renumbered, n, len(parts))
             prepared = self.prepare(week, name, renumbered, page, n, len(parts))
-            yield from self.message_files(name, tuple(v.id for v in part), prepared, out)
+            yield from self.message_files(name, tuple(v.id for v in part), prepared)
         first = questions[0]
         names = ", ".join(f"{week}-{n}" for n in range(1, len(parts) + 1))
         out.warnings.append(
@@ -422,8 +430,8 @@ class Digest:
         return frag
 
     def message(self, week: str, ids: tuple[str, ...], prepared: Prepared) -> Message:
-        """A single-message week's prepared parts and files (warnings aside)."""
-        return Message(prepared, list(self.message_files(week, ids, prepared, Rendered())))
+        """A single-message week's prepared parts and files."""
+        return Message(prepared, list(self.message_files(week, ids, prepared)))
 
     def made(self, week: str, views: Sequence[QuestionView]) -> Prepared | None:
         """The week as one message, or None when it is over the size budget (then split)."""
@@ -570,29 +578,13 @@ class Digest:
         return Prepared(subject, digest, text, html)
 
     def message_files(
-        self, name: str, ids: tuple[str, ...], prepared: Prepared, out: Rendered
+        self, name: str, ids: tuple[str, ...], prepared: Prepared
     ) -> Iterator[OutputFile]:
         """A message's three files."""
         yield _file(f"digest/{name}.html", "digest-html", prepared.html, ids)
         yield _file(f"digest/{name}.txt", "digest-text", prepared.text, ids)
         eml = write_message(self.envelope(name, ids), prepared)
         yield _file(f"digest/{name}.eml", "digest-eml", eml, ids)
-        self._check_extras(out)
-
-    def _check_extras(self, out: Rendered) -> None:
-        """Warn once per build about an oversized ``extras.css``."""
-        if self.extras_warning:
-            self.extras_warning = False
-            out.warnings.append(
-                Problem(
-                    None,
-                    "",
-                    f"templates/{TEMPLATE_DIR}/extras.css is "
-                    f"over {_kib(STYLE_BUDGET)}: Gmail drops the whole "
-                    "<style> block",
-                    Severity.WARNING,
-                )
-            )
 
     def week_key(self, week: str, questions: Sequence[Question]) -> str:
         """Memo key of a week's message: everything it is made from except the build's time.
