@@ -324,14 +324,8 @@ class _Converter:
         self, el: Element, marks: frozenset[str], href: str | None, quote: int
     ) -> list[Span]:
         tag = el.tag
-        if tag in ("strong", "b"):
-            return self.inline_content(el, marks | {"b"}, href, quote)
-        if tag in ("em", "i"):
-            return self.inline_content(el, marks | {"i"}, href, quote)
-        if tag in ("del", "s", "strike"):
-            return self.inline_content(el, marks | {"s"}, href, quote)
-        if tag in ("u", "ins"):
-            return self.inline_content(el, marks | {"u"}, href, quote)
+        if tag in FORMAT_TAGS:
+            return self.inline_content(el, marks | {FORMAT_TAGS[tag]}, href, quote)
         if tag == "code":
             text = _WS.sub(" ", clean_text(_code_text(el, in_pre=False)))
             return [Span(text, marks | {"code"}, href, quote=quote)] if text else []
@@ -427,20 +421,24 @@ def _join(blocks: Iterable[list[Span]], sep: str, quote: int = 0) -> list[Span]:
     return out
 
 
+#: HTML tags Telegram reads as formatting, with the mark each one gives.
+FORMAT_TAGS = {
+    "b": "b",
+    "strong": "b",
+    "i": "i",
+    "em": "i",
+    "u": "u",
+    "ins": "u",
+    "s": "s",
+    "strike": "s",
+    "del": "s",
+}
+
+
 class _RawParser(HTMLParser):
     """Sanitised raw HTML -> spans: Telegram's formatting kept, structure as lines."""
 
-    _MARK: ClassVar[dict[str, str]] = {
-        "b": "b",
-        "strong": "b",
-        "i": "i",
-        "em": "i",
-        "u": "u",
-        "ins": "u",
-        "s": "s",
-        "del": "s",
-        "strike": "s",
-    }
+    _MARK: ClassVar[dict[str, str]] = FORMAT_TAGS
     _BLOCK: ClassVar[set[str]] = {
         "p",
         "div",
@@ -586,18 +584,7 @@ class TemplateError(ValueError):
 class _PostParser(HTMLParser):
     """Strict reader of Telegram HTML, whitespace kept as Telegram keeps it."""
 
-    _MARK: ClassVar[dict[str, str]] = {
-        "b": "b",
-        "strong": "b",
-        "i": "i",
-        "em": "i",
-        "u": "u",
-        "ins": "u",
-        "s": "s",
-        "strike": "s",
-        "del": "s",
-        "tg-spoiler": "spoiler",
-    }
+    _MARK: ClassVar[dict[str, str]] = {**FORMAT_TAGS, "tg-spoiler": "spoiler"}
 
     def __init__(self, slots: Mapping[str, list[Span]], next_quote: Callable[[], int]) -> None:
         super().__init__(convert_charrefs=True)
