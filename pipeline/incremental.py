@@ -35,7 +35,7 @@ from yaml.nodes import SequenceNode
 
 from pipeline.cache import Memo, code_digest
 from pipeline.errors import PipelineError, Pos
-from pipeline.model import Bank, Question, Quiz
+from pipeline.model import Bank, Question, Quiz, Settings
 from pipeline.source import (
     Document,
     check_aliases,
@@ -174,7 +174,7 @@ def _from_blocks(source: Path, display: str, text: str, memo: Memo) -> Validated
     return Validated(Bank(source, settings, tuple(questions)), ())
 
 
-def _settings_of(source: Path, display: str, blocks: Blocks) -> Any:
+def _settings_of(source: Path, display: str, blocks: Blocks) -> Settings:
     """The settings, from the head and tail around an empty list."""
     text = f"{blocks.head}  []\n{blocks.tail}"
     doc = _document(source, display, text)
