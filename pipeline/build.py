@@ -23,6 +23,7 @@ from pipeline.cache import (
     FragmentView,
     Memo,
     code_digest,
+    file_digest,
     input_key,
     output_intact,
     read_stamp,
@@ -138,7 +139,9 @@ class BuildReport:
 def build(options: BuildOptions) -> BuildReport:
     """Build every output from the source; leave ``dist/`` untouched on any problem."""
     clock = _Stopwatch()
-    current = clock.stage("check:unchanged", _unchanged_build, options)
+    # Before anything is read: an input saved while the build runs makes the next one run.
+    key = _input_key(options) if options.cache is not None and options.source.is_file() else ""
+    current = clock.stage("check:unchanged", _unchanged_build, options, key)
     if current is not None:
         return replace(current, timings=clock.times)
     from pipeline.render import TARGETS  # late: renderers import this module's types
@@ -161,7 +164,7 @@ def build(options: BuildOptions) -> BuildReport:
             gc.enable()
         gc.freeze()
         try:
-            return _build_bank(options, clock, now, validated, memo, TARGETS)
+            return _build_bank(options, clock, now, validated, memo, TARGETS, key)
         finally:
             gc.unfreeze()
 
@@ -173,6 +176,7 @@ def _build_bank(
     validated: Validated,
     memo: Memo,
     targets: Mapping[str, Target],
+    key: str,
 ) -> BuildReport:
     """Everything after validation: plan, fragments, render, write (under the build lock)."""
     previous_lock = read_lock(lock_path(options.source))
@@ -208,7 +212,7 @@ def _build_bank(
         clock.times,
         validated.bank,
     )
-    _remember_build(options, report)
+    _remember_build(options, report, key)
     return report
 
 
@@ -300,15 +304,14 @@ def _render_all(
     return results
 
 
-def _unchanged_build(options: BuildOptions) -> BuildReport | None:
+def _unchanged_build(options: BuildOptions, key: str) -> BuildReport | None:
     """The last build's report when nothing it read has changed and its output is intact."""
-    if options.cache is None:
-        return None
     stamp = read_stamp(options.cache)
-    if not stamp or not options.source.is_file():
+    if not key or not stamp or stamp.get("key") != key:
         return None
-    key = _input_key(options)
-    if stamp.get("key") != key or not output_intact(options.out, stamp.get("manifest", "")):
+    if stamp.get("lock") != file_digest(lock_path(options.source)):
+        return None
+    if not output_intact(options.out, stamp.get("manifest", "")):
         return None
     files = tuple(
         WrittenFile(e["path"], e["kind"], tuple(e["ids"]), e["sha256"], options.out)
@@ -335,10 +338,11 @@ def _input_key(options: BuildOptions) -> str:
     )
 
 
-def _remember_build(options: BuildOptions, report: BuildReport) -> None:
-    if options.cache is None:
+def _remember_build(options: BuildOptions, report: BuildReport, key: str) -> None:
+    """Stamp the cache with the inputs as they were read and the lock as the build left it."""
+    if options.cache is None or not key:
         return
-    key = _input_key(options)
+    lock = file_digest(lock_path(options.source))
     manifest = hashlib.sha256((options.out / MANIFEST).read_bytes()).hexdigest()
     warnings = [
         {
@@ -351,7 +355,13 @@ def _remember_build(options: BuildOptions, report: BuildReport) -> None:
     ]
     write_stamp(
         options.cache,
-        {"key": key, "manifest": manifest, "questions": report.questions, "warnings": warnings},
+        {
+            "key": key,
+            "lock": lock,
+            "manifest": manifest,
+            "questions": report.questions,
+            "warnings": warnings,
+        },
     )
 
 

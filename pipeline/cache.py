@@ -9,9 +9,9 @@ used for changed content.
   an earlier build for the same key. Renderers key their per-question work on
   ``question.fingerprint`` plus whatever else it depends on (templates, settings, slot).
   Only entries used by the latest build are kept.
-* :func:`input_key`: a digest of everything a build reads (source, lock, templates, images,
-  the pipeline's own code, options). When it equals the last successful build's and that
-  build's output is intact, the build has nothing to do.
+* :func:`input_key`: a digest of everything a build reads (source, templates, images, the
+  pipeline's own code, options; the lock file apart). When it and the lock equal the last
+  successful build's and that build's output is intact, the build has nothing to do.
 """
 
 from __future__ import annotations
@@ -224,14 +224,16 @@ _CODE_DIGEST: str | None = None
 def input_key(
     source: Path, lock: Path, templates: Path, options: Iterable[object], skip: Iterable[Path]
 ) -> str:
-    """Digest of everything a build reads; equal keys mean equal outputs.
+    """Digest of everything a build reads but the lock file; equal keys (and an equal lock,
+    see :func:`file_digest`) mean equal outputs. Taken before the build reads anything, so a
+    file saved while it runs makes the next build run again.
 
-    ``skip``: folders that may lie next to the source but are not input (output, cache).
+    ``skip``: folders that may lie next to the source but are not input (output, cache). The
+    lock is not hashed here: the build itself rewrites it, so it is compared as it was left.
     """
     skipped = [p.resolve() for p in skip]
     h = hashlib.sha256()
     h.update(source.read_bytes())
-    h.update(b"\0lock\0" + (lock.read_bytes() if lock.exists() else b""))
     # Other files next to the source (images) by name, size and modification time: cheap,
     # and any change makes the build look at them properly.
     content = source.parent
@@ -248,6 +250,14 @@ def input_key(
     h.update(repr(tuple(options)).encode())
     h.update(os.environ.get("SOURCE_DATE_EPOCH", "").encode())
     return h.hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes; "" when there is no such file."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return ""
 
 
 def read_stamp(folder: Path | None) -> dict[str, Any]:

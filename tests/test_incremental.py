@@ -507,3 +507,34 @@ def test_an_oversized_extras_stylesheet_is_warned_about_on_every_build(tmp_path:
     text = source.read_text(encoding="utf-8")
     source.write_text(text.replace("KNN можно", "KNN"), "utf-8")
     assert len(extras_warnings(build(options))) == 1  # weeks from the cache: still said
+
+
+def test_a_source_saved_during_a_build_is_built_next_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipeline.build as build_module
+
+    source, options = seed_copy(tmp_path)
+    text = source.read_text(encoding="utf-8")
+    edited = text.replace("KNN можно", "KNN")
+    real = build_module.load_validated
+
+    def load_then_save(path, memo):  # type: ignore[no-untyped-def]
+        loaded = real(path, memo)
+        path.write_text(edited, encoding="utf-8")  # the editor saves while the build runs
+        return loaded
+
+    monkeypatch.setattr(build_module, "load_validated", load_then_save)
+    build(options)
+    monkeypatch.setattr(build_module, "load_validated", real)
+    again = build(options)
+    assert not again.unchanged  # what is on disk now was never built
+    assert build(options).unchanged
+
+
+def test_a_changed_lock_file_means_a_new_build(tmp_path: Path) -> None:
+    source, options = seed_copy(tmp_path)
+    build(options)
+    lock = source.with_name("questions.lock.json")
+    lock.write_text(lock.read_text(encoding="utf-8").replace("Z", "Z "), encoding="utf-8")
+    assert not build(options).unchanged
