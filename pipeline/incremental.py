@@ -13,12 +13,13 @@ question is one item of the ``questions:`` list, written as its own block of lin
 3. The head and tail, with an empty list in between, are validated as the settings.
 
 This is a shortcut, never a second dialect: whenever anything is not plainly clean (a YAML or
-validation problem or warning anywhere, an alias to an anchor in another item, document
-markers, duplicate ids or question texts, a layout the cutter does not recognise) the whole
-file goes through :func:`pipeline.source.load_source` and :func:`pipeline.validate.validate`,
-which give the located messages. Items with images (their files are read) or a pinned time
-are validated every time, not cached. ``tests/test_incremental_source.py`` checks the two
-paths agree.
+validation error anywhere, an alias to an anchor in another item, document markers, duplicate
+ids, a layout the cutter does not recognise) the whole file goes through
+:func:`pipeline.source.load_source` and :func:`pipeline.validate.validate`, which give the
+located messages. Warnings do not need that: an item's own (a TODO) are cached with it and
+moved like its positions, and repeated question texts are found across the items here, with
+the same message. Items with images (their files are read) are validated every time, not
+cached. ``tests/test_incremental_source.py`` checks the two paths agree.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -34,7 +36,7 @@ from zoneinfo import ZoneInfo
 from yaml.nodes import SequenceNode
 
 from pipeline.cache import Memo, code_digest
-from pipeline.errors import PipelineError, Pos
+from pipeline.errors import PipelineError, Pos, Problem, Severity
 from pipeline.model import Bank, Question, Quiz, Settings
 from pipeline.source import (
     Document,
@@ -52,6 +54,7 @@ from pipeline.validate import (
     _normalise,
     _question,
     _settings,
+    same_text,
     validate,
 )
 
@@ -154,24 +157,31 @@ def _from_blocks(source: Path, display: str, text: str, memo: Memo) -> Validated
     tz = ZoneInfo(settings.schedule.timezone)
     context = f"{code_digest()}\x00{display}\x00{settings.schedule.timezone}\x00"
     questions = []
+    warnings: list[Problem] = []
     seen_ids: set[str] = set()
-    seen_texts: set[str] = set()
+    first_text: dict[str, tuple[str, Pos]] = {}
     for index, (line, block) in enumerate(blocks.items):
         key = f"{NAMESPACE}\x00{hashlib.sha256((context + block).encode()).hexdigest()}"
         entry = memo.lookup(key) if memo.contains(key) else None
         if entry is not None:
-            question, normalised = _question_from(entry, display, index, line)
+            question, normalised, own = _question_from(entry, display, index, line, tz)
         else:
-            fresh, normalised = _validate_block(source, display, block, tz)
-            if not fresh.images and fresh.publish_at is None:
-                memo.store(key, _plain(fresh, normalised))
+            fresh, normalised, own = _validate_block(source, display, block, tz)
+            if not fresh.images:
+                memo.store(key, _plain(fresh, normalised, own))
             question = _moved(fresh, index, line)
-        if question.id in seen_ids or normalised in seen_texts:
-            raise _Unclean  # the whole file gives the located message or warning
+            own = tuple(_moved_problem(p, index, line) for p in own)
+        if question.id in seen_ids:
+            raise _Unclean  # the whole file gives the located message
         seen_ids.add(question.id)
-        seen_texts.add(normalised)
+        # In the order validate() gives them: the item's own warnings, then a repeated text.
+        warnings.extend(own)
+        if normalised in first_text:
+            warnings.append(same_text(question, *first_text[normalised]))
+        else:
+            first_text[normalised] = (question.id, question.pos_of("question"))
         questions.append(question)
-    return Validated(Bank(source, settings, tuple(questions)), ())
+    return Validated(Bank(source, settings, tuple(questions)), tuple(warnings))
 
 
 def _settings_of(source: Path, display: str, blocks: Blocks) -> Settings:
@@ -195,8 +205,11 @@ def _document(source: Path, display: str, text: str) -> Document:
     return doc
 
 
-def _validate_block(source: Path, display: str, block: str, tz: ZoneInfo) -> tuple[Question, str]:
-    """One item validated on its own; positions count from the block's first line."""
+def _validate_block(
+    source: Path, display: str, block: str, tz: ZoneInfo
+) -> tuple[Question, str, tuple[Problem, ...]]:
+    """One item validated on its own, with its warnings; positions count from the block's
+    first line, paths from ``questions[0]``. Any error: the whole file must say it."""
     doc = _document(source, display, block)
     root = doc.root
     if not isinstance(root, SequenceNode) or len(root.value) != 1:
@@ -205,12 +218,16 @@ def _validate_block(source: Path, display: str, block: str, tz: ZoneInfo) -> tup
     item = root.value[0]
     path = "questions[0]"
     data = QUESTION.convert(item, path, check)
-    if data is INVALID or check.problems:
+    if data is INVALID or _has_error(check):
         raise _Unclean
     question = _question(doc, check, data, dict(data["__positions__"]), 0, item, path, tz)
-    if question is None or check.problems:
+    if question is None or _has_error(check):
         raise _Unclean
-    return question, _normalise(question.question)
+    return question, _normalise(question.question), tuple(check.problems)
+
+
+def _has_error(check: Checker) -> bool:
+    return any(p.severity is not Severity.WARNING for p in check.problems)
 
 
 def _moved(q: Question, index: int, lines: int) -> Question:
@@ -229,10 +246,21 @@ def _moved(q: Question, index: int, lines: int) -> Question:
     )
 
 
+def _moved_problem(p: Problem, index: int, lines: int) -> Problem:
+    """A problem of an item validated on its own, placed like :func:`_moved` places it."""
+    assert p.pos is not None and p.path.startswith("questions[0]")
+    return Problem(
+        Pos(p.pos.file, p.pos.line + lines, p.pos.col),
+        f"questions[{index}]{p.path.removeprefix('questions[0]')}",
+        p.message,
+        p.severity,
+    )
+
+
 # --- the cache entry: plain data (see pipeline.cache) ------------------------------------------
 
 
-def _plain(q: Question, normalised: str) -> tuple[Any, ...]:
+def _plain(q: Question, normalised: str, warnings: tuple[Problem, ...]) -> tuple[Any, ...]:
     quiz = q.quiz
     return (
         q.id,
@@ -241,6 +269,7 @@ def _plain(q: Question, normalised: str) -> tuple[Any, ...]:
         q.grades,
         q.tags,
         q.header,
+        _plain_time(q.publish_at),
         None
         if quiz is None
         else (quiz.question, quiz.options, quiz.correct, quiz.explanation, *_lc(quiz.pos)),
@@ -248,7 +277,25 @@ def _plain(q: Question, normalised: str) -> tuple[Any, ...]:
         tuple((name, *_lc(p)) for name, p in q.positions.items()),
         normalised,
         q.fingerprint,
+        tuple((*_lc(w.pos), w.path, w.message) for w in warnings if w.pos is not None),
     )
+
+
+def _plain_time(value: datetime | None) -> tuple[str, bool] | None:
+    """A pinned time as (ISO text, read in the schedule's zone): the source's own offset
+    when it gave one (what fromisoformat reads back), else the zone (part of the key)."""
+    if value is None:
+        return None
+    in_zone = isinstance(value.tzinfo, ZoneInfo)
+    return (value.replace(tzinfo=None) if in_zone else value).isoformat(), in_zone
+
+
+def _time_from(plain: tuple[str, bool] | None, tz: ZoneInfo) -> datetime | None:
+    if plain is None:
+        return None
+    text, in_zone = plain
+    value = datetime.fromisoformat(text)
+    return value.replace(tzinfo=tz) if in_zone else value
 
 
 def _lc(p: Pos) -> tuple[int, int]:
@@ -256,10 +303,12 @@ def _lc(p: Pos) -> tuple[int, int]:
 
 
 def _question_from(
-    entry: tuple[Any, ...], display: str, index: int, lines: int
-) -> tuple[Question, str]:
+    entry: tuple[Any, ...], display: str, index: int, lines: int, tz: ZoneInfo
+) -> tuple[Question, str, tuple[Problem, ...]]:
     """A cached question at item ``index``, its block starting ``lines`` lines down."""
-    qid, question, answer, grades, tags, header, quiz, pos, positions, normalised, fp = entry
+    qid, question, answer, grades, tags, header, at, quiz, pos, positions, normalised, fp, own = (
+        entry
+    )
     q = Question(
         id=qid,
         question=question,
@@ -267,7 +316,7 @@ def _question_from(
         grades=grades,
         tags=tags,
         header=header,
-        publish_at=None,
+        publish_at=_time_from(at, tz),
         quiz=None
         if quiz is None
         else Quiz(quiz[0], quiz[1], quiz[2], quiz[3], Pos(display, quiz[4] + lines, quiz[5])),
@@ -279,4 +328,8 @@ def _question_from(
         ),
     )
     q.__dict__["fingerprint"] = fp  # what the cached property would compute again
-    return q, normalised
+    warnings = tuple(
+        _moved_problem(Problem(Pos(display, ln, col), path, text, Severity.WARNING), index, lines)
+        for ln, col, path, text in own
+    )
+    return q, normalised, warnings

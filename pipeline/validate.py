@@ -337,16 +337,21 @@ def _questions(
             continue
         key = _normalise(question.question)
         if key in first_text:
-            other, other_pos = first_text[key]
-            check.warn(
-                pos["question"],
-                f"{path}.question",
-                f"same question text as '{other}' (line {other_pos.line})",
-            )
+            check.problems.append(same_text(question, *first_text[key]))
         else:
-            first_text[key] = (qid, pos["question"])
+            first_text[key] = (question.id, pos["question"])
         out.append(question)
     return out
+
+
+def same_text(question: Question, other: str, other_pos: Pos) -> Problem:
+    """The warning for a question whose text repeats question ``other``'s (at ``other_pos``)."""
+    return Problem(
+        question.pos_of("question"),
+        f"questions[{question.index}].question",
+        f"same question text as '{other}' (line {other_pos.line})",
+        Severity.WARNING,
+    )
 
 
 def _question(

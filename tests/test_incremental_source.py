@@ -115,7 +115,6 @@ def test_only_changed_items_are_validated_again(
     "change",
     [
         ("id: knn", "id: l1-vs-l2"),  # a duplicate id: an error
-        ("answer: |", "answer: |\n      TODO\n"),  # a warning
         ("grades: [junior]", "grades: [junior, lead]"),  # a value error in one item
         ("  - id: knn", "  - id: &anchor knn"),  # an anchor
         ("  - id: knn", "\t- id: knn"),  # a tab
@@ -158,6 +157,78 @@ def test_entities_and_anchors_inside_one_item_keep_the_shortcut(
     assert [b.split("\n", 1)[0] for b in validated] == ["  - id: l1-vs-l2"]
 
 
+def validated_items(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The first lines of the items validated from now on (not read back from the cache)."""
+    seen: list[str] = []
+    real = incremental._validate_block
+    monkeypatch.setattr(
+        incremental, "_validate_block", lambda *a: seen.append(a[2].split("\n", 1)[0]) or real(*a)
+    )
+    return seen
+
+
+def test_warnings_keep_the_shortcut_and_move_with_their_items(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = source.read_text(encoding="utf-8")
+    text = text.replace("answer: |\n", "answer: |\n      TODO: пример.\n", 2)  # two items
+    knn = "Как работает KNN (k-ближайших соседей, или k-nearest neighbors)?"
+    text = text.replace(  # l1-vs-l2 asks what knn asks: a warning on the later one
+        "question: В чём разница между L1- и L2-регуляризациями?", f"question: {knn.upper()}"
+    )
+    source.write_text(text, encoding="utf-8")
+    memo = Memo(tmp_path / "cache")
+    fast, full = both(source, memo)
+    assert fast == full and fast[0] == "ok"
+    assert [(w.path, w.message[:20]) for w in fast[1][1]] == [
+        ("questions[0].answer", "still says TODO; fil"),
+        ("questions[1].answer", "still says TODO; fil"),
+        ("questions[8].question", "same question text a"),
+    ]
+    # Move everything down two lines and edit knn: the rest comes from the cache, warnings too.
+    seen = validated_items(monkeypatch)
+    text = text.replace("questions:\n", "questions:\n# новые\n\n", 1)
+    text = text.replace("Обе техники используются", "Обе техники применяются")
+    source.write_text(text, encoding="utf-8")
+    fast, full = both(source, memo)
+    assert fast == full and fast[0] == "ok"
+    assert seen == ["  - id: l1-vs-l2"]
+    lines = text.split("\n")
+    # A TODO is reported where its answer starts: the line before.
+    todo = [n - 1 for n, line in enumerate(lines, start=1) if line == "      TODO: пример."]
+    repeated = lines.index(f"    question: {knn.upper()}") + 1
+    assert [w.pos.line for w in fast[1][1] if w.pos] == [*todo, repeated]
+
+
+@pytest.mark.parametrize(
+    "pinned", ["2026-12-01 10:00", "2026-12-01T10:00:00+03:00", "2026-12-01 07:00Z"]
+)
+def test_pinned_times_are_cached_in_their_zone(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pinned: str
+) -> None:
+    text = source.read_text(encoding="utf-8")
+    text = text.replace("  - id: knn\n", f"  - id: knn\n    publish_at: {pinned}\n", 1)
+    source.write_text(text, encoding="utf-8")
+    memo = Memo(tmp_path / "cache")
+    assert both(source, memo)[0][0] == "ok"
+    seen = validated_items(monkeypatch)
+    source.write_text(text.replace("Обе техники используются", "Обе техники применяются"))
+    fast, full = both(source, memo)
+    assert fast == full and fast[0] == "ok"
+    assert seen == ["  - id: l1-vs-l2"]
+    knn = next(q for q in fast[1][0].questions if q.id == "knn")
+    expected = next(q for q in full[1][0].questions if q.id == "knn").publish_at
+    assert knn.publish_at is not None and expected is not None
+    assert (knn.publish_at.isoformat(), knn.publish_at.tzinfo) == (
+        expected.isoformat(),
+        expected.tzinfo,
+    )
+    # Another zone for the schedule: a naive time means another instant, never the cached one.
+    source.write_text(text.replace("Europe/Moscow", "Asia/Tokyo"), encoding="utf-8")
+    fast, full = both(source, memo)
+    assert fast == full and fast[0] == "ok"
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -181,7 +252,12 @@ def test_aliases_across_pieces_get_the_full_validation(
 
 #: Characters that matter to YAML and to the cutter, and ordinary text.
 _SNIPPET = st.lists(
-    st.sampled_from([*"- :#&*!|>'\"[]{},\n\t ъa1%.", "  - ", "\n  - id: x\n", "\n---\n"]),
+    st.sampled_from(
+        [
+            *"- :#&*!|>'\"[]{},\n\t ъa1%.",
+            *("  - ", "\n  - id: x\n", "\n---\n", "TODO", "\n    publish_at: 2026-12-01 10:00\n"),
+        ]
+    ),
     max_size=8,
 ).map("".join)
 
