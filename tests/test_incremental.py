@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -174,8 +175,6 @@ def test_cold_fragments_in_worker_processes_match_serial_ones(
 
 
 def replace_cache(options: BuildOptions, cache: Path | None) -> BuildOptions:
-    from dataclasses import replace
-
     return replace(options, cache=cache)
 
 
@@ -542,3 +541,73 @@ def test_a_changed_lock_file_means_a_new_build(tmp_path: Path) -> None:
     lock = source.with_name("questions.lock.json")
     lock.write_text(lock.read_text(encoding="utf-8").replace("Z", "Z "), encoding="utf-8")
     assert not build(options).unchanged
+
+
+def test_a_split_week_is_remembered_and_warned_about_where_its_questions_now_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.render import digest
+    from tests.test_digest import long_week
+
+    (tmp_path / "content").mkdir()
+    source = tmp_path / "content" / "questions.yaml"
+    text = long_week(12)
+    source.write_text(text, encoding="utf-8")
+    options = BuildOptions(
+        source=source, out=tmp_path / "dist", templates=TEMPLATES, now=NOW, cache=tmp_path / "c"
+    )
+    first = build(options)
+    [note] = [w for w in first.warnings if w.message.startswith("digest 2026-W49: 12 questions")]
+    assert "split into" in note.message
+    made: list[str] = []
+    real = digest.Digest.make
+    monkeypatch.setattr(
+        digest.Digest,
+        "make",
+        lambda self, week, views: made.append(week) or real(self, week, views),
+    )
+    # Every question two lines further down, nothing else changed: the week is known.
+    source.write_text(text.replace("questions:\n", "questions:\n# один\n# два\n", 1), "utf-8")
+    moved = build(options)
+    assert made == []
+    fresh = build(replace_cache(replace(options, out=tmp_path / "fresh"), None))
+    made.clear()
+    assert moved.warnings == fresh.warnings
+    assert note in first.warnings and note.pos is not None
+    assert replace(note, pos=replace(note.pos, line=note.pos.line + 2)) in moved.warnings
+    files = {f.path: f.sha256 for f in moved.files}
+    assert files == {f.path: f.sha256 for f in fresh.files}
+    assert files == {f.path: f.sha256 for f in first.files}
+    # Without the previous output the known parts are made again, byte for byte.
+    shutil.rmtree(options.out)
+    again = build(options)
+    assert made == ["2026-W49"]
+    assert {f.path: f.sha256 for f in again.files} == files
+    assert again.warnings == fresh.warnings
+
+
+def test_split_weeks_made_by_worker_processes_match_serial_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.render import digest
+    from tests.test_digest import long_week
+
+    (tmp_path / "content").mkdir()
+    source = tmp_path / "content" / "questions.yaml"
+    source.write_text(long_week(12), encoding="utf-8")
+    options = BuildOptions(source=source, out=tmp_path / "dist", templates=TEMPLATES, now=NOW)
+    serial = build(options)
+    monkeypatch.setattr(digest, "AHEAD_MIN", 1)
+    real = digest.Digest.make
+
+    def noting(self, week, views):  # type: ignore[no-untyped-def]
+        (tmp_path / f"{os.getpid()}.pid").touch()
+        return real(self, week, views)
+
+    monkeypatch.setattr(digest.Digest, "make", noting)
+    ahead = build(replace(options, out=tmp_path / "dist2"))
+    assert {f.path: f.sha256 for f in ahead.files} == {f.path: f.sha256 for f in serial.files}
+    assert ahead.warnings == serial.warnings
+    assert any("split into" in w.message for w in ahead.warnings)
+    makers = {int(p.stem) for p in tmp_path.glob("*.pid")}
+    assert makers and os.getpid() not in makers  # split in a worker process

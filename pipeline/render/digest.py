@@ -33,6 +33,7 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import cached_property, partial
@@ -320,59 +321,66 @@ class Digest:
     ) -> Iterator[OutputFile | KnownFile]:
         """One week: a single message, or numbered parts when it is over the size budget.
 
-        A single message's files are remembered by digest in the memo under
-        :meth:`week_key`. A week none of whose inputs changed is then not rendered again: its
-        files are linked from the previous build, or, when that lacks them, made again from
-        the fragments (which the build keeps). Keeping the rendered parts instead would cost
-        a cold build a fifth of the cache (a third of a second at 10,000 questions) for a
-        case that only a deleted output folder brings.
+        A week's files are remembered by digest in the memo under :meth:`week_key` (with the
+        note of a split week, whose warning is given again with the questions' new places).
+        A week none of whose inputs changed is then not rendered again: its files are linked
+        from the previous build, or, when that lacks them, made again from the fragments
+        (which the build keeps). Keeping the rendered parts instead would cost a cold build a
+        fifth of the cache (a third of a second at 10,000 questions) for a case that only a
+        deleted output folder brings.
         """
         ids = tuple(q.id for q in questions)
-        digests = self.ctx.memo.lookup(key)
-        if digests is not None:
+        known = self.ctx.memo.lookup(key)
+        if known is not None:
+            digests, note = known
             files = _Remade(lambda: self.remade(week, questions))
             for path, kind, sha256 in digests:
                 yield KnownFile(path, kind, sha256, partial(files.get, path), ids)
-            return
-        result = ahead.take(week) if ahead is not None else _NOT_AHEAD
-        views = None
-        if result is _NOT_AHEAD:
-            views = [self.view(q, n) for n, q in enumerate(questions, start=1)]
-            prepared = self.made(week, views)
-            result = None if prepared is None else list(self.message_files(week, ids, prepared))
-        if isinstance(result, list):
-            made: list[OutputFile] = result
-            # Weeks that split or fail are not remembered: they carry warnings, and are rare.
-            self.ctx.memo.store(key, [(f.path, f.kind, f.sha256) for f in made])
-            yield from made
-            return
-        if views is None:
-            views = [self.view(q, n) for n, q in enumerate(questions, start=1)]
+        else:
+            made = ahead.take(week) if ahead is not None else None
+            if made is None:
+                views = [self.view(q, n) for n, q in enumerate(questions, start=1)]
+                made = self.make(week, views)
+            made_files, note, problems = made
+            if problems:  # a question too big for any email: errors, no files
+                out.warnings.extend(problems)
+                return
+            self.ctx.memo.store(key, ([(f.path, f.kind, f.sha256) for f in made_files], note))
+            yield from made_files
+        if note is not None:
+            first = questions[0]
+            out.warnings.append(
+                Problem(first.pos, f"questions[{first.index}]", note, Severity.WARNING)
+            )
+
+    def make(self, week: str, views: Sequence[QuestionView]) -> Made:
+        """A week's files: one message, or numbered parts when over the size budget (with a
+        note saying so); a question too big for any email gives errors and no files."""
         html = self.html(week, views, 1, 1)
-        parts = self.split(week, views, out)
+        if encoded_size_of(html) <= HTML_BUDGET:
+            prepared = self.prepare(week, week, views, html, 1, 1)
+            return list(self.message_files(week, tuple(v.id for v in views), prepared)), None, []
+        problems: list[Problem] = []
+        parts = self.split(week, list(views), problems)
         if parts is None:
-            return
+            return [], None, problems
+        files: list[OutputFile] = []
         for n, part in enumerate(parts, start=1):
             renumbered = [_renumber(v, i) for i, v in enumerate(part, start=1)]
             name = f"{week}-{n}"
             page = self.html(week, renumbered, n, len(parts))
             prepared = self.prepare(week, name, renumbered, page, n, len(parts))
-            yield from self.message_files(name, tuple(v.id for v in part), prepared)
-        first = questions[0]
+            files.extend(self.message_files(name, tuple(v.id for v in part), prepared))
         names = ", ".join(f"{week}-{n}" for n in range(1, len(parts) + 1))
-        out.warnings.append(
-            Problem(
-                first.pos,
-                f"questions[{first.index}]",
-                f"digest {week}: {len(questions)} questions make {_kib(encoded_size_of(html))} of "
-                f"encoded HTML, over the {_kib(HTML_BUDGET)} Gmail budget; split into "
-                f"{len(parts)} emails ({names})",
-                Severity.WARNING,
-            )
+        note = (
+            f"digest {week}: {len(views)} questions make {_kib(encoded_size_of(html))} of "
+            f"encoded HTML, over the {_kib(HTML_BUDGET)} Gmail budget; split into "
+            f"{len(parts)} emails ({names})"
         )
+        return files, note, []
 
     def split(
-        self, week: str, views: list[QuestionView], out: Rendered
+        self, week: str, views: list[QuestionView], problems: list[Problem]
     ) -> list[list[QuestionView]] | None:
         """Pack whole questions greedily into parts that fit; None (with errors) if one can't.
 
@@ -386,7 +394,7 @@ class Digest:
             size = encoded_size_of(self.html(week, [v], 1, 2))
             if size > HTML_BUDGET:
                 too_big = True
-                out.warnings.append(
+                problems.append(
                     Problem(
                         v.question.pos_of("answer"),
                         f"questions[{v.question.index}].answer",
@@ -425,13 +433,6 @@ class Digest:
             # Another question publishes an image under a source this one's raw HTML uses.
             frag = _fragment_with(q, self.urls)
         return frag
-
-    def made(self, week: str, views: Sequence[QuestionView]) -> Prepared | None:
-        """The week as one message, or None when it is over the size budget (then split)."""
-        html = self.html(week, views, 1, 1)
-        if encoded_size_of(html) > HTML_BUDGET:
-            return None
-        return self.prepare(week, week, views, html, 1, 1)
 
     def view(self, q: Question, number: int, frag: dict[str, Any] | None = None) -> QuestionView:
         at = self.slots[q.id]
@@ -564,12 +565,11 @@ class Digest:
             unsubscribe_url=self.settings.unsubscribe_url,
         )
 
-    def remade(self, week: str, questions: Sequence[Question]) -> Iterator[OutputFile]:
-        """A known week's files made again (a single message, as when they became known)."""
-        views = [self.view(q, n) for n, q in enumerate(questions, start=1)]
-        prepared = self.made(week, views)
-        assert prepared is not None, "a week known by digest fits one message"
-        return self.message_files(week, tuple(q.id for q in questions), prepared)
+    def remade(self, week: str, questions: Sequence[Question]) -> list[OutputFile]:
+        """A known week's files made again (as when they became known: no errors)."""
+        files, _, problems = self.make(week, [self.view(q, n) for n, q in enumerate(questions, 1)])
+        assert not problems, "a week known by digest was made without errors"
+        return files
 
     def message_files(
         self, name: str, ids: tuple[str, ...], prepared: Prepared
@@ -686,8 +686,8 @@ def _renumber(view: QuestionView, number: int) -> QuestionView:
 
 #: Weeks to make below which forking workers costs more than it saves.
 AHEAD_MIN = 100
-_NOT_AHEAD = object()  # take(): the week was not made ahead (make it here)
-
+#: A week as :meth:`Digest.make` gives it: files, the note of a split week, errors.
+Made = tuple[list[OutputFile], str | None, list[Problem]]
 
 _FORKED: Digest | None = None  # what a forked worker makes weeks with (inherited)
 
@@ -697,9 +697,9 @@ class _Ahead:
 
     The build's thread reads each week's fragments (the cache is its own) and sends them;
     a worker builds the views from them and the bank it inherited, renders, inlines the CSS,
-    prepares the message and writes its three files. At most :data:`IN_FLIGHT` batches wait,
-    so results never pile up. A week whose templates fail in a worker is made again here,
-    for the exact error.
+    prepares the message (or splits the week) and writes the files. At most
+    :data:`IN_FLIGHT` batches wait, so results never pile up. A week whose templates fail in
+    a worker is made again here, for the exact error.
     """
 
     BATCH = 16
@@ -713,8 +713,8 @@ class _Ahead:
             min(os.cpu_count() or 1, 8), mp_context=multiprocessing.get_context("fork")
         )
         self.batches = iter([todo[k : k + self.BATCH] for k in range(0, len(todo), self.BATCH)])
-        self.pending: deque[Future[list[tuple[str, list[OutputFile] | None]]]] = deque()
-        self.ready: dict[str, list[OutputFile] | None] = {}
+        self.pending: deque[Future[list[tuple[str, Made]]]] = deque()
+        self.ready: dict[str, Made] = {}
         self._fill()
 
     @classmethod
@@ -735,12 +735,12 @@ class _Ahead:
             ]
             self.pending.append(self.pool.submit(_make_weeks, jobs))
 
-    def take(self, week: str) -> list[OutputFile] | object | None:
-        """The week made ahead (None: over the size budget), or ``_NOT_AHEAD``."""
+    def take(self, week: str) -> Made | None:
+        """The week made ahead, or None (then it is made on the build's thread)."""
         while week not in self.ready and self.pending:
             self.ready.update(self.pending.popleft().result())
             self._fill()
-        return self.ready.pop(week, _NOT_AHEAD)
+        return self.ready.pop(week, None)
 
     def close(self) -> None:
         global _FORKED
@@ -748,25 +748,20 @@ class _Ahead:
         _FORKED = None
 
 
-def _make_weeks(
-    jobs: list[tuple[str, list[tuple[int, dict[str, Any]]]]],
-) -> list[tuple[str, list[OutputFile] | None]]:
+def _make_weeks(jobs: list[tuple[str, list[tuple[int, dict[str, Any]]]]]) -> list[tuple[str, Made]]:
     """In a forked worker: each week made from its questions' fragments."""
     digest = _FORKED
     assert digest is not None
-    out: list[tuple[str, list[OutputFile] | None]] = []
+    out: list[tuple[str, Made]] = []
     for week, items in jobs:
         questions = digest.ctx.bank.questions
         views = [
             digest.view(questions[index], n, frag) for n, (index, frag) in enumerate(items, start=1)
         ]
-        try:
-            prepared = digest.made(week, views)
-            ids = tuple(v.id for v in views)
-            made = None if prepared is None else list(digest.message_files(week, ids, prepared))
-            out.append((week, made))
-        except TemplateError:
-            pass  # left out: made again on the build's thread, which reports the error
+        # A template error leaves the week out: made again on the build's thread, which
+        # reports the error.
+        with suppress(TemplateError):
+            out.append((week, digest.make(week, views)))
     return out
 
 
