@@ -129,6 +129,8 @@ ANSWER = st.lists(BLOCK, min_size=1, max_size=8).map("\n\n".join)
 
 
 def posts_for(answer: str, repeat: int) -> list[tt.Written]:
+    """The posts of ``answer`` said ``repeat`` times (fewer if that is over a field's limit)."""
+    repeat = max(1, min(repeat, (markup.MAX_FIELD_CHARS + 2) // (len(answer) + 2)))
     spans = tt.make_safe(tt.answer_spans(markup.parse_markdown("\n\n".join([answer] * repeat))))
     return [tt.write(part) for part in tt.split_post(spans)]
 
