@@ -18,8 +18,9 @@ ids, a layout the cutter does not recognise) the whole file goes through
 :func:`pipeline.source.load_source` and :func:`pipeline.validate.validate`, which give the
 located messages. Warnings do not need that: an item's own (a TODO) are cached with it and
 moved like its positions, and repeated question texts are found across the items here, with
-the same message. Items with images (their files are read) are validated every time, not
-cached. ``tests/test_incremental_source.py`` checks the two paths agree.
+the same message. An item with local images is cached with each file's identity (inode, size,
+modification and change times): any change to a file, or a path that now resolves elsewhere,
+validates the item again. ``tests/test_incremental_source.py`` checks the two paths agree.
 """
 
 from __future__ import annotations
@@ -31,13 +32,14 @@ from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 from yaml.nodes import SequenceNode
 
 from pipeline.cache import Memo, code_digest
 from pipeline.errors import PipelineError, Pos, Problem, Severity
-from pipeline.model import Bank, Question, Quiz, Settings
+from pipeline.model import Bank, Image, Question, Quiz, Settings
 from pipeline.source import (
     Document,
     check_aliases,
@@ -163,12 +165,14 @@ def _from_blocks(source: Path, display: str, text: str, memo: Memo) -> Validated
     for index, (line, block) in enumerate(blocks.items):
         key = f"{NAMESPACE}\x00{hashlib.sha256((context + block).encode()).hexdigest()}"
         entry = memo.lookup(key) if memo.contains(key) else None
-        if entry is not None:
-            question, normalised, own = _question_from(entry, display, index, line, tz)
+        cached = None if entry is None else _question_from(entry, source, display, index, line, tz)
+        if cached is not None:
+            question, normalised, own = cached
         else:
             fresh, normalised, own = _validate_block(source, display, block, tz)
-            if not fresh.images:
-                memo.store(key, _plain(fresh, normalised, own))
+            plain = _plain(fresh, normalised, own)
+            if plain is not None:
+                memo.store(key, plain)
             question = _moved(fresh, index, line)
             own = tuple(_moved_problem(p, index, line) for p in own)
         if question.id in seen_ids:
@@ -230,13 +234,16 @@ def _has_error(check: Checker) -> bool:
     return any(p.severity is not Severity.WARNING for p in check.problems)
 
 
+_CACHED = ("doc", "title_doc", "fingerprint")
+
+
 def _moved(q: Question, index: int, lines: int) -> Question:
     """A question validated on its own, placed at item ``index``, ``lines`` further down."""
 
     def at(p: Pos) -> Pos:
         return Pos(p.file, p.line + lines, p.col)
 
-    return replace(
+    moved = replace(
         q,
         index=index,
         pos=at(q.pos),
@@ -244,6 +251,9 @@ def _moved(q: Question, index: int, lines: int) -> Question:
         quiz=None if q.quiz is None else replace(q.quiz, pos=at(q.quiz.pos)),
         images=tuple(replace(img, pos=at(img.pos)) for img in q.images),
     )
+    # What its cached properties hold (parsed trees, fingerprint) is not about positions.
+    moved.__dict__.update({k: v for k, v in q.__dict__.items() if k in _CACHED})
+    return moved
 
 
 def _moved_problem(p: Problem, index: int, lines: int) -> Problem:
@@ -260,7 +270,15 @@ def _moved_problem(p: Problem, index: int, lines: int) -> Problem:
 # --- the cache entry: plain data (see pipeline.cache) ------------------------------------------
 
 
-def _plain(q: Question, normalised: str, warnings: tuple[Problem, ...]) -> tuple[Any, ...]:
+def _plain(q: Question, normalised: str, warnings: tuple[Problem, ...]) -> tuple[Any, ...] | None:
+    """The entry for a validated item; None when an image changed while it was read."""
+    images = []
+    for img in q.images:
+        identity = _identity(img.path)
+        # Read again after the identity is taken: equal bytes mean the identity is theirs.
+        if identity is None or _file_sha256(img.path) != img.digest:
+            return None
+        images.append((img.src, str(img.path), *_lc(img.pos), img.digest, identity))
     quiz = q.quiz
     return (
         q.id,
@@ -278,7 +296,37 @@ def _plain(q: Question, normalised: str, warnings: tuple[Problem, ...]) -> tuple
         normalised,
         q.fingerprint,
         tuple((*_lc(w.pos), w.path, w.message) for w in warnings if w.pos is not None),
+        tuple(images),
     )
+
+
+def _identity(path: Path) -> tuple[int, int, int, int] | None:
+    """What changes whenever a file's bytes do (the change time cannot be set back)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def _file_sha256(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _images_from(
+    plain: tuple[tuple[Any, ...], ...], content: Path, display: str, lines: int
+) -> tuple[Image, ...] | None:
+    """A cached item's images, or None when a file changed or its path resolves elsewhere."""
+    images = []
+    for src, path, line, col, digest, identity in plain:
+        target = (content / unquote(urlsplit(src).path)).resolve()
+        if str(target) != path or _identity(target) != tuple(identity):
+            return None
+        images.append(Image(src, target, Pos(display, line + lines, col), digest))
+    return tuple(images)
 
 
 def _plain_time(value: datetime | None) -> tuple[str, bool] | None:
@@ -303,12 +351,17 @@ def _lc(p: Pos) -> tuple[int, int]:
 
 
 def _question_from(
-    entry: tuple[Any, ...], display: str, index: int, lines: int, tz: ZoneInfo
-) -> tuple[Question, str, tuple[Problem, ...]]:
-    """A cached question at item ``index``, its block starting ``lines`` lines down."""
-    qid, question, answer, grades, tags, header, at, quiz, pos, positions, normalised, fp, own = (
-        entry
+    entry: tuple[Any, ...], source: Path, display: str, index: int, lines: int, tz: ZoneInfo
+) -> tuple[Question, str, tuple[Problem, ...]] | None:
+    """A cached question at item ``index``, its block starting ``lines`` lines down; None
+    when one of its images changed."""
+    (qid, question, answer, grades, tags, header, at, quiz, pos, positions) = entry[:10]
+    normalised, fp, own, plain_images = entry[10:]
+    images = (
+        _images_from(plain_images, source.parent.resolve(), display, lines) if plain_images else ()
     )
+    if images is None:
+        return None
     q = Question(
         id=qid,
         question=question,
@@ -320,7 +373,7 @@ def _question_from(
         quiz=None
         if quiz is None
         else Quiz(quiz[0], quiz[1], quiz[2], quiz[3], Pos(display, quiz[4] + lines, quiz[5])),
-        images=(),
+        images=images,
         index=index,
         pos=Pos(display, pos[0] + lines, pos[1]),
         positions=MappingProxyType(

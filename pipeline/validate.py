@@ -17,6 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote, urlsplit
+from xml.etree.ElementTree import Element
 from zoneinfo import ZoneInfo
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -383,6 +384,7 @@ def _question(
     if publish_at is not None and publish_at.tzinfo is None:
         publish_at = publish_at.replace(tzinfo=tz)
     images = []
+    trees: dict[str, Element] = {}  # parsed to find images: kept for the renderers
     for field_name in ("answer", "question"):
         text = data[field_name]
         try:
@@ -399,6 +401,7 @@ def _question(
             check.problems.append(Problem(pos[field_name], f"{path}.{field_name}", str(exc)))
             ok = False
             continue
+        trees["doc" if field_name == "answer" else "title_doc"] = tree
         for img in markup.iter_images(tree):
             good, image = _image(doc, check, item, path, field_name, img.get("src", ""))
             ok = ok and good
@@ -410,7 +413,7 @@ def _question(
     if not ok:
         return None
     grades = tuple(g for g in GRADES if g in data["grades"])
-    return Question(
+    question = Question(
         id=data["id"],
         question=data["question"],
         answer=data["answer"],
@@ -424,6 +427,8 @@ def _question(
         pos=doc.pos(item),
         positions=MappingProxyType(pos),
     )
+    question.__dict__.update(trees)  # what its cached properties would parse again
+    return question
 
 
 def _image(

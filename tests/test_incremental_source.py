@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
+from xml.etree.ElementTree import tostring
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline import incremental
+from pipeline import incremental, markup
 from pipeline.cache import Memo
 from pipeline.errors import PipelineError
+from pipeline.model import Question
 from pipeline.source import has_anchor, load_source
 from pipeline.validate import validate
 from tests.conftest import SEED
@@ -227,6 +231,56 @@ def test_pinned_times_are_cached_in_their_zone(
     source.write_text(text.replace("Europe/Moscow", "Asia/Tokyo"), encoding="utf-8")
     fast, full = both(source, memo)
     assert fast == full and fast[0] == "ok"
+
+
+def test_moved_questions_keep_every_cached_property() -> None:
+    cached = {name for name, v in vars(Question).items() if isinstance(v, cached_property)}
+    assert cached == set(incremental._CACHED)
+
+
+def test_items_with_images_are_cached_until_a_file_changes(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    content = source.parent
+    for version in ("v1", "v2"):
+        (content / version).mkdir()
+        (content / version / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n" + version.encode())
+    (content / "img").symlink_to("v1")
+    text = source.read_text(encoding="utf-8")
+    text = text.replace("answer: |\n", "answer: |\n      ![Схема](img/a.png)\n\n", 1)
+    source.write_text(text, encoding="utf-8")
+    memo = Memo(tmp_path / "cache")
+    fast, full = both(source, memo)
+    assert fast == full and fast[0] == "ok"
+    first = fast[1][0].questions[0]
+    [image] = first.images
+    # The tree parsed to find the image is the question's (not parsed again), and equal to
+    # a fresh parse.
+    assert "doc" in first.__dict__
+    assert tostring(first.doc) == tostring(markup.parse_markdown(first.answer))
+    seen = validated_items(monkeypatch)
+    edited = text.replace("Обе техники используются", "Обе техники применяются")
+    source.write_text(edited, encoding="utf-8")
+    fast, full = both(source, memo)
+    assert fast == full and fast[0] == "ok"
+    assert seen == ["  - id: l1-vs-l2"]  # the item with the image came from the cache
+    assert fast[1][0].questions[0].images == (image,)
+
+    def after(change: Callable[[], object]) -> tuple[str, Any]:
+        change()
+        seen.clear()
+        fast, full = both(source, memo)
+        assert fast == full
+        assert seen[:1] == ["  - id: roc-auc-log"]  # validated again
+        return fast
+
+    new_bytes = after(lambda: (content / "v1" / "a.png").write_bytes(b"\x89PNG\r\n\x1a\nnew"))
+    assert new_bytes[1][0].questions[0].images[0].digest != image.digest
+    (content / "img").unlink()
+    elsewhere = after(lambda: (content / "img").symlink_to("v2"))
+    assert elsewhere[1][0].questions[0].images[0].path == (content / "v2" / "a.png").resolve()
+    gone = after(lambda: (content / "v2" / "a.png").unlink())
+    assert gone[0] == "error" and "not found" in gone[1][0].message
 
 
 @pytest.mark.parametrize(
