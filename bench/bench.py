@@ -8,7 +8,10 @@ cold build and of a one-edit rebuild.
 
 This is a benchmark, not a test: it asserts nothing. Figures in the README come from it.
 
-Usage: python bench/bench.py [--sizes 1000,10000,100000] [--repeat 3]
+Usage: python bench/bench.py [--sizes 1000,10000,100000] [--repeat 3] [--bank SOURCE]
+
+``--bank`` measures your own bank instead of synthetic ones: its folder (the source and the
+images next to it) is copied to a temporary folder, and the copy is what gets built and edited.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -33,35 +37,50 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, float, str]:
     """Run a command; return (seconds, peak RSS in MB, stderr)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        args,
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, **(env or {})},
-        text=True,
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    stderr = proc.stderr.read() if proc.stderr else ""
+    # stderr goes to a file, not a pipe: a bank with thousands of warnings would fill a pipe
+    # that nobody reads while the process is waited for.
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            args,
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env={**os.environ, **(env or {})},
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        err.seek(0)
+        stderr = err.read()
     if status != 0:
         raise SystemExit(f"{' '.join(args)} failed:\n{stderr}")
     return elapsed, usage.ru_maxrss / 1024, stderr
 
 
+#: An answer written as a block scalar (``answer: |`` or ``>``), and its first line's indent.
+_ANSWER = re.compile(r"^ *answer: *[|>][-+0-9]* *(?:#.*)?\n(?: *\n)*( +)\S", re.M)
+
+
 def edit_one_answer(source: Path, round_no: int) -> None:
+    """Add a paragraph at the start of an answer in the second half of the source."""
     text = source.read_text(encoding="utf-8")
-    marker = "    answer: |\n"
-    at = text.index(marker, len(text) // 2) + len(marker)
+    found = _ANSWER.search(text, len(text) // 2) or _ANSWER.search(text)
+    if found is None:
+        raise SystemExit(f"{source}: no answer written as a block (answer: |) to edit")
+    at, indent = found.start(1), found.group(1)
     source.write_text(
-        text[:at] + f"      Правка номер {round_no}.\n\n" + text[at:], encoding="utf-8"
+        text[:at] + f"{indent}Правка номер {round_no}.\n\n" + text[at:], encoding="utf-8"
     )
 
 
-def bench_size(n: int, repeat: int, work: Path) -> dict[str, object]:
+def bench_size(n: int, repeat: int, work: Path, bank: Path | None = None) -> dict[str, object]:
     folder = work / f"bank-{n}"
-    source = write_bank(folder / "content", n)
+    if bank is None:
+        source = write_bank(folder / "content", n)
+    else:
+        skip = shutil.ignore_patterns(".*", "dist", "*.lock.json")
+        shutil.copytree(bank.parent, folder / "content", ignore=skip, symlinks=True)
+        source = folder / "content" / bank.name
     out, naive_out = folder / "dist", folder / "naive-out"
     cache = folder / ".cache"
     py = sys.executable
@@ -123,12 +142,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--bank", type=Path, help="a source file to measure instead")
     args = parser.parse_args()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, {platform.platform()}"
     )
     with tempfile.TemporaryDirectory() as tmp:
+        if args.bank is not None:
+            n = args.bank.read_text(encoding="utf-8").count("\n  - id:")  # for the label only
+            result = bench_size(n, args.repeat, Path(tmp), args.bank.resolve())
+            print(json.dumps(result, ensure_ascii=False), flush=True)
+            return
         for n in (int(s) for s in args.sizes.split(",")):
             repeat = args.repeat if n <= 10_000 else 1
             result = bench_size(n, repeat, Path(tmp))
