@@ -255,6 +255,11 @@ def input_key(
     return h.hexdigest()
 
 
+def _plain_files(found: Iterable[os.DirEntry[str]]) -> set[str]:
+    """Names of the regular files among ``found`` (not folders, not symbolic links)."""
+    return {f.name for f in found if f.is_file(follow_symlinks=False)}
+
+
 def file_digest(path: Path) -> str:
     """sha256 of a file's bytes; "" when there is no such file."""
     try:
@@ -287,5 +292,17 @@ def output_intact(out_dir: Path, manifest_sha256: str) -> bool:
         return False
     if hashlib.sha256(raw).hexdigest() != manifest_sha256:
         return False
-    entries = json.loads(raw)["outputs"]
-    return all((out_dir / e["path"]).is_file() for e in entries)
+    # Each folder listed once: a stat per file was most of a build with nothing to do.
+    listed: dict[str, set[str]] = {}
+    for entry in json.loads(raw)["outputs"]:
+        folder, _, name = entry["path"].rpartition("/")
+        names = listed.get(folder)
+        if names is None:
+            try:
+                with os.scandir(os.path.join(out_dir, folder)) as found:
+                    names = listed[folder] = _plain_files(found)
+            except OSError:
+                return False
+        if name not in names:
+            return False
+    return True

@@ -220,10 +220,14 @@ class Staging:
         self.written.append(WrittenFile(f.path, f.kind, f.ids, digest, self.out_dir))
 
     def _present_in(self, folder: str) -> set[str]:
-        """Names in a folder of the previous build (listed once: a link must not fail)."""
+        """Plain files in a folder of the previous build (listed once: a link must not fail;
+        anything else there, a folder or a link, was not put there by a build)."""
         if folder not in self._present:
             try:
-                self._present[folder] = set(os.listdir(os.path.join(self._old, folder)))
+                with os.scandir(os.path.join(self._old, folder)) as found:
+                    self._present[folder] = {
+                        f.name for f in found if f.is_file(follow_symlinks=False)
+                    }
             except OSError:
                 self._present[folder] = set()
         return self._present[folder]

@@ -56,11 +56,37 @@ def test_nothing_changed_means_nothing_done(tmp_path: Path) -> None:
     assert set(again.timings) == {"check:unchanged"}
 
 
-def test_a_damaged_output_folder_is_rebuilt(tmp_path: Path) -> None:
+def _into_folder(path: Path) -> None:
+    path.unlink()
+    path.mkdir()
+
+
+def _into_link(path: Path) -> None:
+    other = path.with_name("elsewhere")
+    path.rename(other)
+    path.symlink_to(other.name)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "damage"),
+    [
+        ("telegram/*.html", Path.unlink),
+        ("digest/*.eml", _into_folder),
+        ("telegram/*.txt", _into_link),
+        ("anki", shutil.rmtree),
+        ("README.md", Path.unlink),
+    ],
+    ids=["file-gone", "file-now-a-folder", "file-now-a-link", "folder-gone", "top-file-gone"],
+)
+def test_a_damaged_output_folder_is_rebuilt(
+    tmp_path: Path, pattern: str, damage: Callable[[Path], object]
+) -> None:
     _, options = seed_copy(tmp_path)
     build(options)
-    next(options.out.glob("telegram/*.html")).unlink()
+    assert build(options).unchanged
+    damage(next(options.out.glob(pattern)))
     assert not build(options).unchanged
+    assert build(options).unchanged
 
 
 def test_one_edit_rebuilds_and_leaves_unchanged_files_untouched(tmp_path: Path) -> None:
