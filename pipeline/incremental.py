@@ -231,7 +231,8 @@ def _validate_block(
 
 
 def _has_error(check: Checker) -> bool:
-    return any(p.severity is not Severity.WARNING for p in check.problems)
+    """An error, or anything this path could not place in the whole file."""
+    return any(p.severity is not Severity.WARNING or p.pos is None for p in check.problems)
 
 
 _CACHED = ("doc", "title_doc", "fingerprint")
@@ -295,6 +296,7 @@ def _plain(q: Question, normalised: str, warnings: tuple[Problem, ...]) -> tuple
         tuple((name, *_lc(p)) for name, p in q.positions.items()),
         normalised,
         q.fingerprint,
+        # (Every warning here has a place: see _has_error.)
         tuple((*_lc(w.pos), w.path, w.message) for w in warnings if w.pos is not None),
         tuple(images),
     )
