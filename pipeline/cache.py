@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pipeline.write import MANIFEST, write_file_atomic
+from pipeline.write import MANIFEST, plain_files, write_file_atomic
 
 T = TypeVar("T")
 MEMO_FILE = "memo.sqlite"
@@ -255,11 +255,6 @@ def input_key(
     return h.hexdigest()
 
 
-def _plain_files(found: Iterable[os.DirEntry[str]]) -> set[str]:
-    """Names of the regular files among ``found`` (not folders, not symbolic links)."""
-    return {f.name for f in found if f.is_file(follow_symlinks=False)}
-
-
 def file_digest(path: Path) -> str:
     """sha256 of a file's bytes; "" when there is no such file."""
     try:
@@ -299,8 +294,7 @@ def output_intact(out_dir: Path, manifest_sha256: str) -> bool:
         names = listed.get(folder)
         if names is None:
             try:
-                with os.scandir(os.path.join(out_dir, folder)) as found:
-                    names = listed[folder] = _plain_files(found)
+                names = listed[folder] = plain_files(os.path.join(out_dir, folder))
             except OSError:
                 return False
         if name not in names:

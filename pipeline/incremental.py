@@ -32,7 +32,6 @@ from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 from yaml.nodes import SequenceNode
@@ -56,6 +55,7 @@ from pipeline.validate import (
     _normalise,
     _question,
     _settings,
+    image_path,
     same_text,
     validate,
 )
@@ -158,6 +158,7 @@ def _from_blocks(source: Path, display: str, text: str, memo: Memo) -> Validated
     settings = _settings_of(source, display, blocks)
     tz = ZoneInfo(settings.schedule.timezone)
     context = f"{code_digest()}\x00{display}\x00{settings.schedule.timezone}\x00"
+    content = source.parent.resolve()  # where images are found
     questions = []
     warnings: list[Problem] = []
     seen_ids: set[str] = set()
@@ -165,7 +166,7 @@ def _from_blocks(source: Path, display: str, text: str, memo: Memo) -> Validated
     for index, (line, block) in enumerate(blocks.items):
         key = f"{NAMESPACE}\x00{hashlib.sha256((context + block).encode()).hexdigest()}"
         entry = memo.lookup(key) if memo.contains(key) else None
-        cached = None if entry is None else _question_from(entry, source, display, index, line, tz)
+        cached = None if entry is None else _question_from(entry, content, display, index, line, tz)
         if cached is not None:
             question, normalised, own = cached
         else:
@@ -324,7 +325,7 @@ def _images_from(
     """A cached item's images, or None when a file changed or its path resolves elsewhere."""
     images = []
     for src, path, line, col, digest, identity in plain:
-        target = (content / unquote(urlsplit(src).path)).resolve()
+        target = image_path(content, src)
         if str(target) != path or _identity(target) != tuple(identity):
             return None
         images.append(Image(src, target, Pos(display, line + lines, col), digest))
@@ -353,15 +354,13 @@ def _lc(p: Pos) -> tuple[int, int]:
 
 
 def _question_from(
-    entry: tuple[Any, ...], source: Path, display: str, index: int, lines: int, tz: ZoneInfo
+    entry: tuple[Any, ...], content: Path, display: str, index: int, lines: int, tz: ZoneInfo
 ) -> tuple[Question, str, tuple[Problem, ...]] | None:
     """A cached question at item ``index``, its block starting ``lines`` lines down; None
-    when one of its images changed."""
+    when one of its images changed (``content``: the resolved folder images are found in)."""
     (qid, question, answer, grades, tags, header, at, quiz, pos, positions) = entry[:10]
     normalised, fp, own, plain_images = entry[10:]
-    images = (
-        _images_from(plain_images, source.parent.resolve(), display, lines) if plain_images else ()
-    )
+    images = _images_from(plain_images, content, display, lines) if plain_images else ()
     if images is None:
         return None
     q = Question(

@@ -431,6 +431,11 @@ def _question(
     return question
 
 
+def image_path(content_dir: Path, src: str) -> Path:
+    """Where a local image's ``src`` points: resolved, from the (resolved) content folder."""
+    return (content_dir / unquote(urlsplit(src).path)).resolve()
+
+
 def _image(
     doc: Document, check: Checker, item: Node, path: str, field_name: str, src: str
 ) -> tuple[bool, Image | None]:
@@ -451,7 +456,7 @@ def _image(
             )
         )
         return False, None
-    target = (content_dir / unquote(parts.path)).resolve()
+    target = image_path(content_dir, src)
     if not target.is_relative_to(content_dir):
         check.problems.append(
             Problem(

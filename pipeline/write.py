@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import struct
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -29,6 +28,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from pipeline import _writer
 from pipeline.errors import PipelineError, Problem
 
 MANIFEST = "manifest.json"
@@ -224,10 +224,7 @@ class Staging:
         anything else there, a folder or a link, was not put there by a build)."""
         if folder not in self._present:
             try:
-                with os.scandir(os.path.join(self._old, folder)) as found:
-                    self._present[folder] = {
-                        f.name for f in found if f.is_file(follow_symlinks=False)
-                    }
+                self._present[folder] = plain_files(os.path.join(self._old, folder))
             except OSError:
                 self._present[folder] = set()
         return self._present[folder]
@@ -287,9 +284,15 @@ class Staging:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-_FRAME = struct.Struct("<cIQ")  # as pipeline._writer reads it
-_WRITER = str(Path(__file__).with_name("_writer.py"))
+_FRAME = _writer.HEAD
+_WRITER = str(_writer.__file__)
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux
+
+
+def plain_files(folder: str) -> set[str]:
+    """Names of the regular files in ``folder`` (not folders, not symbolic links)."""
+    with os.scandir(folder) as found:
+        return {f.name for f in found if f.is_file(follow_symlinks=False)}
 
 
 def _sha256(data: bytes) -> str:
