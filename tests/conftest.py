@@ -46,9 +46,14 @@ def build_into(source: Path, out: Path, **options: object) -> BuildReport:
     return build(BuildOptions(**opts))  # type: ignore[arg-type]
 
 
+#: The build's "now" in every command-line test (2026-11-20, noon UTC): without a lock file the schedule
+#: starts from the build time, so a test must not follow the wall clock.
+PINNED_EPOCH = "1795176000"
+
+
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m pipeline ARGS`` as a user would."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    """Run ``python -m pipeline ARGS`` as a user would, at the pinned build time."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SOURCE_DATE_EPOCH": PINNED_EPOCH}
     return subprocess.run(
         [sys.executable, "-m", "pipeline", *args],
         cwd=cwd or ROOT,
