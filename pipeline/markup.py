@@ -23,10 +23,14 @@ import html
 import re
 import threading
 from collections.abc import Callable, Iterator
+from html.parser import HTMLParser
+from typing import Any
 from xml.etree.ElementTree import Element, SubElement
 
 import markdown
-from markdown import treeprocessors, util
+from markdown import util
+from markdown.extensions import Extension
+from markdown.extensions.footnotes import NBSP_PLACEHOLDER
 from markdown.inlinepatterns import InlineProcessor
 from markdown.preprocessors import Preprocessor
 from markdown.treeprocessors import Treeprocessor
@@ -49,68 +53,208 @@ class MarkupLimitError(ValueError):
     """A field too large or too deeply nested to parse safely."""
 
 
-_FENCE_OPEN = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`\n]*?)[ \t]*$")
 _STASH = "\x02mdfence:{}\x03"
 _STASH_RE = re.compile("\x02mdfence:(\\d+)\x03")
 _RAW_RE = re.compile(re.escape(util.HTML_PLACEHOLDER).replace("%s", "(\\d+)"))
 _LANG = re.compile(r"^[\w#+.-]+")
 
+#: A list item's first line: indentation, marker (bullet, ``1.`` or ``1)``), the spaces after.
+_ITEM = re.compile(r"^(?P<indent>[ ]*)(?P<marker>[-*+]|(?P<number>\d{1,9})[.)])(?P<gap>[ ]+|$)")
+_FENCE = re.compile(r"^(?P<indent>[ ]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
+_QUOTED = re.compile(r"^[ ]{0,3}>[ ]?")
 
-class _FencePreprocessor(Preprocessor):
-    """Take fenced code blocks out before block parsing; keep their text for the tree."""
 
-    def __init__(self, md: markdown.Markdown, blocks: list[tuple[str, str]]) -> None:
-        super().__init__(md)
-        self.blocks = blocks
+class _ListItem:
+    """An open list item while lines are read: where its content starts, in source columns."""
+
+    __slots__ = ("content", "depth", "nested", "ordered")
+
+    def __init__(self, depth: int, marker: int, content: int, ordered: bool) -> None:
+        self.depth, self.content, self.ordered = depth, content, ordered
+        #: A list item indented at least this far is its child: 2 spaces suffice, as people
+        #: write them (CommonMark asks for the marker's width, 3 under ``1.``).
+        self.nested = min(content, marker + 2)
+
+
+class GithubLists(Preprocessor):
+    """Lists as GitHub, Obsidian and CommonMark read them, for Python-Markdown's list rules.
+
+    Python-Markdown nests by 4 spaces and needs a blank line before a list; people indent
+    nested items by 2 (or 3 under ``1.``) and start a list right after a line of text. Each
+    item's depth is found the CommonMark way (a line belongs to the deepest open item whose
+    content column it reaches) and re-indented to 4 spaces a level; a bullet list, or one that
+    starts at 1, after a paragraph line gets the blank line; ``1)`` becomes ``1.``. Fenced
+    code keeps its relative indentation and is never read as lists; a fence left open at the
+    end is closed there (GitHub runs it to the end). Blockquotes are read by the same rules
+    inside their ``>``.
+    """
 
     def run(self, lines: list[str]) -> list[str]:
-        out: list[str] = []
-        i = 0
-        while i < len(lines):
-            opened = _FENCE_OPEN.match(lines[i])
-            if not opened or (opened["fence"][0] == "`" and "`" in opened["info"]):
-                out.append(lines[i])
+        return _normalise_lists([line.expandtabs(4) for line in lines])
+
+
+def _normalise_lists(lines: list[str]) -> list[str]:
+    out: list[str] = []
+    items: list[_ListItem] = []
+    fence: tuple[str, int, int] | None = None  # (closing char run, source indent, shift)
+    code = False  # inside a top-level indented code block
+    previous = ""  # the previous source line ("" when blank)
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if fence is not None:
+            closing, _, shift = fence
+            indent = len(line) - len(line.lstrip(" "))
+            out.append(" " * max(0, indent + shift) + line.lstrip(" ") if line.strip() else line)
+            stripped = line.strip()
+            if stripped.startswith(closing) and not stripped.strip(closing[0]):
+                fence = None
+                if i + 1 < len(lines) and lines[i + 1].strip():
+                    out.append("")  # the block ends with its fence, as on GitHub
+                    line = ""
+            previous = line
+            i += 1
+            continue
+        if code and line.strip() and len(line) - len(line.lstrip(" ")) < 4:
+            code = False  # the indented code block ended
+        if not items and not code and _QUOTED.match(line):
+            j = i
+            while j < len(lines) and _QUOTED.match(lines[j]):
+                j += 1
+            inner = [x[len(_QUOTED.match(x).group(0)) :] for x in lines[i:j]]  # type: ignore[union-attr]
+            out.extend("> " + x if x.strip() else ">" for x in _normalise_lists(inner))
+            previous = lines[j - 1]
+            i = j
+            continue
+        if not line.strip():
+            out.append(line)
+            previous = ""
+            i += 1
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        if code or (not items and indent >= 4 and not previous):
+            code = indent >= 4 or not line.strip()
+            if code:
+                out.append(line)
+                previous = line
                 i += 1
                 continue
-            indent, fence = len(opened["indent"]), opened["fence"]
-            close = re.compile(rf"^ *{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$")
-            body: list[str] = []
-            i += 1
-            while i < len(lines) and not close.match(lines[i]):
-                body.append(_dedent(lines[i], indent))
-                i += 1
-            i += 1  # the closing fence (or the end of an unclosed block)
-            lang = _LANG.match(opened["info"])
-            self.blocks.append((lang.group(0) if lang else "", "\n".join(body)))
-            placeholder = " " * indent + _STASH.format(len(self.blocks) - 1)
-            out.extend(["", placeholder, ""])
-        return out
+        item = _ITEM.match(line)
+        in_list = bool(items)
+        sibling: _ListItem | None = None  # the item this one follows in the same list
+        if item and items:
+            while items and indent < items[-1].nested:
+                sibling = items.pop()
+            if not items and indent >= 4:
+                item = None  # too deep to start a list of its own: continuation text
+        elif item and (indent >= 4 or (previous and item["number"] not in (None, "1"))):
+            item = None  # indented code, or a number that cannot interrupt a paragraph
+        if item is not None:
+            marker = item["marker"]
+            if marker[-1] == ")":
+                marker = marker[:-1] + "."
+            gap = len(item["gap"])
+            content = indent + len(item["marker"]) + (gap if 0 < gap <= 4 else 1)
+            depth = items[-1].depth + 1 if items else 0
+            ordered = item["number"] is not None
+            if previous and (
+                not in_list or (sibling and sibling.depth == depth and sibling.ordered != ordered)
+            ):
+                out.append("")  # a list may follow a line of text (or another kind of list)
+            items.append(_ListItem(depth, indent, content, ordered))
+            rest = line[item.end() :]
+            new = " " * (4 * depth) + marker + " " + rest
+            shift = 4 * depth + len(marker) + 1 - content
+        else:
+            while items and indent < items[-1].content and not previous:
+                items.pop()  # after a blank line, too little indentation ends the item
+            if previous and not _FENCE.match(line):
+                shift = 0  # a paragraph's next line (lazy or not) reads the same anywhere
+            elif items and indent >= items[-1].content:
+                top = items[-1]
+                shift = 4 * (top.depth + 1) - top.content
+            elif items:
+                shift = 4 * (items[-1].depth + 1) - indent
+            else:
+                shift = 0
+            new = " " * max(0, indent + shift) + line.lstrip(" ")
+        opened = _FENCE.match(new if item is None else line[item.end() :])
+        if opened and not (opened["fence"][0] == "`" and "`" in opened["info"]):
+            fence = (opened["fence"], indent, shift)
+        out.append(new)
+        previous = line
+        i += 1
+    if fence is not None:
+        closing, _, shift = fence
+        out.append(" " * max(0, fence[1] + shift) + closing)
+    return out
 
 
-def _dedent(line: str, indent: int) -> str:
-    strip = len(line) - len(line.lstrip(" "))
-    return line[min(strip, indent) :]
+class _FenceFormat:
+    """SuperFences' formatter: keep a fence's text and language for the tree (no HTML)."""
+
+    def __init__(self, blocks: list[tuple[str, str]]) -> None:
+        self.blocks = blocks
+
+    def __call__(self, src: str, language: str, *args: Any, **kwargs: Any) -> str:
+        lang = _LANG.match(language or "")
+        self.blocks.append((lang.group(0) if lang else "", src.rstrip("\n")))
+        return _STASH.format(len(self.blocks) - 1)
 
 
 class _MathProcessor(InlineProcessor):
-    """``$$…$$`` and ``$…$`` -> <math>, before escapes and emphasis can touch the TeX."""
+    """Math -> ``<math>``, before escapes and emphasis can touch the TeX.
+
+    ``$$…$$`` and ``\\[…\\]`` (a paragraph of its own) are display math; ``$…$`` and
+    ``\\(…\\)`` inline. GitHub's ``$`…`$`` is :class:`_GithubMath` (it must run before
+    code spans).
+    """
 
     PATTERN = (
         r"(?<![\\$])\$\$(?P<block>[^$]+?)\$\$"
-        r"|(?<![\\$\w])\$(?=[^\s$])(?P<inline>[^$\n]*?[^\s\\$])\$(?![\d$])"
+        r"|(?<![\\$\w])\$(?=[^\s$`])(?P<inline>[^$\n]*?[^\s\\$`])\$(?![\d$])"
+        r"|(?<!\\)\\\[(?P<bracket>[\s\S]+?)(?<!\\)\\\]"
+        r"|(?<!\\)\\\((?P<paren>.+?)(?<!\\)\\\)"
     )
 
     def handleMatch(  # type: ignore[override]
         self, m: re.Match[str], data: str
+    ) -> tuple[Element | None, int | None, int | None]:
+        if m.group("bracket") is not None and (
+            data[: m.start()].strip() or data[m.end() :].strip()
+        ):
+            return None, None, None  # inside text ``\[`` is an escaped bracket: [\[1\]](url)
+        display = m.group("block") is not None or m.group("bracket") is not None
+        tex = next(g for g in m.group("block", "inline", "bracket", "paren") if g is not None)
+        return _math(tex, display), m.start(0), m.end(0)
+
+
+class _GithubMath(InlineProcessor):
+    """GitHub's inline math ``$`…`$``: taken before code spans would take its backticks."""
+
+    PATTERN = r"\$(?P<ticks>`+)(?P<tex>.+?)(?P=ticks)\$"
+
+    def handleMatch(  # type: ignore[override]
+        self, m: re.Match[str], data: str
     ) -> tuple[Element, int, int]:
-        el = Element("math")
-        if m.group("block") is not None:
-            el.set("display", "block")
-            el.text = util.AtomicString(m.group("block").strip())
-        else:
-            el.set("display", "inline")
-            el.text = util.AtomicString(m.group("inline"))
-        return el, m.start(0), m.end(0)
+        return _math(m.group("tex"), False), m.start(0), m.end(0)
+
+
+def _math(tex: str, display: bool) -> Element:
+    el = Element("math", {"display": "block" if display else "inline"})
+    el.text = util.AtomicString(tex.strip() if display else tex)
+    return el
+
+
+class _HardBreak(InlineProcessor):
+    """A backslash at the end of a line is a hard break (GitHub, CommonMark)."""
+
+    PATTERN = r"\\\n"
+
+    def handleMatch(  # type: ignore[override]
+        self, m: re.Match[str], data: str
+    ) -> tuple[Element, int, int]:
+        return Element("br"), m.start(0), m.end(0)
 
 
 class _UnescapeCode(Treeprocessor):
@@ -127,8 +271,56 @@ class _UnescapeCode(Treeprocessor):
                 el.text = util.AtomicString(text)
 
 
+#: Task list boxes as GitHub draws them, in every output (no form controls anywhere).
+_TASK = re.compile(r"^\[([ xX])\][ \t]+")
+TASK_BOXES = {" ": "☐ ", "x": "☑ ", "X": "☑ "}
+
+
+class _TasksAndFootnotes(Treeprocessor):
+    """``- [ ]``/``- [x]`` items start with ☐/☑; footnote back-links (↩) are dropped.
+
+    Footnotes stay where Python-Markdown puts them (numbered references, a list at the end);
+    the back-links are a browser convenience that reads as noise in a card, post or email.
+    """
+
+    def run(self, root: Element) -> None:
+        for li in root.iter("li"):
+            holder = li[0] if len(li) and li[0].tag == "p" and not (li.text or "").strip() else li
+            box = _TASK.match(holder.text or "")
+            if box:
+                holder.text = TASK_BOXES[box.group(1)] + (holder.text or "")[box.end() :]
+        for parent in list(root.iter()):
+            for child in list(parent):
+                if child.tag == "a" and "footnote-backref" in child.get("class", ""):
+                    _remove_keeping_tail(parent, child)
+        for el in root.iter():
+            if el.tag == "div" and el.get("class") == "footnote":
+                el.set("class", "footnotes")
+            if el.tag in ("sup", "li") and el.get("id", "").startswith(("fnref", "fn:")):
+                el.attrib.pop("id")
+                if el.tag == "sup" and len(el) == 1 and el[0].tag == "a":
+                    el.text, el[:] = el[0].text, []  # a number: no link into the page
+
+
+def _remove_keeping_tail(parent: Element, child: Element) -> None:
+    index = list(parent).index(child)
+    tail = (child.tail or "").rstrip()
+    if index:
+        prev = parent[index - 1]
+        prev.tail = ((prev.tail or "").removesuffix(NBSP_PLACEHOLDER) + tail) or None
+    else:
+        parent.text = ((parent.text or "").removesuffix(NBSP_PLACEHOLDER) + tail) or None
+    parent.remove(child)
+
+
 class _StashToElements(Treeprocessor):
-    """Turn fence and raw-HTML placeholders left in text back into elements."""
+    """Turn fence and raw-HTML placeholders left in text back into elements.
+
+    Raw HTML is sanitised (:func:`pipeline.sanitize.clean_html`) and becomes ordinary tree
+    elements, so every writer sees one vocabulary: ``<img src="img/x.png" width="300">`` is an
+    image like ``![](img/x.png)`` (checked, packed, published), ``<sub>``, ``<details>``,
+    entities and the rest read the same way in every output.
+    """
 
     def __init__(self, md: markdown.Markdown, blocks: list[tuple[str, str]]) -> None:
         super().__init__(md)
@@ -152,18 +344,18 @@ class _StashToElements(Treeprocessor):
                     block.tail = child.tail
                     parent.remove(child)
                     parent.insert(i, block)
+        for parent in list(root.iter()):
+            if any(child.tag == "raw" for child in parent):
+                _raw_to_elements(parent)
 
     def _element(self, match: re.Match[str], raw: list[str | Element]) -> Element:
         if match.group(1) is not None:  # a fenced block
-            lang, code = self.blocks[int(match.group(1))]
-            pre = Element("pre", {"block": "1"})
-            code_el = SubElement(pre, "code")
-            if lang:
-                code_el.set("class", f"language-{lang}")
-            code_el.text = util.AtomicString(code)
-            return pre
+            return self._fence(int(match.group(1)))
         source = raw[int(match.group(2))]
         text = source if isinstance(source, str) else str(source)
+        fence = _STASH_RE.fullmatch(text.strip())
+        if fence:
+            return self._fence(int(fence.group(1)))
         return Element(
             "raw",
             {
@@ -173,6 +365,112 @@ class _StashToElements(Treeprocessor):
                 else "0",
             },
         )
+
+    def _fence(self, n: int) -> Element:
+        lang, code = self.blocks[n]
+        if lang == "math":
+            el = _math(code, True)
+            el.set("block", "1")
+            return el
+        pre = Element("pre", {"block": "1"})
+        code_el = SubElement(pre, "code")
+        if lang:
+            code_el.set("class", f"language-{lang}")
+        code_el.text = util.AtomicString(code)
+        return pre
+
+
+def _raw_to_elements(parent: Element) -> None:
+    """Replace each ``raw`` child of ``parent`` by the elements of its sanitised HTML."""
+    children = list(parent)
+    parent[:] = []
+    for child in children:
+        if child.tag != "raw":
+            parent.append(child)
+            continue
+        fragment = child.get("html", "")
+        depth = sanitize.nesting_depth(fragment)
+        if depth > sanitize.MAX_DEPTH:
+            raise MarkupLimitError(
+                f"raw HTML nested {depth:,} levels deep; at most {sanitize.MAX_DEPTH}: flatten it"
+            )
+        built = _HtmlBuilder()
+        built.feed(sanitize.clean_html(fragment))
+        built.close()
+        holder = built.finish()
+        if built.block and len(holder) == 0 and (holder.text or "").strip():
+            p = Element("p")  # bare text from a block of HTML is a paragraph of its own
+            p.text, holder.text = holder.text, None
+            holder.append(p)
+        _append_text(parent, holder.text)
+        for el in list(holder):
+            parent.append(el)
+        _append_text(parent, child.tail)
+
+
+def _append_text(parent: Element, text: str | None) -> None:
+    if not text:
+        return
+    if len(parent):
+        parent[-1].tail = (parent[-1].tail or "") + text
+    else:
+        parent.text = (parent.text or "") + text
+
+
+#: Tags that only wrap text: their content is kept, the tag is not (nothing to show for them).
+_UNWRAP = frozenset({"span", "small", "mark"})
+_BLOCK_TAGS = frozenset(
+    {"p", "div", "ul", "ol", "li", "blockquote", "pre", "table", "details", "summary", "hr"}
+    | {f"h{n}" for n in range(1, 7)}
+)
+
+
+class _HtmlBuilder(HTMLParser):
+    """Sanitised HTML -> tree elements (the allow-list's tags and attributes only)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root = Element("div")
+        self.stack = [self.root]
+        self.block = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in sanitize.ALLOWED_TAGS or tag in _UNWRAP:
+            return
+        self.block = self.block or tag in _BLOCK_TAGS
+        keep = sanitize.ALLOWED_ATTRIBUTES.get(tag, set())
+        el = SubElement(self.stack[-1], tag, {k: v or "" for k, v in attrs if k in keep})
+        if tag not in ("br", "hr", "img"):
+            self.stack.append(el)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag not in ("br", "hr", "img") and self.stack[-1].tag == tag and len(self.stack) > 1:
+            self.stack.pop()
+
+    def handle_endtag(self, tag: str) -> None:
+        for k in range(len(self.stack) - 1, 0, -1):
+            if self.stack[k].tag == tag:
+                del self.stack[k:]
+                return
+
+    def handle_data(self, data: str) -> None:
+        current = self.stack[-1]
+        if current.tag == "pre" or any(el.tag == "pre" for el in self.stack):
+            data = util.AtomicString(data)
+        _append_text(current, data)
+
+    def finish(self) -> Element:
+        for el in self.root.iter():  # the tree's text is never parsed again as Markdown
+            if el.text and not isinstance(el.text, util.AtomicString):
+                el.text = util.AtomicString(el.text)
+        for el in self.root.iter("pre"):  # a code block is <pre><code>, as Markdown writes it
+            if not (len(el) == 1 and el[0].tag == "code" and not (el.text or "").strip()):
+                code = Element("code")
+                code.text = util.AtomicString("".join(el.itertext()))
+                el[:] = [code]
+                el.text = None
+        return self.root
 
 
 _ANY_STASH = re.compile(f"{_STASH_RE.pattern}|{_RAW_RE.pattern}")
@@ -274,74 +572,43 @@ def _split(
     return (head or None), new
 
 
-#: The characters without which an inline pattern cannot match (its expression needs one of
-#: them). Patterns not listed are always tried.
-_TRIGGERS = {
-    "backtick": "`",
-    "math": "$",
-    "escape": "\\",
-    "reference": "[",
-    "link": "[",
-    "image_link": "[",
-    "image_reference": "[",
-    "short_reference": "[",
-    "short_image_ref": "[",
-    "autolink": "<",
-    "linebreak": "\n",
-    "html": "<",
-    "entity": "&",
-    "em_strong": "*_",
-}
+class _Parser:
+    """One configured Markdown instance; reset per call (Python-Markdown is not re-entrant).
 
-
-class _QuickInline(treeprocessors.InlineProcessor):
-    """Python-Markdown's inline processor, skipping the patterns that cannot match a text.
-
-    It tries each of its fifteen patterns on every piece of text, one Python call and one
-    regular-expression search each: two thirds of parsing an answer. A pattern whose every
-    match needs a character the text lacks is skipped exactly as a failed search would be
-    (next pattern, search from the start), so the tree is the same; parsing 10,000 answers
-    took a quarter less time. ``tests/test_markup.py`` compares it with the plain processor.
+    GitHub's habits come from registered extensions (see pyproject.toml for why these):
+    pymdown-extensions' SuperFences (fences in lists, quotes and anywhere; ```` ```math ````),
+    Tilde (``~~strike~~``), MagicLink (bare URLs); Python-Markdown's tables, sane lists and
+    footnotes; and this module's :class:`GithubMarkdown` (lists, math, backslash breaks,
+    task boxes).
     """
 
-    def __init__(self, md: markdown.Markdown) -> None:
-        super().__init__(md)
-        self._triggers: list[str | None] | None = None
-
-    def _InlineProcessor__handleInline(self, data: str, patternIndex: int = 0) -> str:
-        if isinstance(data, util.AtomicString):
-            return data
-        patterns = self.inlinePatterns
-        if self._triggers is None:  # by index, once the patterns are all registered
-            self._triggers = [None] * len(patterns)
-            for name, chars in _TRIGGERS.items():
-                if name in patterns:
-                    self._triggers[patterns.get_index_for_name(name)] = chars
-        triggers = self._triggers
-        apply = self._InlineProcessor__applyPattern  # type: ignore[attr-defined]
-        start = 0
-        while patternIndex < len(patterns):
-            needed = triggers[patternIndex]
-            if needed is not None and not any(c in data for c in needed):
-                patternIndex, start = patternIndex + 1, 0
-                continue
-            data, matched, start = apply(patterns[patternIndex], data, patternIndex, start)
-            if not matched:
-                patternIndex += 1
-        return data
-
-
-class _Parser:
-    """One configured Markdown instance; reset per call (Python-Markdown is not re-entrant)."""
-
-    def __init__(self, quick_inline: bool = True) -> None:
+    def __init__(self) -> None:
         self.blocks: list[tuple[str, str]] = []
-        md = markdown.Markdown(extensions=["tables", "sane_lists"], output_format="html")
-        if quick_inline:
-            md.treeprocessors.register(_QuickInline(md), "inline", 20)
+        fence = _FenceFormat(self.blocks)
+        md = markdown.Markdown(
+            extensions=[
+                "tables",
+                "sane_lists",
+                "footnotes",
+                "pymdownx.superfences",
+                "pymdownx.tilde",
+                "pymdownx.magiclink",
+                GithubMarkdown(),
+            ],
+            extension_configs={
+                "pymdownx.superfences": {
+                    "custom_fences": [
+                        {"name": "*", "class": "", "format": fence},
+                        {"name": "math", "class": "", "format": fence},
+                    ],
+                },
+                "pymdownx.tilde": {"subscript": False},
+                "pymdownx.magiclink": {"hide_protocol": False},
+                "footnotes": {"BACKLINK_TEXT": ""},
+            },
+            output_format="html",
+        )
         md.ESCAPED_CHARS = [*md.ESCAPED_CHARS, "$", "|", "~"]
-        md.preprocessors.register(_FencePreprocessor(md, self.blocks), "mdfence", 28)
-        md.inlinePatterns.register(_MathProcessor(_MathProcessor.PATTERN, md), "math", 185)
         md.inlinePatterns.deregister("automail")  # it emits obfuscated entity soup
         md.treeprocessors.deregister("prettify")  # no synthetic whitespace in the tree
         md.treeprocessors.register(_UnescapeCode(md), "unescape_code", 6)
@@ -360,9 +627,21 @@ class _Parser:
             replaced = tree.run(root)
             if replaced is not None:
                 root = replaced
-        for el in root.iter():  # pre elements only needed the marker while parsing
-            el.attrib.pop("block", None) if el.tag == "pre" else None
+        for el in root.iter():  # pre and math elements only needed the marker while parsing
+            if el.tag in ("pre", "math"):
+                el.attrib.pop("block", None)
         return root
+
+
+class GithubMarkdown(Extension):
+    """What GitHub readers expect that Python-Markdown lacks, through its Extension API."""
+
+    def extendMarkdown(self, md: markdown.Markdown) -> None:
+        md.preprocessors.register(GithubLists(md), "github_lists", 29)
+        md.inlinePatterns.register(_GithubMath(_GithubMath.PATTERN, md), "github_math", 195)
+        md.inlinePatterns.register(_MathProcessor(_MathProcessor.PATTERN, md), "math", 185)
+        md.inlinePatterns.register(_HardBreak(_HardBreak.PATTERN, md), "backslash_break", 184)
+        md.treeprocessors.register(_TasksAndFootnotes(md), "tasks_footnotes", 7)
 
 
 _local = threading.local()
@@ -393,9 +672,13 @@ _PLAIN = re.compile(
 )
 
 
+#: What MagicLink would turn into a link although every character is plain.
+_LINKABLE = re.compile(r"://|www\.|ftp\.", re.I)
+
+
 def is_plain_text(text: str) -> bool:
     """Whether ``text`` is plain (see ``_PLAIN``): :func:`parse_markdown` then skips the parser."""
-    return _PLAIN.fullmatch(text) is not None
+    return _PLAIN.fullmatch(text) is not None and not _LINKABLE.search(text)
 
 
 def parse_markdown(text: str) -> Element:
@@ -413,12 +696,6 @@ def parse_markdown(text: str) -> Element:
     except RecursionError:
         _local.parser = None  # its state is unknown after the unwind
         raise MarkupLimitError(_TOO_DEEP) from None
-    for raw in root.iter("raw"):
-        depth = sanitize.nesting_depth(raw.get("html", ""))
-        if depth > sanitize.MAX_DEPTH:
-            raise MarkupLimitError(
-                f"raw HTML nested {depth:,} levels deep; at most {sanitize.MAX_DEPTH}: flatten it"
-            )
     return root
 
 
@@ -427,6 +704,42 @@ def inline_children(root: Element) -> Element:
     if len(root) == 1 and root[0].tag == "p" and not (root.text or "").strip():
         return root[0]
     return root
+
+
+_IMAGE_HINT = re.compile(r"!\[|<img", re.I)
+
+
+def may_hold_images(text: str) -> bool:
+    """False when ``text`` certainly has no image (Markdown ``![`` or raw ``<img``)."""
+    return _IMAGE_HINT.search(text) is not None
+
+
+#: Unicode super- and subscripts: every character that has one (Unicode has no full set).
+SUPERSCRIPT = dict(zip("0123456789+-=()nixyTt", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱˣʸᵀᵗ", strict=True))
+SUBSCRIPT = dict(
+    zip("0123456789+-=()aeijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ", strict=True)
+)
+
+
+def scripted(text: str, kind: str) -> str:
+    """``<sup>``/``<sub>`` text for outputs without them (``kind`` is ``^`` or ``_``).
+
+    Unicode characters when every character has one (``yᵢ``, ``x²``), else the TeX-like
+    ``^2`` / ``_(max)`` a reader still reads correctly.
+    """
+    table = SUPERSCRIPT if kind == "^" else SUBSCRIPT
+    text = text.strip()
+    if text and all(c in table for c in text):
+        return "".join(table[c] for c in text)
+    return f"{kind}{text}" if len(text) <= 1 else f"{kind}({text})"
+
+
+_SIZE = re.compile(r"[1-9][0-9]{0,4}%?")
+
+
+def image_size(img: Element) -> dict[str, str]:
+    """An image's ``width``/``height`` as written (pixels or percent), for HTML outputs."""
+    return {k: v for k in ("width", "height") if _SIZE.fullmatch(v := img.get(k, "").strip())}
 
 
 def iter_images(root: Element) -> Iterator[Element]:
@@ -476,6 +789,18 @@ def to_html(
     return "".join(out)
 
 
+def missing_image(img: Element) -> str:
+    """HTML for an image an output cannot show (a remote one not fetched, an unsafe source):
+    its alt text, linked to the image when its URL is http(s)."""
+    alt = html.escape(img.get("alt", ""), quote=False)
+    src = img.get("src", "").strip()
+    if re.match(r"https?://", src, re.I) and sanitize.safe_url(src):
+        return (
+            f'<a href="{html.escape(src, quote=True)}">{alt or html.escape(src, quote=False)}</a>'
+        )
+    return alt
+
+
 def mathjax(tex: str, display: bool) -> str:
     """``\\(…\\)`` / ``\\[…\\]``: what Anki (and MathJax in general) renders."""
     return html.escape(f"\\[{tex}\\]" if display else f"\\({tex}\\)", quote=False)
@@ -499,12 +824,12 @@ def _write(
         src = image_src(el.get("src", ""))
         alt = el.get("alt", "")
         if src is None:
-            out.append(html.escape(alt, quote=False))
+            out.append(missing_image(el))
         else:
             attrs = {"src": src, "alt": alt}
             if el.get("title"):
                 attrs["title"] = el.get("title", "")
-            out.append(f"<img{_attrs(attrs)}>")
+            out.append(f"<img{_attrs(attrs | image_size(el))}>")
     elif tag == "pre" and len(el) == 1 and el[0].tag == "code":
         code = el[0].text or ""
         cls = el[0].get("class", "")
@@ -514,6 +839,8 @@ def _write(
     else:
         if not is_root:
             attrs = dict(el.attrib)
+            if tag == "details":
+                attrs["open"] = ""  # shown unfolded: a card is read, not explored
             if tag == "a" and not sanitize.safe_url(attrs.get("href", "")):
                 attrs.pop("href", None)
             out.append(f"<{tag}{_attrs(attrs)}>")

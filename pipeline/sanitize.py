@@ -15,8 +15,8 @@ ammonia: a real HTML5 parser, far harder to bypass than regexes):
   rowspan]``; nothing else: no ``style``, ``class``, ``id``, ``on*`` event handlers;
 * URLs: http, https, mailto and relative only (no ``javascript:``, ``data:``, ``file:``, also
   when hidden by entities or control characters); links get ``rel="noopener noreferrer"``;
-  a raw ``<img>`` keeps its ``src`` only when it is absolute http(s) (local images are
-  written in Markdown, where they are checked and packed);
+  a raw ``<img>`` keeps an absolute http(s) or relative ``src``; the parsed tree then holds
+  it as an image like Markdown's (checked, packed or published the same way);
 * script, style, iframe, object, embed, form, template, noscript, svg, math, textarea and
   select are dropped *with their content*; comments are dropped; any other tag is unwrapped
   (its text kept);
@@ -133,15 +133,20 @@ def clean_html(fragment: str) -> str:
         url_schemes=set(URL_SCHEMES),
         link_rel="noopener noreferrer",
         strip_comments=True,
-        attribute_filter=_remote_images_only,
+        attribute_filter=_image_sources,
     )
 
 
-def _remote_images_only(tag: str, attribute: str, value: str) -> str | None:
-    """A raw ``<img>`` keeps its src only when it is an absolute http(s) URL: a relative one
-    would point into the reader's Anki media folder or mailbox, never at a file we packed."""
-    if tag == "img" and attribute == "src" and not re.match(r"https?://", value.strip(), re.I):
-        return None
+def _image_sources(tag: str, attribute: str, value: str) -> str | None:
+    """A raw ``<img>`` keeps its src when it is an absolute http(s) URL or a relative path:
+    the parsed tree treats it as any Markdown image (a local file is checked to lie in the
+    content folder, then packed or published; see ``validate``). Anything else is dropped."""
+    if tag == "img" and attribute == "src":
+        src = value.strip()
+        if not (
+            re.match(r"https?://", src, re.I) or not re.match(r"[a-z][a-z0-9+.-]*:|//", src, re.I)
+        ):
+            return None
     return value
 
 

@@ -393,7 +393,7 @@ def _question(
             check.problems.append(Problem(pos[field_name], f"{path}.{field_name}", str(exc)))
             ok = False
             continue
-        if "![" not in text:
+        if not markup.may_hold_images(text):
             continue  # no image: the tree is built later, by the renderers, only if needed
         try:
             tree = markup.parse_markdown(text)
@@ -403,6 +403,8 @@ def _question(
             continue
         trees["doc" if field_name == "answer" else "title_doc"] = tree
         for img in markup.iter_images(tree):
+            if "src" not in img.attrib:
+                continue  # a raw <img> whose URL the sanitiser refused: its alt text is shown
             good, image = _image(doc, check, item, path, field_name, img.get("src", ""))
             ok = ok and good
             if image is not None:

@@ -78,8 +78,8 @@ RAW_HTML = (
     "<script src=https://evil.example/x.js></script>",
     "<script>",  # unclosed: everything after it must not become script
     "</script>",
-    "<img src=x onerror=alert(1)>",
-    '<img src="x" onerror="alert(1)" alt="a">',
+    "<img src=https://x.example/x.png onerror=alert(1)>",
+    '<img src="https://x.example/x.png" onerror="alert(1)" alt="a">',
     "<svg onload=alert(1)>",
     "<svg><script>alert(1)</script></svg>",
     '<a href="javascript:alert(1)">js</a>',

@@ -105,14 +105,35 @@ def output_bytes(dist: Path) -> bytes:
     return b"\n".join(chunks)
 
 
-def test_raw_html_images_are_never_read_from_disk(tmp_path: Path) -> None:
-    """Only Markdown images inside content/ are packed; raw ``<img>`` stays a link at most."""
+def test_raw_html_images_obey_the_rules_of_markdown_images(tmp_path: Path) -> None:
+    """A raw ``<img>`` is an image like ``![]()``: a path outside content/ is a located error
+    (nothing is read), a scheme other than http(s) is dropped, one inside is packed."""
     source = bank(
         tmp_path,
         '<img src="../secret.png"> <img src="/etc/passwd"> <img src="file:///etc/passwd"> '
         '<img src="img/ok.png">\n\n![ok](img/ok.png)',
     )
     (source.parent / "img" / "leak.png").symlink_to(tmp_path / "secret.png")
+    with pytest.raises(PipelineError) as caught:
+        build_into(source, tmp_path / "dist")
+    messages = [p.message for p in caught.value.problems]
+    assert messages == [
+        f"image '../secret.png' lies outside the content folder {source.parent}/",
+        f"image '/etc/passwd' lies outside the content folder {source.parent}/",
+    ]
+    assert all(p.pos is not None and p.pos.line == 1 for p in caught.value.problems)
+    assert not (tmp_path / "dist").exists()
+    data = json.loads(source.read_text(encoding="utf-8"))
+    data["questions"][0]["answer"] = (
+        '<img src="file:///etc/passwd" alt="x"> <img src="img/ok.png" width="40">'
+        "\n\n![ok](img/leak.png)"
+    )
+    source.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(PipelineError) as caught:  # the symlink points outside content/
+        build_into(source, tmp_path / "dist")
+    assert "img/leak.png" in str(caught.value)
+    data["questions"][0]["answer"] = data["questions"][0]["answer"].replace("leak", "ok")
+    source.write_text(json.dumps(data), encoding="utf-8")
     build_into(source, tmp_path / "dist")
     everything = output_bytes(tmp_path / "dist")
     assert SECRET[:20] not in everything

@@ -27,7 +27,6 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element
 
 from pygments import highlight
@@ -140,9 +139,7 @@ class FieldWriter:
             name = images.get(src)
             if name is not None:
                 used.append(name)
-                return name
-            scheme = urlsplit(src).scheme.lower()
-            return src if scheme in ("http", "https") else None
+            return name  # remote images are packed when fetched, else shown as a link
 
         return markup.to_html(root, image_src=image_src, code_block=self.code_block)
 

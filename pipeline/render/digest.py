@@ -675,7 +675,7 @@ def _preheader(views: Sequence[QuestionView]) -> str:
     """The inbox preview line: what the week is about."""
     if not views:
         return ""
-    titles = "; ".join(v.title_text for v in views[:3])
+    titles = "; ".join(" ".join(v.title_text.split()) for v in views[:3])
     more = f" и ещё {len(views) - 3}" if len(views) > 3 else ""
     return f"{titles}{more}"
 

@@ -21,7 +21,7 @@ inlined afterwards by css-inline.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
@@ -29,14 +29,13 @@ from typing import Literal
 from urllib.parse import quote, urljoin, urlsplit
 from xml.etree.ElementTree import Element
 
-import nh3
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
-from pipeline import sanitize
+from pipeline import markup, sanitize
 from pipeline.model import Image
 from pipeline.render.digest_math import tex_to_text
 
@@ -89,7 +88,7 @@ class Urls:
         if parts.path.lower().endswith((".svg", ".svgz")):
             return None
         if parts.scheme in ("http", "https") and parts.netloc:
-            return src
+            return src if src in self.local else None  # not fetched: its alt text and link
         if parts.scheme or self.base is None:
             return None  # data:, file:, … or a local image without a published location
         path = self.local.get(src)
@@ -169,18 +168,30 @@ def _code_of(el: Element) -> tuple[str, str | None] | None:
 def _write(el: Element, out: list[str], urls: Urls) -> None:
     tag = el.tag
     if tag == "math":
-        text = html.escape(tex_to_text(el.text or ""), quote=False)
-        cls = "math-block" if el.get("display") == "block" else "math"
-        out.append(f'<span class="{cls}">{text}</span>')
-    elif tag == "raw":
-        out.append(clean_raw(el.get("html", ""), urls))
+        tex = el.text or ""
+        converted = tex_to_text(tex)
+        block = el.get("display") == "block"
+        if converted is None:  # not wholly convertible: the TeX source, as inline code
+            source = f"<code>{html.escape(tex.strip(), quote=False)}</code>"
+            out.append(f'<span class="math-block">{source}</span>' if block else source)
+        else:
+            text = html.escape(converted, quote=False)
+            out.append(f'<span class="{"math-block" if block else "math"}">{text}</span>')
     elif tag == "img":
         src = urls.image(el.get("src", ""))
         alt = el.get("alt", "")
         if src is None:
-            out.append(f'<span class="img-alt">{html.escape(alt, quote=False)}</span>')
+            out.append(f'<span class="img-alt">{markup.missing_image(el)}</span>')
         else:
-            out.append(f"<img{_attrs({'src': src, 'alt': alt})}>")
+            out.append(f"<img{_attrs({'src': src, 'alt': alt} | markup.image_size(el))}>")
+    elif tag == "details":  # mail clients cannot unfold: the summary and the content, shown
+        out.append("<div>")
+        _children(el, out, urls)
+        out.append("</div>")
+    elif tag == "summary":
+        out.append("<p><b>")
+        _children(el, out, urls)
+        out.append("</b></p>")
     elif (code := _code_of(el)) is not None:  # a code block inside a list or quote
         out.append(
             '<table role="presentation" class="code-table nested-code" width="100%" '
@@ -216,33 +227,6 @@ def _children(el: Element, out: list[str], urls: Urls) -> None:
         out.append(html.escape(el.text, quote=False))
     for child in el:
         _write(child, out, urls)
-
-
-def clean_raw(fragment: str, urls: Urls) -> str:
-    """Raw HTML from the source: the shared sanitising policy, then the digest's URL rules."""
-    cleaned = sanitize.clean_html(fragment)
-    return nh3.clean(
-        cleaned,
-        tags=set(sanitize.ALLOWED_TAGS),
-        clean_content_tags=set(sanitize.DROPPED_WITH_CONTENT),
-        attributes={k: set(v) for k, v in sanitize.ALLOWED_ATTRIBUTES.items()},
-        url_schemes=set(sanitize.URL_SCHEMES),
-        link_rel="noopener noreferrer",
-        attribute_filter=_url_filter(urls),
-        # Raw tables are content: they get the Markdown tables' styling (borders, wrapping).
-        set_tag_attribute_values={"table": {"class": "data"}},
-    )
-
-
-def _url_filter(urls: Urls) -> Callable[[str, str, str], str | None]:
-    def keep(tag: str, attribute: str, value: str) -> str | None:
-        if tag == "a" and attribute == "href":
-            return urls.link(value)
-        if tag == "img" and attribute == "src":
-            return urls.image(value)
-        return value
-
-    return keep
 
 
 def _attrs(attrs: dict[str, str]) -> str:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 from xml.etree.ElementTree import Element
 
-from pipeline import sanitize
+from pipeline import markup
 from pipeline.render.digest_html import TAB_WIDTH, Urls
 from pipeline.render.digest_math import tex_to_text
 
 WIDTH = 72
+_REMOTE = re.compile(r"\s*https?://", re.I)
 #: Marks a hard line break (``<br>``, display math) inside a paragraph; source newlines are soft.
 BREAK = "\u2028"
 _BLOCK = {
@@ -34,6 +35,7 @@ _BLOCK = {
     "hr",
     "div",
     "details",
+    "summary",
 }
 
 
@@ -125,8 +127,12 @@ class TextWriter:
         return "\n\n".join(self._blocks(root, WIDTH))
 
     def inline(self, root: Element) -> str:
-        """An inline field (the question text) as one unwrapped line."""
-        return " ".join(self._inline_of(root).split())
+        """The question text: one unwrapped line, or its blocks when it has several (a task
+        with paragraphs, a list, code), separated as in an answer."""
+        body = markup.inline_children(root)
+        if body is root and len(self._blocks(root, WIDTH)) > 1:
+            return self.answer(root)
+        return " ".join(self._inline_of(body).split())
 
     # --- blocks -------------------------------------------------------------------------------
 
@@ -147,7 +153,7 @@ class TextWriter:
 
     @staticmethod
     def _is_block(el: Element) -> bool:
-        return el.tag in _BLOCK or (el.tag == "raw" and el.get("block") == "1")
+        return el.tag in _BLOCK or (el.tag == "math" and el.get("display") == "block")
 
     def _flush(self, run: list[str], blocks: list[str], width: int) -> None:
         text = "".join(run)
@@ -172,9 +178,9 @@ class TextWriter:
             return [self._table(el)]
         if tag == "hr":
             return ["* * *"]
-        if tag == "raw":
-            return [_wrap(sanitize.visible_text(el.get("html", "")), width)]
-        return self._blocks(el, width)  # div, details: their content
+        if tag == "math":
+            return [_wrap(self._inline_el(el), width)]
+        return self._blocks(el, width)  # div, details, summary: their content
 
     def _list(self, el: Element, width: int) -> str:
         items: list[str] = []
@@ -212,15 +218,21 @@ class TextWriter:
     def _inline_el(self, el: Element) -> str:
         tag = el.tag
         if tag == "math":
-            text = tex_to_text(el.text or "")
+            tex = el.text or ""
+            # Not wholly convertible: the TeX source, as inline code is shown (as it is).
+            text = tex_to_text(tex)
+            text = tex.strip() if text is None else text
             return f"{BREAK}{text}{BREAK}" if el.get("display") == "block" else text
         if tag == "br":
             return BREAK
-        if tag == "raw":
-            return sanitize.visible_text(el.get("html", ""))
+        if tag in ("sup", "sub"):
+            return markup.scripted(self._inline_of(el), "^" if tag == "sup" else "_")
         if tag == "img":
             alt = el.get("alt", "")
-            src = self.urls.image(el.get("src", ""))
+            written = el.get("src", "")
+            src = self.urls.image(written) or (  # a remote image not fetched: its link
+                self.urls.link(written) if _REMOTE.match(written) else None
+            )
             label = f"[{alt}]" if alt else "[изображение]"
             return f"{label} {self.notes.ref(src)}" if src else label
         if tag == "a":

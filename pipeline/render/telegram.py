@@ -237,6 +237,7 @@ def fragment(q: Question, ctx: RenderContext) -> dict[str, Any]:
     title = tt.plain_text(question).strip()
     whole = tt.write(spans)
     parts: list[tuple[tt.Written, int, int]] = []  # (post, limit, photo)
+    later: list[tuple[list[tt.Span], int, int]] = []  # continuations: (spans, limit, photo)
     warnings: list[list[Any]] = []
     path = f"questions[{q.index}].answer"
     images = list(range(1, len(q.images) + 1))
@@ -246,7 +247,12 @@ def fragment(q: Question, ctx: RenderContext) -> dict[str, Any]:
     else:
         # Most posts fit as they are: then they are their own only part (no second writing).
         fitting = tt.fits(whole, tt.TEXT_LIMIT) and tt.strip_spans(spans) == spans
-        pieces = [spans] if fitting else tt.split_post(spans)
+        reserve = tt.utf16_len(tt.plain_text(continued(title, 99, 99))) + 2
+        pieces = (
+            [spans]
+            if fitting
+            else tt.split_post(spans, tt.TEXT_LIMIT - reserve, first_limit=tt.TEXT_LIMIT)
+        )
         if len(pieces) > 1:
             warnings.append(
                 [
@@ -259,7 +265,8 @@ def fragment(q: Question, ctx: RenderContext) -> dict[str, Any]:
                     Severity.WARNING.value,
                 ]
             )
-        parts.extend((whole if fitting else tt.write(piece), tt.TEXT_LIMIT, 0) for piece in pieces)
+        parts.append((whole if fitting else tt.write(pieces[0]), tt.TEXT_LIMIT, 0))
+        later.extend((piece, tt.TEXT_LIMIT, 0) for piece in pieces[1:])
         if images:
             warnings.append(
                 [
@@ -279,8 +286,11 @@ def fragment(q: Question, ctx: RenderContext) -> dict[str, Any]:
         }
         for k in extra:
             alt = alts.get(q.images[k - 1].src, "")
-            caption = tt.make_safe([tt.Span(tt.clean_text(alt).strip())])
-            parts.append((tt.write(caption), tt.CAPTION_LIMIT, k))
+            later.append((tt.make_safe([tt.Span(tt.clean_text(alt).strip())]), tt.CAPTION_LIMIT, k))
+    # Each continuation says what it continues, so none is ever an empty message.
+    total = 1 + len(later)
+    for n, (body, limit, photo) in enumerate(later, start=2):
+        parts.append((_with_header(body, continued(title, n, total), limit), limit, photo))
     poll = None
     if q.quiz is not None:
         poll, poll_problems = quiz_payload(q, title, settings.channel.url)
@@ -345,6 +355,32 @@ def _script_safe(data: bytes) -> bytes:
 
 def _tz(ctx: RenderContext) -> tzinfo:
     return ctx.bank.settings.schedule.tz
+
+
+#: The question's words shown at the start of a continuation post, at most.
+CONTINUED_TITLE = 60
+
+
+def continued(title: str, part: int, parts: int) -> list[tt.Span]:
+    """The line a continuation post starts with: ``<b>Вопрос…</b> (2/3)``."""
+    words = " ".join(title.split())
+    if len(words) > CONTINUED_TITLE:
+        words = words[: CONTINUED_TITLE - 1].rstrip() + "…"
+    return [tt.Span(words, frozenset({"b"})), tt.Span(f" ({part}/{parts})")]
+
+
+def _with_header(body: list[tt.Span], header: list[tt.Span], limit: int) -> tt.Written:
+    """A continuation (a text part or a photo's caption) after its line, within ``limit``.
+
+    The line loses its bold when that entity would be one too many; a caption too long for
+    both keeps only the line (its alt text is shown in the answer's text too).
+    """
+    gap = [tt.Span("\n\n")] if tt.plain_text(body).strip() else []
+    for line in (tt.make_safe(header), [tt.Span(tt.plain_text(header))]):
+        written = tt.write([*line, *gap, *body])
+        if tt.fits(written, limit):
+            return written
+    return tt.write(tt.make_safe(header))
 
 
 def _stems(stem: str, count: int) -> list[str]:

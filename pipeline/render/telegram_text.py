@@ -29,7 +29,7 @@ from html.parser import HTMLParser
 from typing import ClassVar
 from xml.etree.ElementTree import Element
 
-from pipeline import markup, sanitize
+from pipeline import markup
 
 #: Telegram's limits (REFERENCE.md §1).
 TEXT_LIMIT = 4096
@@ -144,16 +144,34 @@ class _Converter:
         self.next_quote = next_quote
 
     # blocks: each a list of spans; joined by blank lines (or newlines inside lists)
-    def blocks(self, parent: Element, quote: int) -> list[list[Span]]:
+    def blocks(self, parent: Element, quote: int, depth: int = -1) -> list[list[Span]]:
+        """The blocks of ``parent``; its loose text and inline children make paragraphs.
+
+        ``depth``: in a list item, the item's list depth (its own lists nest one deeper).
+        """
         out: list[list[Span]] = []
-        if (parent.text or "").strip():
-            out.append(self.paragraph_from([Span(parent.text or "")], quote))
+        inline: list[Span] = []
+
+        def flush() -> None:
+            if inline:
+                out.append(self.paragraph_from(list(inline), quote))
+                inline.clear()
+
+        if parent.text:
+            inline.append(_text_span(parent.text, frozenset(), None, quote))
         for child in parent:
-            block = self.block(child, quote)
-            out.extend(b for b in block if b)
-            if (child.tail or "").strip():
-                out.append(self.paragraph_from([Span(child.tail or "")], quote))
-        return out
+            if depth >= 0 and child.tag in ("ul", "ol"):
+                flush()
+                out.append(self.list_block(child, quote, depth + 1))
+            elif _is_block(child):
+                flush()
+                out.extend(b for b in self.block(child, quote) if b)
+            else:
+                inline.extend(self.inline_element(child, frozenset(), None, quote))
+            if child.tail:
+                inline.append(_text_span(child.tail, frozenset(), None, quote))
+        flush()
+        return [b for b in out if b]
 
     def block(self, el: Element, quote: int) -> list[list[Span]]:
         tag = el.tag
@@ -180,8 +198,10 @@ class _Converter:
             return [self.table(el, quote)]
         if tag == "hr":
             return [[Span("———", quote=quote)]]
-        if tag == "raw":
-            return [self.raw(el.get("html", ""), frozenset(), None, quote, block=True)]
+        if tag == "details":  # GitHub's foldable section: the summary, then all it holds
+            return self.blocks(el, quote)
+        if tag == "summary":
+            return [self.paragraph(el, frozenset({"b"}), quote)]
         if tag == "math":
             tex = (el.text or "").strip()
             return [[Span(clean_text(tex), pre="latex", quote=quote)]] if tex else []
@@ -223,41 +243,7 @@ class _Converter:
         return out
 
     def list_item(self, li: Element, quote: int, depth: int, indent: str) -> list[Span]:
-        parts: list[list[Span]] = []
-        inline: list[Span] = []
-
-        def flush() -> None:
-            if inline:
-                parts.append(self.paragraph_from(list(inline), quote))
-                inline.clear()
-
-        if li.text:
-            inline.append(_text_span(li.text, frozenset(), None, quote))
-        for child in li:
-            if child.tag in ("ul", "ol"):
-                flush()
-                parts.append(self.list_block(child, quote, depth + 1))
-            elif child.tag in (
-                "p",
-                "pre",
-                "blockquote",
-                "table",
-                "h1",
-                "h2",
-                "h3",
-                "h4",
-                "h5",
-                "h6",
-                "hr",
-                "div",
-            ) or (child.tag == "raw" and child.get("block") == "1"):
-                flush()
-                parts.extend(b for b in self.block(child, quote) if b)
-            else:
-                inline.extend(self.inline_element(child, frozenset(), None, quote))
-            if child.tail:
-                inline.append(_text_span(child.tail, frozenset(), None, quote))
-        flush()
+        parts = self.blocks(li, quote, depth)
         out: list[Span] = []
         for i, part in enumerate(p for p in parts if p):
             if i:
@@ -343,20 +329,26 @@ class _Converter:
             if target and not href:
                 return [_text_span(alt or src, marks, target, quote)]
             return [_text_span(alt, marks, href, quote)] if alt else []
-        if tag == "raw":
-            return self.raw(el.get("html", ""), marks, href, quote, block=False)
+        if tag in ("sup", "sub"):
+            text = plain_text(self.inline_content(el, frozenset(), None, quote))
+            kind = "^" if tag == "sup" else "_"
+            return [_text_span(markup.scripted(text, kind), marks, href, quote)]
+        if tag == "kbd":
+            return self.inline_content(el, marks | {"code"}, href, quote)
         if tag == "pre":
             return self.code_block(el, quote)
         return self.inline_content(el, marks, href, quote)
 
-    def raw(
-        self, fragment: str, marks: frozenset[str], href: str | None, quote: int, *, block: bool
-    ) -> list[Span]:
-        parser = _RawParser(marks, href, quote, self.next_quote)
-        parser.feed(sanitize.clean_html(fragment))
-        parser.close()
-        spans = parser.finish()
-        return _collapse(spans) if block else _collapse(spans, edges=False)
+
+#: Elements that make blocks of their own (the rest flows inline within a paragraph).
+_BLOCKS = frozenset(
+    {"p", "div", "ul", "ol", "blockquote", "pre", "table", "hr", "details", "summary"}
+    | {f"h{n}" for n in range(1, 7)}
+)
+
+
+def _is_block(el: Element) -> bool:
+    return el.tag in _BLOCKS or (el.tag == "math" and el.get("display") == "block")
 
 
 def _text_span(text: str, marks: frozenset[str], href: str | None, quote: int) -> Span:
@@ -433,121 +425,6 @@ FORMAT_TAGS = {
     "strike": "s",
     "del": "s",
 }
-
-
-class _RawParser(HTMLParser):
-    """Sanitised raw HTML -> spans: Telegram's formatting kept, structure as lines."""
-
-    _MARK: ClassVar[dict[str, str]] = FORMAT_TAGS
-    _BLOCK: ClassVar[set[str]] = {
-        "p",
-        "div",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "ul",
-        "ol",
-        "li",
-        "table",
-        "tr",
-        "blockquote",
-        "pre",
-        "details",
-        "summary",
-        "hr",
-        "thead",
-        "tbody",
-    }
-
-    def __init__(
-        self, marks: frozenset[str], href: str | None, quote: int, next_quote: Callable[[], int]
-    ) -> None:
-        super().__init__(convert_charrefs=True)
-        self.stack: list[tuple[str, frozenset[str], str | None, int]] = []
-        self.marks, self.href, self.quote = marks, href, quote
-        self.next_quote = next_quote
-        self.spans: list[Span] = []
-        self.pre: list[str] | None = None
-        self.lists: list[list[int]] = []  # per open list: [next number or 0 for bullets]
-
-    def _newline(self) -> None:
-        if self.spans and not self.spans[-1].text.endswith("\n"):
-            self.spans.append(Span("\n", quote=self.quote))
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("br", "img", "hr"):
-            if tag == "br":
-                self.spans.append(Span("\n", quote=self.quote))
-            elif tag == "img":
-                alt = dict(attrs).get("alt") or ""
-                if alt:
-                    self.handle_data(alt)
-            else:
-                self._newline()
-                self.spans.append(Span("———\n", quote=self.quote))
-            return
-        self.stack.append((tag, self.marks, self.href, self.quote))
-        if tag in self._BLOCK:
-            self._newline()
-        if tag in self._MARK:
-            self.marks = self.marks | {self._MARK[tag]}
-        elif tag in ("code", "kbd") and self.pre is None:
-            self.marks = self.marks | {"code"}
-        elif tag in ("h1", "h2", "h3", "h4", "h5", "h6", "th"):
-            self.marks = self.marks | {"b"}
-        elif tag == "a":
-            self.href = link_target(dict(attrs).get("href") or "") or self.href
-        elif tag == "blockquote" and not self.quote:
-            self.quote = self.next_quote()
-        elif tag == "pre" and self.pre is None:
-            self.pre = []
-        elif tag in ("ul", "ol"):
-            self.lists.append([1 if tag == "ol" else 0])
-        elif tag == "li":
-            counter = self.lists[-1] if self.lists else [0]
-            marker = f"{counter[0]}. " if counter[0] else BULLET
-            if counter[0]:
-                counter[0] += 1
-            self.spans.append(Span("    " * max(0, len(self.lists) - 1) + marker, quote=self.quote))
-        elif tag in ("td",) and self.spans and not self.spans[-1].text.endswith("\n"):
-            self.spans.append(Span(" ", quote=self.quote))
-
-    def handle_endtag(self, tag: str) -> None:
-        if not any(t == tag for t, *_ in self.stack):
-            return
-        while self.stack:
-            open_tag, self.marks, self.href, quote = self.stack.pop()
-            if open_tag == "pre" and self.pre is not None:
-                code = clean_text("".join(self.pre).expandtabs(4)).strip("\n")
-                self.pre = None
-                if code.strip():
-                    self._newline()
-                    self.spans.append(Span(code, pre="", quote=self.quote))
-            if open_tag in ("ul", "ol") and self.lists:
-                self.lists.pop()
-            if open_tag in self._BLOCK:
-                self._newline()
-            self.quote = quote
-            if open_tag == tag:
-                break
-
-    def handle_data(self, data: str) -> None:
-        if self.pre is not None:
-            self.pre.append(data)
-        elif "code" in self.marks:
-            text = _WS.sub(" ", clean_text(data))
-            if text:
-                self.spans.append(Span(text, self.marks, self.href, quote=self.quote))
-        else:
-            self.spans.append(_text_span(data, self.marks, self.href, self.quote))
-
-    def finish(self) -> list[Span]:
-        while self.stack:
-            self.handle_endtag(self.stack[-1][0])
-        return self.spans
 
 
 class _Counter:
