@@ -35,6 +35,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         week=args.week,
         templates=args.templates,
         cache=None if args.no_cache else args.cache,
+        offline=args.offline,
     )
     report = build(options)
     _print_warnings(report.warnings)
@@ -132,6 +133,12 @@ def parser() -> argparse.ArgumentParser:
         help="the templates folder (default: templates)",
     )
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="fetch no remote images (those already in the cache are used; the others are "
+        "shown as their alt text and a link, with a warning)",
+    )
     p.add_argument(
         "--cache",
         type=Path,

@@ -41,18 +41,27 @@ def write_source(tmp_path: Path) -> Callable[[str], Path]:
 
 def build_into(source: Path, out: Path, **options: object) -> BuildReport:
     """Build ``source`` into ``out`` with the repository's templates and a fixed clock."""
-    opts: dict[str, object] = {"source": source, "out": out, "templates": TEMPLATES, "now": NOW}
+    opts: dict[str, object] = {
+        "source": source,
+        "out": out,
+        "templates": TEMPLATES,
+        "now": NOW,
+        "offline": True,  # tests reach no network (remote images: tests/test_remote_images.py)
+    }
     opts.update(options)
     return build(BuildOptions(**opts))  # type: ignore[arg-type]
 
 
-#: The build's "now" in every command-line test (2026-11-20, noon UTC): without a lock file the schedule
-#: starts from the build time, so a test must not follow the wall clock.
+#: The build's "now" in every command-line test (2026-11-20, noon UTC): without a lock file
+#: the schedule starts from the build time, so a test must not follow the wall clock.
 PINNED_EPOCH = "1795176000"
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m pipeline ARGS`` as a user would, at the pinned build time."""
+    """Run ``python -m pipeline ARGS`` as a user would, at the pinned build time (a build
+    fetches no remote images)."""
+    if args[:1] == ("build",) and "--offline" not in args:
+        args = (*args, "--offline")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SOURCE_DATE_EPOCH": PINNED_EPOCH}
     return subprocess.run(
         [sys.executable, "-m", "pipeline", *args],

@@ -236,7 +236,7 @@ def test_rich_bank_code_math_tables_images_raw_html_emoji(rich: Path, tmp_path: 
     assert dot.startswith("rich-deck-") and dot.endswith(".png")
     assert images.count(f'src="{dot}"') == 2 and f'src="{blue}"' in images
     assert 'title="красная точка"' in images
-    assert 'src="https://example.org/x.png"' in images
+    assert '<a href="https://example.org/x.png">удалённая</a>' in images  # not fetched here
     media_dir = Path(col.media.dir())
     assert (media_dir / dot).read_bytes() == tiny_png((220, 30, 30))
 

@@ -8,10 +8,12 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from email.header import decode_header, make_header
 from pathlib import Path
 from typing import Any, TypeVar
 from xml.etree.ElementTree import Element
@@ -123,7 +125,19 @@ SUBJECT_WORDS = [
 )
 def test_subject_line_equals_the_email_package(subject: str) -> None:
     expected = outcome(lambda s: mail._folded.__wrapped__("Subject", s), subject)
-    assert outcome(mail.subject_header, subject) == expected
+    ours = outcome(mail.subject_header, subject)
+    if isinstance(expected, bytes) and _GLUED.search(expected):
+        # The email package glues an encoded word to the next word after a no-break space
+        # ("…wqA==?=Data"), which RFC 2047 forbids; ours must read back as the subject.
+        assert isinstance(ours, bytes) and not _GLUED.search(ours)
+        header = ours.decode("ascii").removeprefix("Subject: ").replace("\r\n", "")
+        assert str(make_header(decode_header(header))) == subject.strip()
+        return
+    assert ours == expected
+
+
+#: An encoded word directly followed by a word character.
+_GLUED = re.compile(rb"=\?[^?]+\?[bqBQ]\?[^?]*\?=\w")
 
 
 def test_direct_eml_of_long_bodies() -> None:
@@ -271,11 +285,17 @@ def test_a_fragment_that_missed_a_bank_image_is_made_again(
     assert "УСТАРЕЛО".encode() in stale["digest/2026-W49.html"]
 
 
-def test_raw_images_keep_only_remote_sources(write_source: Callable[[str], Path]) -> None:
+def test_raw_images_are_published_like_markdown_images(
+    write_source: Callable[[str], Path],
+) -> None:
     raw = '<p><img src="img/a%20b.png" alt="сырая"> <img src="https://cdn.example/x.png"></p>'
     ctx = context(with_image(write_source, raw, "![схема](img/a%20b.png)", days=(1, 2)))
     html = files(ctx)["digest/2026-W49.html"].decode()
-    assert html.count("img/a%20b.png") == 1 and 'src="https://cdn.example/x.png"' in html
+    assert html.count("img/a%20b.png") == 2  # not fetched offline: a link instead
+    assert re.search(
+        r'<a href="https://cdn.example/x.png"[^>]*>https://cdn.example/x.png</a>', html
+    )
+    assert 'alt="сырая"' in html
     assert files(with_fragments(ctx)) == files(ctx)
 
 
