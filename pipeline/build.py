@@ -13,10 +13,12 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
+from tempfile import TemporaryDirectory
 from typing import Any, TypeVar
 
 from pipeline.cache import (
@@ -33,6 +35,7 @@ from pipeline.errors import PipelineError, Pos, Problem, Severity
 from pipeline.incremental import load_validated
 from pipeline.lockfile import dump_lock, lock_path, read_lock
 from pipeline.model import Bank, Question
+from pipeline.remote_images import attach_remote_images
 from pipeline.schedule import Schedule, plan_schedule
 from pipeline.source import load_source
 from pipeline.validate import Validated, validate
@@ -59,10 +62,11 @@ class BuildOptions:
     now: datetime | None = None  # default: SOURCE_DATE_EPOCH, else the clock
     templates: Path = Path("templates")
     cache: Path | None = None  # the build's cache folder; None: no cache (the CLI uses one)
+    offline: bool = False  # remote images: only those already in the cache, no network
 
     def key_parts(self) -> tuple[object, ...]:
         """What besides the files read decides the outputs (for the no-change check)."""
-        return (str(self.out.resolve()), self.strict, self.until, self.week, self.now)
+        return (str(self.out.resolve()), self.strict, self.until, self.week, self.now, self.offline)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,11 +166,18 @@ def build(options: BuildOptions) -> BuildReport:
             raise
         finally:
             gc.enable()
-        gc.freeze()
-        try:
-            return _build_bank(options, clock, now, validated, memo, TARGETS, key)
-        finally:
-            gc.unfreeze()
+        with ExitStack() as stack:
+            # Remote images are fetched into the cache (a build without one uses a folder
+            # of its own for its duration).
+            images = options.cache or Path(stack.enter_context(TemporaryDirectory()))
+            validated = clock.stage(
+                "images:remote", attach_remote_images, validated, images, options.offline
+            )
+            gc.freeze()
+            try:
+                return _build_bank(options, clock, now, validated, memo, TARGETS, key)
+            finally:
+                gc.unfreeze()
 
 
 def _build_bank(
@@ -191,7 +202,11 @@ def _build_bank(
         context = replace(context, fragments=fragments)
         staging = Staging(options.out)
         results = _render_all(context, targets, staging, clock)
-        warnings = [*validated.warnings, *(w for r in results.values() for w in r.warnings)]
+        warnings = [
+            *validated.warnings,
+            *(w for r in results.values() for w in r.warnings),
+            *_losses(context),
+        ]
         stop_on_problems(warnings, options.strict)
         lock = {"schedule": schedule.lock_section()} | {
             name: r.lock for name, r in results.items() if r.lock is not None
@@ -223,20 +238,36 @@ PARALLEL_MIN = 400
 def compute_fragments(ctx: RenderContext, targets: Mapping[str, Target]) -> dict[str, FragmentView]:
     """Every target's fragment for every question: from the cache, else computed (spread
     over the cores when there are many). Fragments stay in the memo and load on access."""
+    from pipeline.render import losses  # late, as TARGETS: renderers import this module
+
     makers = {name: t for name, t in targets.items() if t.fragment is not None}
     extra = {name: f"{t.fragment_key(ctx)}\x00{code_digest()}" for name, t in makers.items()}
-    keys: dict[str, dict[str, str]] = {name: {} for name in makers}
+    # The check of what each output lost reads all their fragments: it is keyed on them all.
+    extra[LOSSES] = "\x00".join([str(losses.VERSION), *extra.values()])
+    keys: dict[str, dict[str, str]] = {name: {} for name in extra}
     missing: list[int] = []
     for i, q in enumerate(ctx.bank.questions):
-        for name in makers:
+        for name in extra:
             keys[name][q.id] = _fragment_key(name, q, extra[name])
-        if not all(ctx.memo.contains(keys[name][q.id]) for name in makers):
+        if not all(ctx.memo.contains(keys[name][q.id]) for name in extra):
             missing.append(i)
     for i, values in _compute_missing(ctx, makers, missing):
         qid = ctx.bank.questions[i].id
         for name, value in values.items():
             ctx.memo.store(keys[name][qid], value)
-    return {name: FragmentView(ctx.memo, keys[name]) for name in makers}
+    return {name: FragmentView(ctx.memo, keys[name]) for name in extra}
+
+
+#: The per-question result of :func:`pipeline.render.losses.check`, kept like a fragment.
+LOSSES = "losses"
+
+
+def _losses(ctx: RenderContext) -> Iterator[Problem]:
+    """The warnings of what an output lost, per question (made with the fragments)."""
+    found = ctx.fragments.get(LOSSES, {})
+    for q in ctx.bank.questions:
+        for where, path, message, severity in found.get(q.id) or ():
+            yield Problem(q.pos_of(where), path, message, Severity(severity))
 
 
 def _fragment_key(name: str, q: Question, extra: str) -> str:
@@ -248,6 +279,8 @@ _WORK: tuple[RenderContext, Mapping[str, Target]] | None = None
 
 def _fragments_of(indices: list[int]) -> list[tuple[int, dict[str, Any]]]:
     """All targets' fragments for some questions; each tree is dropped once used."""
+    from pipeline.render import losses  # late, as TARGETS: renderers import this module
+
     assert _WORK is not None
     ctx, makers = _WORK
     out = []
@@ -257,6 +290,7 @@ def _fragments_of(indices: list[int]) -> list[tuple[int, dict[str, Any]]]:
         for name, target in makers.items():
             assert target.fragment is not None
             values[name] = target.fragment(q, ctx)
+        values[LOSSES] = losses.check(q, values, ctx.bank.settings.newsletter.base_url)
         out.append((i, values))
         q.__dict__.pop("doc", None)  # free the parsed trees: fragments hold what is needed
         q.__dict__.pop("title_doc", None)

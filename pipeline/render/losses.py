@@ -1,0 +1,131 @@
+"""Nothing the editor wrote is lost silently: each output of a question, read back.
+
+Runs on every question whose fragments the build makes (so it is cached with them and costs
+nothing on a rebuild), after every target has made its fragment. For each output a reader
+sees (the Anki card, the Telegram post and its pasted twin, the digest's HTML and plain text)
+it compares with the source, using :mod:`pipeline.fidelity`'s tokeniser on both sides:
+
+* the words (outside markup and URLs; for the digest, outside math, which it may show as
+  Unicode): any source word the output shows fewer times than the source has it;
+* list items: fewer items than the source wrote (lists run together, items merged);
+* images, where the output can show them (the card, the digest HTML): fewer ``<img>`` than
+  the source's images that were available (a local file, a fetched remote one). An image
+  shown as its alt text and link by rule (not fetched, unsafe) is reported where that happens.
+
+Each loss is one warning at the question, naming the output and the first missing words
+(``--strict``: an error).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from pipeline import fidelity
+from pipeline.errors import Severity
+from pipeline.model import Question
+from pipeline.render.telegram import visible_text
+
+#: Bump when what is compared changes (cached results are then made again).
+VERSION = 1
+#: Send-time Markdown markers of the Telegram twin (bold, italic, strike, spoiler, code).
+_MARKERS = re.compile(r"\*\*|__|~~|\|\||`")
+
+
+def check(q: Question, made: Mapping[str, Any], base_url: str | None) -> list[list[Any]]:
+    """``[field, path, message, severity]`` for each output of ``q`` that lost something;
+    ``made`` holds every target's fragment of ``q`` (a target that failed is skipped);
+    ``base_url``: where the digest publishes local images (none: it shows their alt text)."""
+    source = f"{q.question}\n\n{q.answer}"
+    words = fidelity.source_words(source)
+    items = fidelity.source_list_items(q.question) + fidelity.source_list_items(q.answer)
+    order: list[str] | None = None
+    plain: tuple[Counter[str], list[str]] | None = None
+    shown = {img.src for img in q.images}
+    images = sum(1 for src in fidelity.source_images(source) if src.strip() in shown)
+    problems: list[list[Any]] = []
+
+    def report(output: str, seen: Counter[str], seen_items: int, *, math: bool = True) -> None:
+        nonlocal order, plain
+        if math:
+            lost = _lost(words, seen)
+            if lost:
+                order = order if order is not None else fidelity.word_list(source)
+                first = fidelity.missing_words(words, seen, order)
+        else:
+            if plain is None:
+                plain = (
+                    fidelity.source_words(source, math=False),
+                    fidelity.word_list(source, math=False),
+                )
+            lost = _lost(plain[0], seen)
+            first = fidelity.missing_words(plain[0], seen, plain[1]) if lost else []
+        if lost:
+            problems.append(
+                _problem(
+                    q,
+                    f"{output} does not show {lost} word(s) of the source; first: "
+                    + ", ".join(first),
+                )
+            )
+        if seen_items < items:
+            problems.append(
+                _problem(q, f"{output} shows {seen_items} of the source's {items} list items")
+            )
+
+    anki = made.get("anki")
+    if isinstance(anki, tuple | list) and anki:
+        card = f"{anki[0][0]}\n{anki[0][1]}"
+        report("the Anki card", fidelity.html_words(card), fidelity.html_list_items(card))
+        _images(q, "the Anki card", len(fidelity.html_images(card)), images, problems)
+    post = made.get("telegram")
+    if isinstance(post, dict) and "parts" in post:
+        texts = [
+            text if text is not None else visible_text(html.decode())
+            for html, _, text in post["parts"]
+        ]
+        joined = "\n\n".join(texts)
+        report("the Telegram post", fidelity.text_words(joined), fidelity.text_list_items(joined))
+        # The apps turn the twin's markers into formatting: **M**ean reads "Mean".
+        twin = _MARKERS.sub("", "\n\n".join(md.decode() for _, md, _ in post["parts"]))
+        report(
+            "the Telegram post's text twin",
+            fidelity.text_words(twin),
+            fidelity.text_list_items(twin),
+        )
+    digest = made.get("digest")
+    if isinstance(digest, dict) and "segments" in digest:
+        page = digest["title_html"] + "\n" + "\n".join(s[1] for s in digest["segments"])
+        report(
+            "the digest (HTML)",
+            fidelity.html_words(page),
+            fidelity.html_list_items(page),
+            math=False,
+        )
+        remote = sum(1 for img in q.images if img.src.startswith(("http://", "https://")))
+        published = images if base_url else remote
+        _images(q, "the digest (HTML)", len(fidelity.html_images(page)), published, problems)
+        if digest.get("text") is not None:
+            text = f"{digest['title_text']}\n\n{digest['text']}"
+            report(
+                "the digest (text)",
+                fidelity.text_words(text),
+                fidelity.text_list_items(text),
+                math=False,
+            )
+    return problems
+
+
+def _lost(source: Counter[str], seen: Counter[str]) -> int:
+    return sum(n - seen.get(w, 0) for w, n in source.items() if n > seen.get(w, 0))
+
+
+def _images(q: Question, output: str, seen: int, expected: int, problems: list[list[Any]]) -> None:
+    if seen < expected:
+        problems.append(_problem(q, f"{output} shows {seen} of the answer's {expected} images"))
+
+
+def _problem(q: Question, message: str) -> list[Any]:
+    return ["answer", f"questions[{q.index}].answer", message, Severity.WARNING.value]
