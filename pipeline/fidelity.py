@@ -190,7 +190,6 @@ _INLINE = re.compile(
     r"(?=[\\$`<!\]\[&hfw])(?:"
     + "|".join(
         [
-            r"\$(?P<mtick>`+)(?P<mcode>.+?)(?P=mtick)\$",
             r"\\\((?P<pmath>.+?)\\\)",
             r"\\\[(?P<bmath>.+?)\\\]",
             r"\\(?P<esc>[!-/:;=>?@\[-`{-~])",  # not "\<": a tag after it may still be one
@@ -209,6 +208,8 @@ _INLINE = re.compile(
             rf"(?P<ldest>\]\(\s*{_DEST}(?:\s+{_TITLE})?\s*\))",
             rf"\]\[(?P<lref>{_LABEL})\]",
             r"(?P<fnref>\[\^[^\]\s]+\])",
+            # a link's opening bracket: gone, like its "](url)" ("a[b](u)" reads "ab")
+            rf"\[(?=(?:[^\[\]\\]|\\.|\[{_LABEL}\])*\](?:\(|\[(?P<ahead>{_LABEL})\]))",
             r"(?P<url>(?<![\w/@.])(?:(?:https?|ftp)://|www\.)[^\s<>\"'`]*[^\s<>\"'`.,;:!?)\]}*_~])",
             r"(?P<entity>&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});)",
         ]
@@ -216,6 +217,7 @@ _INLINE = re.compile(
     + ")",
     re.S | re.I,
 )
+_GITHUB_MATH = re.compile(r"\$(?P<ticks>`+)(?P<tex>.+?)(?P=ticks)\$", re.S)
 #: Paired ``*`` emphasis: its markers vanish in every output (``**Ro**bert`` -> Robert).
 _EMPHASIS = re.compile(r"(?<!\*)(\*{1,3})(?![\s*])([^*]+?)(?<![\s*])\1(?!\*)")
 
@@ -374,46 +376,58 @@ def _inline(
         with_math.append(_tex_visible(tex))
         without.append(" ")
 
-    pos = 0
-    search = _INLINE.search
-    while (m := search(text, pos)) is not None:
-        prose.append(text[pos : m.start()])
-        pos = m.end()
-        kind = m.lastgroup
-        if kind in ("tick", "code"):
-            verbatim(m["code"].strip())  # the renderers trim code spans
-        elif kind in ("mtick", "mcode"):
-            math(m["mcode"])
-        elif kind in ("pmath", "bmath", "dmath", "imath"):
-            math(m[kind])
-        elif kind == "esc":
-            prose.append(" ")  # escaped punctuation: never a word
-        elif kind in ("tag", "tagname"):
-            name = m["tagname"].lower()
-            if name == "img" and (src := _src_of(m["tag"])) is not None:
-                images.append(src)
-            prose.append("" if name in _INLINE_TAGS else " ")
-        elif kind in ("alt", "src", "iref"):
-            if m["src"] is not None:
-                src = m["src"]
-                images.append(src[1:-1] if src.startswith("<") else src)
-            elif (url := refs.get(_label(m["iref"] or m["alt"]))) is not None:
-                images.append(url)
-            else:  # not an image after all: "!" is text, and the rest is scanned as text
-                prose.append("!")
-                pos = m.start() + 1
-                continue
-            prose.append(" ")
-        elif kind == "lref":
-            label = m["lref"]
-            prose.append("" if not label.strip() or _label(label) in refs else m.group(0))
-        elif kind == "entity":
-            prose.append(html.unescape(m.group(0)))
-        elif kind in ("ldest", "comment", "fnref"):
-            pass
-        else:  # url, autolink, script/style: gone
-            prose.append(" ")
-    prose.append(text[pos:])
+    def scan(text: str) -> None:
+        pos = 0
+        search = _INLINE.search
+        while (m := search(text, pos)) is not None:
+            prose.append(text[pos : m.start()])
+            pos = m.end()
+            kind = m.lastgroup
+            if kind in ("tick", "code"):
+                verbatim(m["code"].strip())  # the renderers trim code spans
+            elif kind in ("pmath", "bmath", "dmath", "imath"):
+                math(m[kind])
+            elif kind == "esc":
+                prose.append(" ")  # escaped punctuation: never a word
+            elif kind in ("tag", "tagname"):
+                name = m["tagname"].lower()
+                if name == "img" and (src := _src_of(m["tag"])) is not None:
+                    images.append(src)
+                prose.append("" if name in _INLINE_TAGS else " ")
+            elif kind in ("alt", "src", "iref"):
+                if m["src"] is not None:
+                    src = m["src"]
+                    images.append(src[1:-1] if src.startswith("<") else src)
+                elif (url := refs.get(_label(m["iref"] or m["alt"]))) is not None:
+                    images.append(url)
+                else:  # not an image after all: "!" is text, and the rest is scanned as text
+                    prose.append("!")
+                    pos = m.start() + 1
+                    continue
+                prose.append(" ")
+            elif kind is None or kind == "ahead":  # "[" opening a link
+                ahead = m["ahead"]
+                if ahead is not None and ahead.strip() and _label(ahead) not in refs:
+                    prose.append("[")  # "[a][b]" without a "[b]: url" stays text
+            elif kind == "lref":
+                label = m["lref"]
+                prose.append("" if not label.strip() or _label(label) in refs else m.group(0))
+            elif kind == "entity":
+                prose.append(html.unescape(m.group(0)))
+            elif kind in ("ldest", "comment", "fnref"):
+                pass
+            else:  # url, autolink, script/style: gone
+                prose.append(" ")
+        prose.append(text[pos:])
+
+    if "$`" in text:  # GitHub's $`…`$ goes first, before code spans can take its ticks
+        pos = 0
+        for m in _GITHUB_MATH.finditer(text):
+            scan(text[pos : m.start()])
+            math(m["tex"])
+            pos = m.end()
+        text = text[pos:]
+    scan(text)
     flush()
 
 

@@ -163,7 +163,16 @@ def subject_header(subject: str) -> bytes:
             line += "\r\n"
         if len(line) < _FAST_SUBJECT:
             return line.encode("ascii")
-    return _folded("Subject", subject)
+    folded = _folded("Subject", subject)
+    if _GLUED.search(folded) and len(subject.encode("utf-8", "surrogatepass")) < 600:
+        # The email package glues an encoded word to the next word after a no-break space
+        # ("…wqA==?=Data", which RFC 2047 forbids): the whole subject as one encoded word.
+        return f"Subject: {_encoded_word(subject, charset='utf-8')}\r\n".encode("ascii")
+    return folded
+
+
+#: An encoded word directly followed by a word character.
+_GLUED = re.compile(rb"=\?[^?]+\?[bqBQ]\?[^?]*\?=\w")
 
 
 #: Subjects (and their lines) shorter than this never come near the 998-character line limit.

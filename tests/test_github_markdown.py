@@ -233,7 +233,8 @@ def test_the_loss_check_names_the_output_and_the_first_missing_words() -> None:
     found = losses.check(q, {"anki": (card, (), (), "", "")}, None)
     messages = [f[2] for f in found]
     assert messages == [
-        "the Anki card does not show 3 word(s) of the source; first: мера, неопределённости, второй",
+        "the Anki card does not show 3 word(s) of the source; first: "
+        "мера, неопределённости, второй",
         "the Anki card shows 1 of the source's 2 list items",
     ]
     assert all(f[1] == "questions[3].answer" and f[3] == "warning" for f in found)

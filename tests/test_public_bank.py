@@ -252,7 +252,8 @@ def test_nothing_the_authors_wrote_is_lost_in_any_output(built: Built) -> None:
 def test_hard_answers_read_whole(built: Built) -> None:
     """Golden-style spot checks of answers that lost text before: a list right after a line,
     lists nested by 3 spaces with <sub>, a list of another kind glued to a numbered one."""
-    posts = {p.name: p.read_text(encoding="utf-8") for p in (built.dist / "telegram").glob("*.html")}
+    folder = built.dist / "telegram"
+    posts = {p.name: p.read_text(encoding="utf-8") for p in folder.glob("*.html")}
 
     def post(qid: str) -> str:
         [name] = [n for n in posts if n.endswith(f"-{qid}.html")]
