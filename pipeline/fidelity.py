@@ -11,8 +11,9 @@ words: spaces, punctuation, underscores, apostrophes and hyphens, so ``__init__`
 ``don't`` -> ``don``, ``t``, ``ROC-AUC`` -> ``roc``, ``auc``, ``0.5`` -> ``0``, ``5``. One
 exception: a backslash followed by ASCII letters is a word of its own (``\\cdot3`` -> ``cdot``,
 ``3``), so TeX shown as code (Telegram) still contains every word of the TeX read as math.
-Combining accents (stress marks: ``моде́ль``) and invisible characters (soft hyphens, zero-width
-spaces and joiners) join rather than split, and text is NFC-normalised first. The same
+Text is NFKC-normalised (``ﬁ`` -> ``fi``, ``yᵢ`` -> ``y i``: a super- or subscript starts a
+word of its own, as ``<sub>``/``<sup>`` do); combining accents (stress marks: ``моде́ль``) and
+invisible characters (soft hyphens, zero-width spaces and joiners) join rather than split. The same
 tokeniser is used on the source side and on every output side; that is the whole contract:
 both sides must agree on what a word is, not on what is pretty.
 
@@ -41,9 +42,11 @@ rest kept, the same rule :func:`html_words` applies to MathJax ``\\(…\\)``/``\
 ``<code>``, ``<span>``, ``<a>``…) do not separate words, other elements do, which matches the
 source side (``a`b`c`` and ``a<code>b</code>c`` are both ``abc``). :func:`text_words`: plain text.
 
-Known blind spots, accepted for speed: a word glued to a link's opening bracket
-(``pre[text](u)``) or to inline math shown as code (``$n$ы`` in Telegram) may be reported
-missing; a line starting with ``2019. `` inside a paragraph counts as a list item.
+Known blind spots, accepted for speed: a word glued to inline math shown as code (``$n$ы`` in
+Telegram) or to a code span followed by ``__bold__`` may be reported missing; a line starting
+with ``2019. `` inside a paragraph counts as a list item. The rules follow CommonMark where the
+renderers agree with it (leftmost construct wins; code spans before links); where in doubt they
+err towards fewer source words, so a doubt is a missed warning rather than a false one.
 """
 
 from __future__ import annotations
