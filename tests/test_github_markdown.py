@@ -180,7 +180,8 @@ def test_every_reader_gets_what_was_written(
 
 @pytest.mark.slow
 def test_a_question_with_blocks_keeps_them_in_the_digest_text(tmp_path: Path) -> None:
-    question = "Верните True, если сумма есть.\n\nПримеры:\n- [1, 2, 3, 4], 5 ⇒ True\n- [3, 4, 6], 6 ⇒ False"
+    examples = "- [1, 2, 3, 4], 5 ⇒ True\n- [3, 4, 6], 6 ⇒ False"
+    question = f"Верните True, если сумма есть.\n\nПримеры:\n{examples}"
     got = outputs(tmp_path, "Перебор.", question=question)
     assert (
         "сумма есть.\n\nПримеры:\n\n• [1, 2, 3, 4], 5 ⇒ True\n• [3, 4, 6], 6 ⇒ False"
