@@ -50,7 +50,7 @@ from pathlib import Path
 from urllib.parse import quote, urljoin, urlsplit
 
 from pipeline import markup
-from pipeline.errors import Problem, Severity
+from pipeline.errors import Pos, Problem, Severity
 from pipeline.model import Image
 from pipeline.validate import Validated
 
@@ -514,14 +514,18 @@ def attach_remote_images(validated: Validated, cache_dir: Path, offline: bool) -
     fetched = fetch_images(wanted, cache_dir, offline=offline)
     added: dict[int, list[Image]] = {}
     warnings = list(validated.warnings)
+    lines: list[str] | None = None
     for url, uses in wanted.items():
         got = fetched[url]
         for i, field in dict.fromkeys(uses):
             q = questions[i]
             if got.path is None:
+                if lines is None:
+                    lines = _source_lines(validated.bank.source)
+                text = q.question if field == "question" else q.answer
                 warnings.append(
                     Problem(
-                        q.pos_of(field),
+                        _pos_in_text(lines, q.pos_of(field), text, url),
                         f"questions[{q.index}].{field}",
                         f"image '{url}': {got.reason}; every output shows its alt text and "
                         "a link instead",
@@ -540,6 +544,31 @@ def attach_remote_images(validated: Validated, cache_dir: Path, offline: bool) -
         parsed = ("doc", "title_doc")  # the trees already made: not parsed again
         new[i].__dict__.update({k: v for k, v in old.__dict__.items() if k in parsed})
     return Validated(replace(validated.bank, questions=tuple(new)), tuple(warnings))
+
+
+def _source_lines(source: Path) -> list[str]:
+    try:
+        return source.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeError):  # changed since it was read: the field's place will do
+        return []
+
+
+def _pos_in_text(lines: list[str], base: Pos, text: str, needle: str) -> Pos:
+    """Where ``needle`` stands in a field whose value starts at ``base``: its own line and
+    column when the value is a ``|`` block whose line is found as written, else ``base``."""
+    offset = text.find(needle)
+    header = lines[base.line - 1] if 0 < base.line <= len(lines) else ""
+    if offset < 0 or not header[base.col - 1 :].startswith("|"):
+        return base
+    k = text.count("\n", 0, offset)
+    line_start = text.rfind("\n", 0, offset) + 1
+    column = offset - line_start
+    at = base.line + 1 + k
+    written = lines[at - 1] if at <= len(lines) else ""
+    own = text[line_start : line_start + column + len(needle)]
+    if not written.endswith(own) and own not in written:
+        return base
+    return Pos(base.file, at, written.find(own) + column + 1)
 
 
 def is_remote(src: str) -> bool:

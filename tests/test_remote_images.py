@@ -553,3 +553,79 @@ def test_limits_must_be_positive() -> None:
         Limits(max_bytes=0)
     with pytest.raises(ValueError):
         Limits(timeout=0)
+
+
+# --- the build: fetched images are packed, sent and published; the rest are links ----------
+
+
+@pytest.mark.slow
+def test_a_build_packs_remote_images_and_hits_the_cache_next_time(
+    server: HttpsServer, ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.build import BuildOptions, build
+    from tests.anki_backend import dump, import_package, new_collection
+    from tests.conftest import NOW, TEMPLATES
+
+    pem = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(pem))
+    monkeypatch.setenv("SSL_CERT_FILE", str(pem))  # the build's default context trusts it
+    dot = server.image("/dot.png", PNG, "image/png")
+    photo = server.image("/photo", JPEG, "application/octet-stream")
+    gone = server.url("/gone.png")
+    content = tmp_path / "content"
+    content.mkdir()
+    source = content / "questions.yaml"
+    source.write_text(
+        "newsletter: {title: Т, from: Т <d@example.org>}\n"
+        "schedule: {timezone: UTC, start: 2026-12-01, slots: [mon 10:00]}\n"
+        "questions:\n"
+        "  - id: q1\n"
+        "    question: Что на картинке?\n"
+        "    grades: [junior]\n"
+        "    answer: |\n"
+        f"      Точка: ![точка]({dot})\n"
+        f'      Фото: <img src="{photo}" width="50" alt="фото">\n'
+        f"      Нет: ![пропала]({gone})\n",
+        encoding="utf-8",
+    )
+
+    def run(offline: bool = False) -> tuple[Path, list[str]]:
+        out = tmp_path / ("dist-offline" if offline else "dist")
+        options = BuildOptions(
+            source=source,
+            out=out,
+            templates=TEMPLATES,
+            now=NOW,
+            cache=tmp_path / "cache",
+            offline=offline,
+        )
+        return out, [f"{w.pos.line}:{w.pos.col}: {w.message}" for w in build(options).warnings]
+
+    out, warnings = run()
+    assert warnings == [
+        f"10:23: image '{gone}': HTTP 404; every output shows its alt text and a link instead"
+    ]
+    assert sorted(server.requests) == ["/dot.png", "/gone.png", "/photo"]
+    col = new_collection(tmp_path / "anki")
+    import_package(col, out / "anki" / "ds-interview.apkg")
+    data = dump(col)
+    [note] = data["notes"]
+    answer = note["fields"]["Answer"]
+    assert len(data["media"]) == 2 and all(f'src="{m}"' in answer for m in data["media"])
+    assert 'width="50"' in answer and f'<a href="{gone}">пропала</a>' in answer
+    photos = sorted(p.name for p in (out / "telegram").iterdir() if p.suffix in (".png", ".jpg"))
+    assert photos == ["001-q1-1.png", "001-q1-2.jpg"]
+    assert (out / "telegram" / "001-q1-2.jpg").read_bytes() == JPEG
+    [week] = (out / "digest").glob("*.html")
+    page = week.read_text(encoding="utf-8")
+    assert f'src="{dot}"' in page and f'href="{gone}"' in page
+    # Nothing changed: the last build stands. An edit: the cache answers, only the 404 is
+    # asked again (failures are not cached); offline, the cache alone.
+    asked = server.count
+    assert run()[1] == warnings and server.count == asked
+    source.write_text(source.read_text(encoding="utf-8").replace("Что на", "Что же на"))
+    assert run()[1] == warnings and server.count == asked + 1
+    offline_out, offline_warnings = run(offline=True)
+    assert server.count == asked + 1
+    assert [w.replace("not fetched: --offline", "HTTP 404") for w in offline_warnings] == warnings
+    assert (offline_out / "telegram" / "001-q1-2.jpg").read_bytes() == JPEG
