@@ -190,6 +190,58 @@ def _normalise_lists(lines: list[str]) -> list[str]:
     return out
 
 
+_MARKDOWN_ATTR = re.compile(r"""(<[A-Za-z][^<>]*?)\smarkdown\s*=\s*(?:"[^"]*"|'[^']*'|[^\s<>]+)""")
+_DETAILS_OPEN = re.compile(r"<details(?=[\s>])", re.I)
+
+
+class _DetailsMarkdown(Preprocessor):
+    """Markdown inside ``<details>``, as GitHub reads it (Python-Markdown's md_in_html).
+
+    md_in_html parses the content of a tag marked ``markdown="1"``: only ``<details>`` gets
+    the mark, any the author wrote is removed (it would turn other raw HTML into elements
+    without sanitising). Fences were stashed before this runs, so code is not touched.
+    """
+
+    def run(self, lines: list[str]) -> list[str]:
+        out = []
+        for line in lines:
+            if "<" in line and ("markdown" in line or "<details" in line.lower()):
+                line = _MARKDOWN_ATTR.sub(r"\1", line)
+                line = _DETAILS_OPEN.sub('<details markdown="1"', line)
+            out.append(line)
+        return out
+
+
+#: Attributes the tree may carry, per tag (what the writers read); any other is dropped.
+TREE_ATTRIBUTES: dict[str, frozenset[str]] = {
+    "a": frozenset({"href", "title"}),
+    "img": frozenset({"src", "alt", "title", "width", "height"}),
+    "code": frozenset({"class"}),
+    "ol": frozenset({"start"}),
+    "th": frozenset({"style", "colspan", "rowspan"}),
+    "td": frozenset({"style", "colspan", "rowspan"}),
+    "div": frozenset({"class"}),
+    "math": frozenset({"display", "block"}),
+    "pre": frozenset({"block"}),
+}
+
+
+class _KnownAttributes(Treeprocessor):
+    """The last word on attributes: only :data:`TREE_ATTRIBUTES` reach a writer, whatever an
+    extension made (md_in_html copies a tag's attributes to its element)."""
+
+    def run(self, root: Element) -> None:
+        for el in root.iter():
+            if el.attrib:
+                keep = TREE_ATTRIBUTES.get(el.tag, frozenset())
+                for name in [k for k in el.attrib if k not in keep]:
+                    del el.attrib[name]
+                if el.tag == "div" and el.get("class") not in (None, "footnotes"):
+                    del el.attrib["class"]
+                if el.tag == "code" and not el.get("class", "language-").startswith("language-"):
+                    del el.attrib["class"]
+
+
 class _FenceFormat:
     """SuperFences' formatter: keep a fence's text and language for the tree (no HTML)."""
 
@@ -590,6 +642,7 @@ class _Parser:
                 "tables",
                 "sane_lists",
                 "footnotes",
+                "md_in_html",
                 "pymdownx.superfences",
                 "pymdownx.tilde",
                 "pymdownx.magiclink",
@@ -642,6 +695,8 @@ class GithubMarkdown(Extension):
         md.inlinePatterns.register(_MathProcessor(_MathProcessor.PATTERN, md), "math", 185)
         md.inlinePatterns.register(_HardBreak(_HardBreak.PATTERN, md), "backslash_break", 184)
         md.treeprocessors.register(_TasksAndFootnotes(md), "tasks_footnotes", 7)
+        md.preprocessors.register(_DetailsMarkdown(md), "details_markdown", 24)
+        md.treeprocessors.register(_KnownAttributes(md), "known_attributes", 1)
 
 
 _local = threading.local()

@@ -167,3 +167,23 @@ def test_typical_titles_take_the_fast_path(title: str) -> None:
 )
 def test_markdown_never_takes_the_fast_path(text: str) -> None:
     assert not markup.is_plain_text(text)
+
+
+def test_markdown_inside_details_is_read_and_no_tag_keeps_foreign_attributes() -> None:
+    tree = parse_markdown(
+        '<details open onclick="x()"><summary>Ответ</summary>\n\nСкрытый *текст*\n\n- a\n- b\n\n'
+        '<div markdown="1" onclick="y()">**raw**</div>\n\n</details>'
+    )
+    details = tree.find("./details")
+    assert details is not None and not details.attrib
+    assert [child.tag for child in details] == ["summary", "p", "ul", "div"]
+    assert details.find("./p/em") is not None  # Markdown inside was parsed
+    raw = details.find("./div")
+    assert raw is not None and not raw.attrib and raw.text == "**raw**"  # raw HTML stays raw
+    assert all(set(el.attrib) <= markup.TREE_ATTRIBUTES.get(el.tag, set()) for el in tree.iter())
+
+
+def test_fenced_code_keeps_what_looks_like_markup() -> None:
+    tree = parse_markdown('```html\n<details markdown="1"><b>x</b> & y\n```')
+    code = tree.find("./pre/code")
+    assert code is not None and code.text == '<details markdown="1"><b>x</b> & y'
