@@ -453,15 +453,20 @@ def _scan(markdown: str) -> _Scan:
     return _Scan("".join(with_math), "".join(without), items, tuple(images))
 
 
+@lru_cache(maxsize=2048)
+def _words(markdown: str, math: bool) -> tuple[str, ...]:
+    scan = _scan(markdown)
+    return tuple(tokens(scan.with_math if math else scan.without_math))
+
+
 def word_list(markdown: str, *, math: bool = True) -> list[str]:
     """The words a reader must see, in source order (for "first missing: …" messages)."""
-    scan = _scan(markdown)
-    return tokens(scan.with_math if math else scan.without_math)
+    return list(_words(markdown, math))
 
 
 def source_words(markdown: str, *, math: bool = True) -> Counter[str]:
     """The words a reader must see, counted; ``math=False`` leaves formulas out."""
-    return Counter(word_list(markdown, math=math))
+    return Counter(_words(markdown, math))
 
 
 def source_list_items(markdown: str) -> int:
