@@ -83,10 +83,10 @@ class GithubLists(Preprocessor):
     nested items by 2 (or 3 under ``1.``) and start a list right after a line of text. Each
     item's depth is found the CommonMark way (a line belongs to the deepest open item whose
     content column it reaches) and re-indented to 4 spaces a level; a bullet list, or one that
-    starts at 1, after a paragraph line gets the blank line; ``1)`` becomes ``1.``. Fenced
-    code keeps its relative indentation and is never read as lists; a fence left open at the
-    end is closed there (GitHub runs it to the end). Blockquotes are read by the same rules
-    inside their ``>``.
+    starts at 1, after a paragraph line gets the blank line, and so does a fence; ``1)``
+    becomes ``1.``. Fenced code keeps its relative indentation and is never read as lists; a
+    fence left open at the end is closed there (GitHub runs it to the end). Blockquotes are
+    read by the same rules inside their ``>``.
     """
 
     def run(self, lines: list[str]) -> list[str]:
@@ -181,6 +181,8 @@ def _normalise_lists(lines: list[str]) -> list[str]:
         opened = _FENCE.match(new if item is None else line[item.end() :])
         if opened and not (opened["fence"][0] == "`" and "`" in opened["info"]):
             fence = (opened["fence"], indent, shift)
+            if previous and item is None:
+                out.append("")  # a fence ends the paragraph above it, as on GitHub
         out.append(new)
         previous = line
         i += 1

@@ -14,6 +14,7 @@ for other tests. Builds run at the suite's pinned time (``tests.conftest.NOW``),
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -136,6 +137,7 @@ def test_public_bank_validates_with_every_question() -> None:
 @dataclass(frozen=True)
 class Built:
     report: BuildReport
+    source: Path
     dist: Path
     ids: list[str]
     manifest: list[dict[str, Any]]
@@ -157,7 +159,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     dist = root / "dist"
     report = build_into(source, dist)  # raises PipelineError if the build refuses the bank
     manifest = json.loads((dist / "manifest.json").read_text(encoding="utf-8"))["outputs"]
-    return Built(report, dist, committed_ids(), manifest)
+    return Built(report, source, dist, committed_ids(), manifest)
 
 
 @pytest.mark.slow
@@ -266,3 +268,56 @@ def test_hard_answers_read_whole(built: Built) -> None:
     assert "ᵢ" in assumptions or "_" in assumptions
     backprop = post("what-is-backpropagation-how-does-it-work-why-do-we-need-it")
     assert "\n• " in backprop or "\n1. " in backprop
+
+
+#: Answers that lost text before, or hold what is hardest to carry: their every output is
+#: kept as a golden file (``UPDATE_GOLDEN=1`` rewrites them; the diff is the review).
+HARD = (
+    "how-we-can-initialize-the-weights-of-a-neural-network",  # lists after text, of two kinds
+    "what-are-the-main-assumptions-of-linear-regression",  # nested by 3 spaces, <sub>
+    "which-regularization-techniques-do-you-know",  # list after text, formula images
+    "count",  # a coding task: code, a list with no blank line before it
+    "pmi",  # local raw-HTML images after the text: continuation posts
+)
+GOLDEN = ROOT / "tests" / "golden" / "public"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("qid", HARD)
+def test_hard_answers_in_every_output_match_their_golden_files(
+    built: Built, qid: str, tmp_path: Path
+) -> None:
+    from pipeline.render import digest
+    from tests.anki_backend import dump, import_package, new_collection
+    from tests.test_digest_fragments import context
+
+    col = new_collection(tmp_path / "anki")
+    try:
+        import_package(col, built.dist / DECK)
+        [note] = [n for n in dump(col)["notes"] if n["fields"]["Id"] == qid]
+    finally:
+        col.close()
+    ctx = context(built.source)
+    [question] = [q for q in ctx.bank.questions if q.id == qid]
+    made = digest.fragment(question, ctx)
+    posts = sorted(
+        (built.dist / "telegram").glob(f"*-{qid}*.html"),
+        key=lambda p: int(p.suffixes[0][1:]) if len(p.suffixes) > 1 else 1,
+    )
+    sections = [
+        ("anki: question", note["fields"]["Question"]),
+        ("anki: answer", note["fields"]["Answer"]),
+        *(
+            (f"telegram: {p.name}", p.read_text(encoding="utf-8"))
+            for post in posts
+            for p in (post, post.with_suffix(".txt"))
+        ),
+        ("digest: html", "\n".join([made["title_html"], *(s[1] for s in made["segments"])])),
+        ("digest: text", f"{made['title_text']}\n\n{made['text']}"),
+    ]
+    text = "".join(f"===== {name}\n{body}\n" for name, body in sections)
+    path = GOLDEN / f"{qid}.txt"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.read_text(encoding="utf-8") == text, f"{qid}: set UPDATE_GOLDEN=1, review the diff"

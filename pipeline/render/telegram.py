@@ -365,7 +365,11 @@ def continued(title: str, part: int, parts: int) -> list[tt.Span]:
     """The line a continuation post starts with: ``<b>Вопрос…</b> (2/3)``."""
     words = " ".join(title.split())
     if len(words) > CONTINUED_TITLE:
-        words = words[: CONTINUED_TITLE - 1].rstrip() + "…"
+        cut = words.rfind(" ", 0, CONTINUED_TITLE)  # at a word's end when there is one
+        words = (
+            words[: cut if cut > CONTINUED_TITLE // 2 else CONTINUED_TITLE - 1].rstrip(" ,;:—–-")
+            + "…"
+        )
     return [tt.Span(words, frozenset({"b"})), tt.Span(f" ({part}/{parts})")]
 
 
