@@ -121,9 +121,9 @@ CASES: list[tuple[str, str, dict[str, list[str]]]] = [
     (
         "an indented block holding fence lines, a fence in a quote and in a list",
         "Код:\n\n    spark.read()\n    ```\n    +---+\n    ```\n\n> ```python\n> x = 1\n> ```\n\n"
-        "- шаг\n\n  ```python\n  y = 2\n  ```",
+        "- шаг\n\n  ```python\n  y = 2\n  ```\n\n~~~\nz = 3\n~~~",
         {
-            "*": ["spark.read()", "+---+"],
+            "*": ["spark.read()", "+---+", "z = 3"],
             "anki": ["<pre><code>spark.read()\n```\n+---+\n```</code></pre>", "<blockquote><pre>"],
             "telegram": ["x = 1", "y = 2"],
             "twin": ["x = 1", "y = 2"],
@@ -187,7 +187,11 @@ def test_a_question_with_blocks_keeps_them_in_the_digest_text(tmp_path: Path) ->
         "сумма есть.\n\nПримеры:\n\n• [1, 2, 3, 4], 5 ⇒ True\n• [3, 4, 6], 6 ⇒ False"
         in (got["digest_text"])
     )
-    assert "• [3, 4, 6], 6 ⇒ False" in got["telegram"]
+    assert (
+        "сумма есть.\n\nПримеры:\n\n• [1, 2, 3, 4], 5 ⇒ True\n• [3, 4, 6], 6 ⇒ False"
+        in (got["telegram"])
+    )
+    assert "<p>Примеры:</p><ul><li>[1, 2, 3, 4], 5 ⇒ True</li>" in got["anki"]
 
 
 @pytest.mark.slow

@@ -447,7 +447,7 @@ def inline_spans(root: Element) -> list[Span]:
     conv = _Converter(_Counter())
     body = markup.inline_children(root)
     if body is root:
-        return merge(_join(conv.blocks(root, 0), "\n"))
+        return merge(_join(conv.blocks(root, 0), "\n\n"))  # blocks as written
     return merge(conv.paragraph(body, frozenset(), 0))
 
 
