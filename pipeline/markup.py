@@ -755,6 +755,7 @@ def is_plain_text(text: str) -> bool:
 def parse_markdown(text: str) -> Element:
     """Parse Markdown into the tree described in the module docstring (root is ``<div>``)."""
     check_limits(text)
+    text = sanitize.clean_controls(text)
     if is_plain_text(text):  # the tree the parser makes for it, without the parser's cost
         root = Element("div")
         SubElement(root, "p").text = text

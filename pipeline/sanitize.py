@@ -123,6 +123,18 @@ DROPPED_WITH_CONTENT = frozenset(
 )
 
 
+#: What no reader should get: C0/C1 controls but tab, newline and carriage return (the parse
+#: reads \r as a line end), Unicode noncharacters and lone surrogates. Telegram drops them;
+#: mail clients and Anki show boxes or cut the text. Every source text passes this once,
+#: before it is parsed (:func:`pipeline.markup.parse_markdown`) or written as plain text.
+CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\ud800-\udfff]")
+
+
+def clean_controls(text: str) -> str:
+    """``text`` without :data:`CONTROLS`."""
+    return CONTROLS.sub("", text) if CONTROLS.search(text) else text
+
+
 def clean_html(fragment: str) -> str:
     """Raw HTML from the source -> HTML that can only format, never act."""
     return nh3.clean(

@@ -56,7 +56,7 @@ from jinja2 import (
 )
 from markupsafe import Markup
 
-from pipeline import mail
+from pipeline import mail, sanitize
 from pipeline.build import RenderContext, Rendered
 from pipeline.errors import Pos, Problem, Severity
 from pipeline.mail import Letter, Prepared, encoded_size_of, prepare, write_message
@@ -440,7 +440,7 @@ class Digest:
         return QuestionView(
             id=q.id,
             number=number,
-            header=q.header or "",
+            header=sanitize.clean_controls(q.header or ""),
             title=Markup(frag["title_html"]),
             title_text=frag["title_text"],
             badges=tuple(Badge(g, GRADE_LABELS[g]) for g in q.grades),

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from pipeline import fidelity
+from pipeline import fidelity, sanitize
 from pipeline.errors import Severity
 from pipeline.model import Question
 from pipeline.render.telegram import visible_text
@@ -38,7 +38,7 @@ def check(q: Question, made: Mapping[str, Any], base_url: str | None) -> list[li
     """``[field, path, message, severity]`` for each output of ``q`` that lost something;
     ``made`` holds every target's fragment of ``q`` (a target that failed is skipped);
     ``base_url``: where the digest publishes local images (none: it shows their alt text)."""
-    source = f"{q.question}\n\n{q.answer}"
+    source = sanitize.clean_controls(f"{q.question}\n\n{q.answer}")  # as the parse reads it
     words = fidelity.source_words(source)
     items = fidelity.source_list_items(q.question) + fidelity.source_list_items(q.answer)
     order: list[str] | None = None
