@@ -546,7 +546,8 @@ def test_content_is_not_run_as_the_newsletter_services_template(
         questions:
           - id: templates
             question: "Что выведет {{{{ 7*7 }}}}?"
-            answer: "Шаблон {{{{ Subscriber.Email }}}}, тег {{% if x %}} и `*|EMAIL|*`."
+            answer: "Шаблон {{{{ Subscriber.Email }}}}, тег {{% if x %}} и `*|EMAIL|*`,
+              [ссылка](https://example.org/a?q={{{{x}}}}&m=*|M|*)."
             grades: [junior]
     """)
     report = build_into(source, tmp_path / "dist")
@@ -567,3 +568,6 @@ def test_content_is_not_run_as_the_newsletter_services_template(
     assert html.unescape(page).count("{{ Subscriber.Email }}") == 1
     assert "*|EMAIL|*" in html.unescape(page)
     assert text.replace("\u2060", "").count("{% if x %}") == 1
+    # A URL keeps working: its openers are percent-encoded, not split by a word joiner.
+    assert "https://example.org/a?q=%7B%7Bx}}&m=*%7CM|*" in text
+    assert not re.search(r"https?://\S*\u2060", text)

@@ -83,6 +83,19 @@ _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 
 #: Template openers of the newsletter services (Go/Django-style braces, Mailchimp merge tags).
 _SERVICE_SYNTAX = re.compile(r"\{[{%#]|\*\|")
+#: In the text part: a URL (its openers are percent-encoded: a word joiner would break the
+#: link, and %7B is the same URL to every server) or an opener in the text.
+_TEXT_TOKEN = re.compile(r"(?P<url>(?:https?|mailto):[^\s<>]+)|\{[{%#]|\*\|")
+_URL_SAFE = {"{": "%7B", "|": "%7C"}
+
+
+def _shield_text(m: re.Match[str]) -> str:
+    if m.group("url") is None:
+        return m.group(0)[0] + "\u2060" + m.group(0)[1:]
+    return _SERVICE_SYNTAX.sub(
+        lambda o: "".join(_URL_SAFE.get(c, c) for c in o.group(0)), m.group(0)
+    )
+
 
 #: Unsubscribe link per newsletter service: the service replaces its placeholder when sending.
 UNSUBSCRIBE_PLACEHOLDERS = {
@@ -495,15 +508,12 @@ class Digest:
         if placeholder is None:
             return body
         pieces = body.split(placeholder)
-        return placeholder.join(
-            _SERVICE_SYNTAX.sub(
-                (lambda m: "".join(f"&#{ord(c)};" for c in m.group(0)))
-                if html
-                else (lambda m: m.group(0)[0] + "\u2060" + m.group(0)[1:]),
-                piece,
+        if html:
+            return placeholder.join(
+                _SERVICE_SYNTAX.sub(lambda m: "".join(f"&#{ord(c)};" for c in m.group(0)), p)
+                for p in pieces
             )
-            for piece in pieces
-        )
+        return placeholder.join(_TEXT_TOKEN.sub(_shield_text, p) for p in pieces)
 
     def text(self, week: str, views: Sequence[QuestionView], part: int, parts: int) -> str:
         notes = Footnotes()
