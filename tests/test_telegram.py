@@ -425,11 +425,13 @@ def test_code_block_is_closed_and_reopened_across_parts() -> None:
     code = "\n".join(f"x{i} = {i}  # строка" for i in range(400))
     spans = [tt.Span("Intro"), tt.Span("\n\n"), tt.Span(code, pre="python")]
     parts = tt.split_post(spans)
-    assert len(parts) == 2
+    assert len(parts) == 3  # the twins' fences count too: each twin is within 4096 as pasted
     for part in parts:
         written = tt.write(part)
         assert check_post(written.html, written.markdown, url_for_text=tt.url_for_text) == []
-    assert parts[1][0].pre == "python" and parts[1][0].text.startswith("x")
+        assert tt.utf16_len(written.markdown) <= tt.TEXT_LIMIT
+    assert all(part[0].pre == "python" and part[0].text.startswith("x") for part in parts[1:])
+    assert "\n".join(s.text for part in parts for s in part if s.pre) == code
 
 
 def test_many_entities_split_by_entity_count(tmp_path: Path, write_source: Any) -> None:

@@ -61,6 +61,10 @@ _UNSAFE = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u030a\u0333\u033f\u202a-\u202e"
     "\ufdd0-\ufdef\ufffe\uffff\ud800-\udfff]"
 )
+#: TDLib's last cleaning step (replace_offending_characters, run by the apps' Markdown and by
+#: every message sent) turns each LRM/RLM mark (U+200E, U+200F) that another one follows into
+#: U+200C: :func:`write` does it on the whole text, as runs may cross formatting boundaries.
+_MARK_RUN = re.compile("[\u200e\u200f](?=[\u200e\u200f])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -854,8 +858,16 @@ def to_html(spans: Sequence[Span]) -> tuple[str, int]:
     return "".join(out), count
 
 
+#: What TDLib drops or changes in text (see _UNSAFE, _MARK_RUN) but a link's URL may hold.
+_URL_CHANGED = re.compile("[\x00-\x1f\u030a\u0333\u033f\u200e\u200f\u202a-\u202e\u2028\u2029]")
+
+
 def url_for_text(url: str) -> str:
-    """A URL as written into the Markdown twin: marker runs percent-encoded so they stay."""
+    """A URL as written into the Markdown twin: marker runs and characters Telegram would drop
+    or change (bidi controls...) percent-encoded so they stay."""
+    url = _URL_CHANGED.sub(
+        lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), url
+    )
     if not re.search(r"([_*~|])\1|`", url):
         return url
     return re.sub(r"[_*~|`]", lambda m: f"%{ord(m.group()):02X}", url)
@@ -927,19 +939,36 @@ def plain_text(spans: Iterable[Span]) -> str:
     return "".join(s.text for s in spans)
 
 
+def _mark_runs(spans: Sequence[Span]) -> Sequence[Span]:
+    """LRM/RLM runs as Telegram stores them (see :data:`_MARK_RUN`); lengths stay the same."""
+    text = plain_text(spans)
+    if _MARK_RUN.search(text) is None:
+        return spans
+    text = _MARK_RUN.sub("\u200c", text)
+    out: list[Span] = []
+    pos = 0
+    for s in spans:
+        out.append(_with(s, text[pos : pos + len(s.text)]))
+        pos += len(s.text)
+    return out
+
+
 def write(spans: Sequence[Span]) -> Written:
     """All serialisations of one post."""
+    spans = _mark_runs(spans)
     body, html_count = to_html(spans)
     md, md_count = to_markdown(spans)
     return Written(body, md, plain_text(spans), max(html_count, md_count))
 
 
 def fits(post: Written, limit: int) -> bool:
-    """Within Telegram's limits: length, entities, raw HTML bytes."""
+    """Within Telegram's limits: length, entities, raw HTML bytes; and the Markdown twin as
+    pasted (markers included), so the app never splits a twin on its own."""
     return (
         post.length <= limit
         and post.entities <= ENTITY_LIMIT
         and post.html_bytes <= HTML_BYTES_LIMIT
+        and (len(post.markdown) * 2 <= limit or utf16_len(post.markdown) <= limit)
     )
 
 
