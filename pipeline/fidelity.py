@@ -98,6 +98,9 @@ def tokens(text: str) -> list[str]:
     """The words of visible text, in order (see the module docstring)."""
     text = text.casefold()
     if not text.isascii():
+        # Telegram's stand-in for a backtick in text (U+02CB) is a letter to Unicode, but it
+        # reads as the backtick it replaces: not part of a word.
+        text = text.replace("\u02cb", " ")
         # x² and yᵢ read as two words, as x<sup>2</sup> does: scripts start a word of their own
         text = _SCRIPTS.sub(r" \g<0>", text)
         text = _JOINERS.sub("", unicodedata.normalize("NFKC", text))
@@ -164,7 +167,7 @@ def _src_of(tag: str) -> str | None:
 # --- the Markdown source -----------------------------------------------------------------------
 
 _FENCE_OPEN = re.compile(
-    r"(?P<pre>[ \t]*(?:>[ \t]?[ \t]*)*)"
+    r"(?P<pre>[ \t]*(?:>[ \t]*)*)"
     r"(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>.*?)[ \t]*$"
 )
 #: A fence's info string: a language, then optional ``{attributes}`` or ``key=value`` options
@@ -174,16 +177,19 @@ _INFO = re.compile(
     r"""(?:[ \t]+[\w-]+=(?:"[^"\n]*"|'[^'\n]*'|[^\s"'`]+))*"""
 )
 _ITEM = re.compile(
-    r"(?P<pre>[ \t]*(?:>[ \t]?[ \t]*)*)(?:[-*+]|[0-9]{1,9}[.)])[ \t]+(?:\[[ xX]\](?:[ \t]+|$))?"
+    r"(?P<pre>[ \t]*(?:>[ \t]*)*)(?:[-*+]|[0-9]{1,9}[.)])[ \t]+(?:\[[ xX]\](?:[ \t]+|$))?"
 )
 _HR = re.compile(r"[ \t]*(?:>[ \t]*)*(?:(?:\*[ \t]*){3,}|(?:-[ \t]*){3,}|(?:_[ \t]*){3,})$")
 _REF_DEF = re.compile(
     r" {0,3}\[(?!\^)(?P<label>(?:[^\[\]\\]|\\.){1,999})\]:[ \t]*(?P<url><[^<>\n]*>|\S+)"
     r"""(?:[ \t]+(?:"[^"]*"|'[^']*'|\([^()]*\)))?[ \t]*$"""
 )
-_HEADING = re.compile(r"[ \t]*(?:>[ \t]?[ \t]*)*#{1,6}(?:[ \t]|$)")
+_HEADING = re.compile(r"[ \t]*(?:>[ \t]*)*#{1,6}(?:[ \t]|$)")
 _CODE_SPAN_QUICK = re.compile(r"`+[^`]*`+")
 
+_PAREN_TEX = r"(?:[^\\]|\\[^()])*?"
+_BRACKET_TEX = r"(?:[^\\]|\\[^\[\]])*?"
+_CLOSE_TAG = {name: re.compile(rf"</{name}\s*>", re.I) for name in ("script", "style")}
 _DEST = r"(?:<[^<>\n]*>|(?:[^\s()\\]|\\.|\((?:[^\s()\\]|\\.)*\))*)"
 _TITLE = r"""(?:"[^"]*"|'[^']*'|\([^()]*\))"""
 _LABEL = r"(?:[^\[\]\\]|\\.)*"
@@ -193,15 +199,17 @@ _INLINE = re.compile(
     r"(?=[\\$`<!\]\[&hfw])(?:"
     + "|".join(
         [
-            r"\\\((?P<pmath>.+?)\\\)",
-            r"\\\[(?P<bmath>.+?)\\\]",
+            # math content never holds another opener of its kind: an unclosed "\(" fails at
+            # the next one instead of scanning to the end each time (linear, not quadratic)
+            rf"\\\((?P<pmath>{_PAREN_TEX})\\\)",
+            rf"\\\[(?P<bmath>{_BRACKET_TEX})\\\]",
             r"\\(?P<esc>[!-/:;=>?@\[-`{-~])",  # not "\<": a tag after it may still be one
             r"(?<!`)(?P<tick>`+)(?P<code>.+?)(?<!`)(?P=tick)(?!`)",
             # no backticks in math: a code span there is code ("$x `$y`")
             r"(?<![\\$])\$\$(?P<dmath>[^$`]+?)\$\$",
             r"(?<![\\$\w])\$(?=[^\s$`])(?P<imath>[^$\n`]*?[^\s\\$`])\$(?![\d$])",
-            r"(?P<comment><!--.*?-->)",
-            r"(?P<skip><(?P<skiptag>script|style)\b.*?</(?P=skiptag)\s*>)",
+            r"(?P<comment><!--)",  # to "-->", or to the end: see _inline
+            r"<(?P<skip>script|style)\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*>",
             r"(?P<autolink><(?:[A-Za-z][A-Za-z0-9+.-]{1,31}:[^\s<>]*|[^\s<>@]+@[^\s<>@]+)>)",
             r"(?P<tag></?(?P<tagname>[A-Za-z][A-Za-z0-9-]*)"
             r"""(?:\s+[A-Za-z_:][A-Za-z0-9_.:-]*(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'=<>`]+))?)*"""
@@ -311,9 +319,7 @@ def _blocks(markdown: str) -> tuple[list[tuple[int, str]], dict[str, str], int]:
         if opened and _INFO.fullmatch(opened["info"]):
             flush_para()
             mark = opened["fence"]
-            fence = re.compile(
-                rf"[ \t]*(?:>[ \t]?[ \t]*)*{re.escape(mark[0])}{{{len(mark)},}}[ \t]*$"
-            )
+            fence = re.compile(rf"[ \t]*(?:>[ \t]*)*{re.escape(mark[0])}{{{len(mark)},}}[ \t]*$")
             fence_quoted = ">" in opened["pre"]
             info = opened["info"].split()
             fence_kind = _MATH if info and info[0].casefold() == "math" else _CODE
@@ -323,6 +329,12 @@ def _blocks(markdown: str) -> tuple[list[tuple[int, str]], dict[str, str], int]:
             refs.setdefault(_label(ref["label"]), url[1:-1] if url.startswith("<") else url)
             continue
         item = None if _HR.match(line) else _ITEM.match(line)
+        if item is not None and list_col is None and para_open:
+            # After a line of text, outside a list: an item indented 4 or more, or numbered
+            # other than 1, continues the paragraph (as GitHub and the build read it).
+            marker = line[len(item["pre"]) :].lstrip()
+            if indent >= 4 or (marker[:1].isdigit() and not re.match(r"0*1[.)]", marker)):
+                item = None
         heading = item is None and _HEADING.match(line) is not None
         if item is not None:
             flush_para()  # a list item is a block of its own: no code span runs across items
@@ -417,9 +429,16 @@ def _inline(
                 prose.append("" if not label.strip() or _label(label) in refs else m.group(0))
             elif kind == "entity":
                 prose.append(html.unescape(m.group(0)))
-            elif kind in ("ldest", "comment", "fnref"):
+            elif kind == "comment":  # hidden up to "-->"; unclosed, to the end
+                end = text.find("-->", pos)
+                pos = len(text) if end < 0 else end + 3
+            elif kind == "skip":  # <script>/<style> and their content, to the closing tag
+                close = _CLOSE_TAG[m["skip"].lower()].search(text, pos)
+                pos = len(text) if close is None else close.end()
+                prose.append(" ")
+            elif kind in ("ldest", "fnref"):
                 pass
-            else:  # url, autolink, script/style: gone
+            else:  # url, autolink: gone
                 prose.append(" ")
         prose.append(text[pos:])
 
@@ -482,7 +501,7 @@ def source_images(markdown: str) -> list[str]:
 
 # --- outputs -----------------------------------------------------------------------------------
 
-_MATHJAX = re.compile(r"\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)
+_MATHJAX = re.compile(rf"\\\(({_PAREN_TEX})\\\)|\\\[({_BRACKET_TEX})\\\]", re.S)
 
 
 def _mathjax_visible(m: re.Match[str]) -> str:
@@ -542,8 +561,8 @@ def text_words(text: str) -> Counter[str]:
 
 _LI = re.compile(r"<li[\s>/]", re.I)
 _IMG = re.compile(r"<img\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*>", re.I)
-_COMMENT = re.compile(r"<!--.*?-->", re.S)
-_TEXT_ITEM = re.compile(r"^[ \t]*(?:>[ \t]?[ \t]*)*(?:[•*☐☑☒-]|[0-9]{1,9}[.)])[ \t]", re.M)
+_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)  # unclosed: to the end (linear)
+_TEXT_ITEM = re.compile(r"^[ \t]*(?:>[ \t]*)*(?:[•*☐☑☒-]|[0-9]{1,9}[.)])[ \t]", re.M)
 
 
 def html_list_items(fragment: str) -> int:

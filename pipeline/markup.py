@@ -207,23 +207,28 @@ def _normalise_lists(lines: list[str]) -> list[str]:
 
 
 _MARKDOWN_ATTR = re.compile(r"""(<[A-Za-z][^<>]*?)\smarkdown\s*=\s*(?:"[^"]*"|'[^']*'|[^\s<>]+)""")
-_DETAILS_OPEN = re.compile(r"<details(?=[\s>])", re.I)
+#: Containers whose content GitHub reads as Markdown once a blank line ends the HTML.
+_CONTAINER_OPEN = re.compile(
+    r"<(details|div|section|article|aside|center|p|blockquote)(?=[\s>])", re.I
+)
 
 
 class _DetailsMarkdown(Preprocessor):
-    """Markdown inside ``<details>``, as GitHub reads it (Python-Markdown's md_in_html).
+    """Markdown inside ``<details>``, ``<div>`` and other containers, as GitHub reads it.
 
-    md_in_html parses the content of a tag marked ``markdown="1"``: only ``<details>`` gets
-    the mark, any the author wrote is removed (it would turn other raw HTML into elements
-    without sanitising). Fences were stashed before this runs, so code is not touched.
+    GitHub ends a block of HTML at a blank line and reads what follows as Markdown (a list,
+    code) until the closing tag; Python-Markdown keeps it all as raw HTML (lists run together,
+    code lines joined). Its md_in_html reads the content of a tag marked ``markdown="1"``:
+    the containers get the mark, any the author wrote is removed. The elements it makes keep
+    no attribute (:class:`_KnownAttributes`). Fences were stashed before this runs.
     """
 
     def run(self, lines: list[str]) -> list[str]:
         out = []
         for line in lines:
-            if "<" in line and ("markdown" in line or "<details" in line.lower()):
+            if "<" in line:
                 line = _MARKDOWN_ATTR.sub(r"\1", line)
-                line = _DETAILS_OPEN.sub('<details markdown="1"', line)
+                line = _CONTAINER_OPEN.sub(r'<\1 markdown="1"', line)
             out.append(line)
         return out
 
@@ -414,7 +419,7 @@ class _StashToElements(Treeprocessor):
                     parent.insert(i, block)
         for parent in list(root.iter()):
             if any(child.tag == "raw" for child in parent):
-                _raw_to_elements(parent)
+                _raw_to_elements(parent, self._inner)
 
     def _element(self, match: re.Match[str], raw: list[str | Element]) -> Element:
         if match.group(1) is not None:  # a fenced block
@@ -434,6 +439,25 @@ class _StashToElements(Treeprocessor):
             },
         )
 
+    def _inner(self, fragment: str) -> str:
+        """Raw HTML with the placeholders stashed inside it put back: a fence as escaped
+        ``<pre><code>``, other raw HTML as it was (one level: stashes do not nest deeper)."""
+        if "\x02" not in fragment:
+            return fragment
+        raw = self.md.htmlStash.rawHtmlBlocks
+
+        def back(m: re.Match[str]) -> str:
+            k = int(m.group(1))
+            stashed = raw[k] if k < len(raw) else ""
+            text = stashed if isinstance(stashed, str) else str(stashed)
+            fence = _STASH_RE.fullmatch(text.strip())
+            if fence is None:
+                return text
+            _, code = self.blocks[int(fence.group(1))]
+            return f"<pre><code>{html.escape(code, quote=False)}</code></pre>"
+
+        return _RAW_RE.sub(back, fragment)
+
     def _fence(self, n: int) -> Element:
         lang, code = self.blocks[n]
         if lang == "math":
@@ -448,15 +472,16 @@ class _StashToElements(Treeprocessor):
         return pre
 
 
-def _raw_to_elements(parent: Element) -> None:
-    """Replace each ``raw`` child of ``parent`` by the elements of its sanitised HTML."""
+def _raw_to_elements(parent: Element, inner: Callable[[str], str]) -> None:
+    """Replace each ``raw`` child of ``parent`` by the elements of its sanitised HTML
+    (``inner`` puts back what was stashed inside it: fences, nested HTML)."""
     children = list(parent)
     parent[:] = []
     for child in children:
         if child.tag != "raw":
             parent.append(child)
             continue
-        fragment = child.get("html", "")
+        fragment = inner(child.get("html", ""))
         depth = sanitize.nesting_depth(fragment)
         if depth > sanitize.MAX_DEPTH:
             raise MarkupLimitError(

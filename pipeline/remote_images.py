@@ -38,6 +38,7 @@ import contextlib
 import hashlib
 import http.client
 import os
+import re
 import socket
 import ssl
 import tempfile
@@ -556,7 +557,9 @@ def _source_lines(source: Path) -> list[str]:
 def _pos_in_text(lines: list[str], base: Pos, text: str, needle: str) -> Pos:
     """Where ``needle`` stands in a field whose value starts at ``base``: its own line and
     column when the value is a ``|`` block whose line is found as written, else ``base``."""
-    offset = text.find(needle)
+    # The whole source, not the start of a longer one: it ends where its markup does.
+    found = re.search(re.escape(needle) + r"""(?=[)"'\s>]|$)""", text)
+    offset = found.start() if found else -1
     header = lines[base.line - 1] if 0 < base.line <= len(lines) else ""
     if offset < 0 or not header[base.col - 1 :].startswith("|"):
         return base

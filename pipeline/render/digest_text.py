@@ -130,7 +130,7 @@ class TextWriter:
         """The question text: one unwrapped line, or its blocks when it has several (a task
         with paragraphs, a list, code), separated as in an answer."""
         body = markup.inline_children(root)
-        if body is root and len(self._blocks(root, WIDTH)) > 1:
+        if body is root and root.tag != "p":  # blocks, as written ("10. Функции" is a list)
             return self.answer(root)
         return " ".join(self._inline_of(body).split())
 

@@ -21,17 +21,33 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Mapping
+from html import escape
 from typing import Any
 
 from pipeline import fidelity, sanitize
 from pipeline.errors import Severity
 from pipeline.model import Question
 from pipeline.render.telegram import visible_text
+from pipeline.render.telegram_text import link_target
 
 #: Bump when what is compared changes (cached results are then made again).
-VERSION = 1
-#: Send-time Markdown markers of the Telegram twin (bold, italic, strike, spoiler, code).
-_MARKERS = re.compile(r"\*\*|__|~~|\|\||`")
+VERSION = 2
+#: Send-time Markdown markers of the Telegram twin (bold, italic, strike, spoiler), and its
+#: code (fenced blocks, spans) where markers are text.
+_MARKERS = re.compile(r"\*\*|__|~~|\|\|")
+_TWIN_CODE = re.compile(r"```.*?```|`[^`]*`", re.S)
+
+
+def _twin_text(markdown: str) -> str:
+    """What the apps show of a pasted twin: markers outside code become formatting
+    (**M**ean reads "Mean"); code keeps its text (a||b stays a||b)."""
+    out, at = [], 0
+    for code in _TWIN_CODE.finditer(markdown):
+        out.append(_MARKERS.sub("", markdown[at : code.start()]))
+        out.append(code.group(0).replace("`", " "))
+        at = code.end()
+    out.append(_MARKERS.sub("", markdown[at:]))
+    return "".join(out)
 
 
 def check(q: Question, made: Mapping[str, Any], base_url: str | None) -> list[list[Any]]:
@@ -87,9 +103,14 @@ def check(q: Question, made: Mapping[str, Any], base_url: str | None) -> list[li
             for html, _, text in post["parts"]
         ]
         joined = "\n\n".join(texts)
+        pages = "\n".join(html.decode() for html, _, _ in post["parts"])
+        for src in fidelity.source_images(source):  # the rest are photos of their own
+            if src.strip() not in shown and not _linked(src, pages):
+                problems.append(
+                    _problem(q, f"the Telegram post shows neither the image '{src}' nor a link")
+                )
         report("the Telegram post", fidelity.text_words(joined), fidelity.text_list_items(joined))
-        # The apps turn the twin's markers into formatting: **M**ean reads "Mean".
-        twin = _MARKERS.sub("", "\n\n".join(md.decode() for _, md, _ in post["parts"]))
+        twin = _twin_text("\n\n".join(md.decode() for _, md, _ in post["parts"]))
         report(
             "the Telegram post's text twin",
             fidelity.text_words(twin),
@@ -116,6 +137,15 @@ def check(q: Question, made: Mapping[str, Any], base_url: str | None) -> list[li
                 math=False,
             )
     return problems
+
+
+def _linked(src: str, page: str) -> bool:
+    """Whether a Telegram page links ``src`` (only http(s) images can be linked at all)."""
+    target = link_target(src)
+    if target is None:
+        return True
+    written = escape(target, quote=False).replace('"', "&quot;")  # as the post writes it
+    return f'href="{written}"' in page
 
 
 def _lost(source: Counter[str], seen: Counter[str]) -> int:

@@ -56,9 +56,10 @@ from markupsafe import Markup
 
 from pipeline.build import RenderContext, Rendered
 from pipeline.cache import FragmentView
-from pipeline.errors import Pos, Problem, Severity
+from pipeline.errors import Pos, Problem, Severity, fail
 from pipeline.model import Image, Question
 from pipeline.render import telegram_text as tt
+from pipeline.validate import ImageRefused, read_image_file
 from pipeline.write import OutputFile
 
 FOLDER = "telegram"
@@ -272,7 +273,7 @@ def fragment(q: Question, ctx: RenderContext) -> dict[str, Any]:
                 [
                     "answer",
                     path,
-                    f"the post is {whole.length} characters, too long for a photo caption "
+                    f"the post is {_measures(whole)}, too long for a photo caption "
                     f"({tt.CAPTION_LIMIT}): the image is sent as a separate photo after the text",
                     Severity.WARNING.value,
                 ]
@@ -355,6 +356,13 @@ def _script_safe(data: bytes) -> bytes:
 
 def _tz(ctx: RenderContext) -> tzinfo:
     return ctx.bank.settings.schedule.tz
+
+
+def _measures(post: tt.Written) -> str:
+    """``1001 characters`` (and its twin's length when that is the larger)."""
+    twin = tt.utf16_len(post.markdown)
+    extra = f" (its Markdown twin {twin})" if twin > post.length else ""
+    return f"{post.length} characters{extra}"
 
 
 #: The question's words shown at the start of a continuation post, at most.
@@ -670,9 +678,14 @@ def read_image(image: Image) -> bytes:
     """The bytes of a source image, to copy next to the posts.
 
     The one place this renderer reads input: validation already resolved the path inside the
-    content folder and checked that the file exists.
+    content folder and checked the file. It is read the way validation reads it (bounded,
+    checked again), so a file swapped since then is refused, never copied next to the posts.
     """
-    return image.path.read_bytes()
+    try:
+        return read_image_file(image.path)
+    except ImageRefused as exc:
+        why = f"image '{image.src}': {exc} (it changed during the build)"
+        raise fail(image.pos, "", why) from None
 
 
 def _post_files(post: Post) -> Iterator[OutputFile]:

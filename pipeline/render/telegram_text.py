@@ -112,8 +112,13 @@ def clean_text(text: str) -> str:
 
 def link_target(url: str) -> str | None:
     """The URL to link to, or None for what Telegram would not accept as a link."""
-    url = url.strip()
+    url = _SPACE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), url.strip())
     return url if _HTTP.match(url) else None
+
+
+#: Whitespace inside a URL (formula images: ``render/math?math=a = b``): percent-encoded, so
+#: the link is kept (browsers and GitHub send it so).
+_SPACE = re.compile(r"\s")
 
 
 # --- the markup tree -> spans ------------------------------------------------------------------
@@ -321,7 +326,12 @@ class _Converter:
             return [Span(text, marks | {"code"}, href, quote=quote)] if text else []
         if tag == "math":
             text = _WS.sub(" ", clean_text(el.text or "")).strip()
-            return [Span(text, marks | {"code"}, href, quote=quote)] if text else []
+            if not text:
+                return []
+            formula = Span(text, marks | {"code"}, href, quote=quote)
+            if el.get("display") != "block":
+                return [formula]
+            return [Span("\n", quote=quote), formula, Span("\n", quote=quote)]  # a line
         if tag == "a":
             return self.inline_content(el, marks, link_target(el.get("href", "")) or href, quote)
         if tag == "br":
@@ -331,7 +341,7 @@ class _Converter:
             src = el.get("src", "")
             target = link_target(src)
             if target and not href:
-                return [_text_span(alt or src, marks, target, quote)]
+                return [_text_span(alt or target, marks, target, quote)]
             return [_text_span(alt, marks, href, quote)] if alt else []
         if tag in ("sup", "sub"):
             text = plain_text(self.inline_content(el, frozenset(), None, quote))
@@ -339,8 +349,9 @@ class _Converter:
             return [_text_span(markup.scripted(text, kind), marks, href, quote)]
         if tag == "kbd":
             return self.inline_content(el, marks | {"code"}, href, quote)
-        if tag == "pre":
-            return self.code_block(el, quote)
+        if tag == "pre":  # a code block amid a paragraph's text: on lines of its own
+            block = self.code_block(el, quote)
+            return [Span("\n", quote=quote), *block, Span("\n", quote=quote)] if block else []
         return self.inline_content(el, marks, href, quote)
 
 
@@ -865,9 +876,7 @@ _URL_CHANGED = re.compile("[\x00-\x1f\u030a\u0333\u033f\u200e\u200f\u202a-\u202e
 def url_for_text(url: str) -> str:
     """A URL as written into the Markdown twin: marker runs and characters Telegram would drop
     or change (bidi controls...) percent-encoded so they stay."""
-    url = _URL_CHANGED.sub(
-        lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), url
-    )
+    url = _URL_CHANGED.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), url)
     if not re.search(r"([_*~|])\1|`", url):
         return url
     return re.sub(r"[_*~|`]", lambda m: f"%{ord(m.group()):02X}", url)
@@ -954,8 +963,17 @@ def _mark_runs(spans: Sequence[Span]) -> Sequence[Span]:
 
 
 def write(spans: Sequence[Span]) -> Written:
-    """All serialisations of one post."""
-    spans = _mark_runs(spans)
+    """All serialisations of one post.
+
+    A code block that ends with a backtick only once the post is trimmed or cut gets the
+    stand-ins :func:`make_safe` gives one (its closing ``` would take that backtick).
+    """
+    spans = [
+        _with(s, s.text.replace("`", BACKTICK_STANDIN))
+        if s.pre is not None and s.text.endswith("`")
+        else s
+        for s in _mark_runs(spans)
+    ]
     body, html_count = to_html(spans)
     md, md_count = to_markdown(spans)
     return Written(body, md, plain_text(spans), max(html_count, md_count))
