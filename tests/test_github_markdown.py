@@ -152,6 +152,27 @@ CASES: list[tuple[str, str, dict[str, list[str]]]] = [
         },
     ),
     (
+        "Markdown inside HTML containers, a fence inside raw HTML",
+        "<div>\nСписок:\n\n* один\n* два\n</div>\n\n"
+        "<div>\nПример:\n\n    val x = 1\n    val y = 2\n</div>\n\n<table><tr><td>\n\n```\ndf.show()\n```\n\n</td></tr></table>",
+        {
+            "*": ["val x = 1", "df.show()"],
+            "anki": ["<li>один</li><li>два</li>", "<pre><code>val x = 1\nval y = 2</code></pre>"],
+            "telegram": ["• один\n• два", "val x = 1\nval y = 2"],
+            "digest_text": ["• один\n• два", "    val x = 1\n    val y = 2"],
+        },
+    ),
+    (
+        "a remote image not fetched, its URL with spaces; indented stars after text",
+        'Решение: <img src="https://example.com/math?x=a = b">.\n\n'
+        "Два пути:\n    * первый\n    * второй",
+        {
+            "*": ["Два пути:", "первый", "второй"],
+            "anki": ['<a href="https://example.com/math?x=a = b">'],
+            "telegram": ["Решение: https://example.com/math?x=a%20=%20b."],
+        },
+    ),
+    (
         "raw HTML images are images",
         'Схема: <img src="img/x.png" width="120" alt="схема"> и текст после.',
         {
@@ -192,6 +213,14 @@ def test_a_question_with_blocks_keeps_them_in_the_digest_text(tmp_path: Path) ->
         in (got["telegram"])
     )
     assert "<p>Примеры:</p><ul><li>[1, 2, 3, 4], 5 ⇒ True</li>" in got["anki"]
+
+
+@pytest.mark.slow
+def test_a_numbered_question_keeps_its_number(tmp_path: Path) -> None:
+    got = outputs(tmp_path, "Ответ.", question="10. Функции активации")
+    for output in ("anki", "telegram", "twin", "digest_text"):
+        assert "10" in got[output] and "Функции активации" in got[output], output
+    assert "10. Функции активации" in got["digest_text"]
 
 
 @pytest.mark.slow
