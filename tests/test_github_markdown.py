@@ -154,7 +154,8 @@ CASES: list[tuple[str, str, dict[str, list[str]]]] = [
     (
         "Markdown inside HTML containers, a fence inside raw HTML",
         "<div>\nСписок:\n\n* один\n* два\n</div>\n\n"
-        "<div>\nПример:\n\n    val x = 1\n    val y = 2\n</div>\n\n<table><tr><td>\n\n```\ndf.show()\n```\n\n</td></tr></table>",
+        "<div>\nПример:\n\n    val x = 1\n    val y = 2\n</div>\n\n"
+        "<table><tr><td>\n\n```\ndf.show()\n```\n\n</td></tr></table>",
         {
             "*": ["val x = 1", "df.show()"],
             "anki": ["<li>один</li><li>два</li>", "<pre><code>val x = 1\nval y = 2</code></pre>"],
