@@ -37,8 +37,7 @@ from pipeline.lockfile import dump_lock, lock_path, read_lock
 from pipeline.model import Bank, Question
 from pipeline.remote_images import attach_remote_images
 from pipeline.schedule import Schedule, plan_schedule
-from pipeline.source import load_source
-from pipeline.validate import Validated, validate
+from pipeline.validate import Validated
 from pipeline.write import (
     MANIFEST,
     KnownFile,
@@ -413,10 +412,47 @@ class _Stopwatch:
             self.times[name] = round(time.perf_counter() - start, 4)
 
 
-def check(source: Path) -> tuple[Bank, tuple[Problem, ...]]:
-    """Load and validate only (``pipeline validate``)."""
-    validated = validate(load_source(source))
-    return validated.bank, validated.warnings
+#: The templates beside the pipeline's code: what :func:`check` renders with when the working
+#: folder has no ``templates/`` (a content repository validating in a pre-commit hook).
+SHIPPED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def check(
+    source: Path, templates: Path | None = None, now: datetime | None = None
+) -> tuple[Bank, tuple[Problem, ...]]:
+    """Everything :func:`build` would refuse in the source, its settings and its lock, with
+    the warnings it would give; nothing is written (``pipeline validate``).
+
+    The build's own stages run, so no check lives in two places: load and validate, plan the
+    schedule (with the lock's remembered slots, at the build's "now"), every target's
+    fragments and files (a post template, an email too large, a quiz Telegram refuses), the
+    check of what each output lost. The files are dropped as they come; the lock, the cache
+    and ``dist/`` are not touched, and no remote image is fetched (those only ever warn).
+    ``templates`` defaults to ``templates/`` in the working folder, else
+    :data:`SHIPPED_TEMPLATES`.
+    """
+    from pipeline.render import TARGETS  # late, as in build: renderers import this module
+
+    if templates is None:
+        templates = Path("templates") if Path("templates").is_dir() else SHIPPED_TEMPLATES
+    options = BuildOptions(source=source, templates=templates, now=now, offline=True)
+    memo = Memo()  # in memory: the build's cache folder is not written
+    validated = load_validated(source, memo)
+    lock = read_lock(lock_path(source))
+    when = build_time(now)
+    schedule = plan_schedule(validated.bank, lock.get("schedule", {}), when)
+    context = RenderContext(validated.bank, schedule, lock, when, options, memo)
+    context = replace(context, fragments=compute_fragments(context, TARGETS))
+    warnings = list(validated.warnings)
+    for target in TARGETS.values():
+        rendered = target.render(context)
+        for made in rendered.files:  # a renderer finds some problems only as it makes files
+            if isinstance(made, LaterFile):
+                made.data.result()  # its thread may still fail: wait, as the build does
+        warnings.extend(rendered.warnings)
+    warnings.extend(_losses(context))
+    stop_on_problems(warnings, strict=False)
+    return validated.bank, tuple(warnings)
 
 
 def build_time(now: datetime | None) -> datetime:

@@ -1,7 +1,7 @@
 """The command line: parse arguments, call the library, turn problems into exit codes.
 
 Exit 0: done. Exit 1: content problems (printed as ``file:line:col: path: message``, never a
-traceback). Exit 2: usage errors (unknown flags, missing files).
+traceback). Exit 2: usage errors (unknown flags, missing files, a refused ``--out``).
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    """Check the source only; print problems; write nothing."""
-    bank, warnings = check(args.source)
+    """Find everything ``build`` would refuse (the build's own stages); write nothing."""
+    bank, warnings = check(args.source, args.templates)
     _print_warnings(warnings)
     print(f"{args.source}: {len(bank.questions)} questions, no errors")
     return 0
@@ -153,7 +153,14 @@ def parser() -> argparse.ArgumentParser:
         help="deck and digest: only questions published by this day",
     )
     p.add_argument("--week", metavar="YYYY-Www", help="digest: only this ISO week")
-    source_flag(p := add("validate", cmd_validate, "check the source; write nothing"))
+    p = add("validate", cmd_validate, "find everything build would refuse; write nothing")
+    source_flag(p)
+    p.add_argument(
+        "--templates",
+        type=Path,
+        help="the templates folder the build uses (default: templates, or the pipeline's "
+        "own when there is none)",
+    )
     source_flag(p := add("stats", cmd_stats, "questions per grade and tag"))
     p = add("new", cmd_new, "append a scaffolded question with a fresh id")
     source_flag(p)
@@ -184,17 +191,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.func(args))
+    # Usage first: a refused --out is both a usage error and a PipelineError (for the
+    # library's callers), and it is the user's request that is wrong, not the content.
+    except (UsageError, OSError) as exc:  # a missing file, a full disk: no traceback
+        message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        where = f"{exc.filename}: " if isinstance(exc, OSError) and exc.filename else ""
+        print(f"pipeline: error: {where}{message}", file=sys.stderr)
+        return 2
     except PipelineError as exc:
         for problem in exc.problems:
             print(str(problem), file=sys.stderr)
         n = len(exc.problems)
         print(f"{n} problem{'s' if n != 1 else ''}; nothing was written", file=sys.stderr)
         return 1
-    except (UsageError, OSError) as exc:  # a missing file, a full disk: no traceback
-        message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        where = f"{exc.filename}: " if isinstance(exc, OSError) and exc.filename else ""
-        print(f"pipeline: error: {where}{message}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
 

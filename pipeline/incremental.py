@@ -51,11 +51,14 @@ from pipeline.spec import INVALID, Checker
 from pipeline.validate import (
     QUESTION,
     SOURCE,
+    ImageRefused,
     Validated,
     _normalise,
     _question,
     _settings,
     image_path,
+    read_image_file,
+    refused_by_place,
     same_text,
     validate,
 )
@@ -166,7 +169,11 @@ def _from_blocks(source: Path, display: str, text: str, memo: Memo) -> Validated
     for index, (line, block) in enumerate(blocks.items):
         key = f"{NAMESPACE}\x00{hashlib.sha256((context + block).encode()).hexdigest()}"
         entry = memo.lookup(key) if memo.contains(key) else None
-        cached = None if entry is None else _question_from(entry, content, display, index, line, tz)
+        cached = (
+            None
+            if entry is None
+            else _question_from(entry, source, content, display, index, line, tz)
+        )
         if cached is not None:
             question, normalised, own = cached
         else:
@@ -313,20 +320,30 @@ def _identity(path: Path) -> tuple[int, int, int, int] | None:
 
 
 def _file_sha256(path: Path) -> str | None:
+    """The digest of an image's bytes, read the one bounded way; None when it is no longer
+    an image validation would accept (swapped for a FIFO, a huge file): not cached then."""
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
+        return hashlib.sha256(read_image_file(path)).hexdigest()
+    except (OSError, ImageRefused):
         return None
 
 
 def _images_from(
-    plain: tuple[tuple[Any, ...], ...], content: Path, display: str, lines: int
+    plain: tuple[tuple[Any, ...], ...], source: Path, content: Path, display: str, lines: int
 ) -> tuple[Image, ...] | None:
-    """A cached item's images, or None when a file changed or its path resolves elsewhere."""
+    """A cached item's images, or None when a file changed, its path resolves elsewhere or
+    validation's rules for an image's place refuse it: the item is then validated again, and
+    :func:`pipeline.validate._image` gives the verdict (one gate). An unchanged identity
+    means unchanged bytes, which passed :func:`read_image_file` when they were cached."""
     images = []
     for src, path, line, col, digest, identity in plain:
-        target = image_path(content, src)
+        try:
+            target = image_path(content, src)
+        except ImageRefused:
+            return None
         if str(target) != path or _identity(target) != tuple(identity):
+            return None
+        if not target.is_relative_to(content) or refused_by_place(source, content, src, target):
             return None
         images.append(Image(src, target, Pos(display, line + lines, col), digest))
     return tuple(images)
@@ -354,13 +371,19 @@ def _lc(p: Pos) -> tuple[int, int]:
 
 
 def _question_from(
-    entry: tuple[Any, ...], content: Path, display: str, index: int, lines: int, tz: ZoneInfo
+    entry: tuple[Any, ...],
+    source: Path,
+    content: Path,
+    display: str,
+    index: int,
+    lines: int,
+    tz: ZoneInfo,
 ) -> tuple[Question, str, tuple[Problem, ...]] | None:
     """A cached question at item ``index``, its block starting ``lines`` lines down; None
     when one of its images changed (``content``: the resolved folder images are found in)."""
     (qid, question, answer, grades, tags, header, at, quiz, pos, positions) = entry[:10]
     normalised, fp, own, plain_images = entry[10:]
-    images = _images_from(plain_images, content, display, lines) if plain_images else ()
+    images = _images_from(plain_images, source, content, display, lines) if plain_images else ()
     if images is None:
         return None
     q = Question(

@@ -21,12 +21,13 @@ import smtplib
 import socket
 import ssl
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from email import policy
 from email._encoded_words import encode as _encoded_word  # type: ignore[import-not-found]
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesParser
-from email.utils import format_datetime, getaddresses, parseaddr
+from email.utils import format_datetime, getaddresses, unquote
 from functools import lru_cache
 from pathlib import Path
 
@@ -98,8 +99,8 @@ def write_message(letter: Letter, prepared: Prepared) -> bytes:
     boundary = f"=_{prepared.digest}".encode()
     head = [
         prepared.subject,
-        _folded("From", letter.sender),
-        _folded("Date", format_datetime(letter.date)),
+        _folded("From", str(sender_address(letter.sender))),
+        _folded("Date", date_value(letter.date)),
         _message_id_header(letter, prepared.digest),
         _folded("MIME-Version", "1.0"),
     ]
@@ -189,8 +190,8 @@ def build_message_with_email(letter: Letter) -> bytes:
     # so only serialisation uses the long-line POLICY.
     msg = EmailMessage(policy=policy.SMTP)
     msg["Subject"] = letter.subject
-    msg["From"] = letter.sender
-    msg["Date"] = format_datetime(letter.date)
+    msg["From"] = str(sender_address(letter.sender))
+    msg["Date"] = date_value(letter.date)
     msg["Message-ID"] = message_id(letter)
     msg["MIME-Version"] = "1.0"
     msg["Content-Language"] = letter.language
@@ -272,9 +273,70 @@ def message_id(letter: Letter) -> str:
     return f"<{letter.ident}.{content_hash(letter)}@{_domain(letter.sender)}>"
 
 
-@lru_cache(maxsize=64)
 def _domain(sender: str) -> str:
-    return parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    """The sender's domain as written in headers (IDNA): the Message-ID's right-hand side."""
+    return sender_address(sender).domain
+
+
+#: RFC 5322 ``dot-atom``: the part before "@" as the digest writes it (ASCII, never quoted:
+#: ``pipeline send`` and SMTP servers read the address back from the header as it is).
+_DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+#: One label of a host name in ASCII: letters, digits and inner hyphens, at most 63.
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+#: Characters no header may carry: controls (tab included) and Unicode line breaks.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+@lru_cache(maxsize=64)
+def sender_address(sender: str) -> Address:
+    """``newsletter.from`` (``Name <user@domain>`` or ``user@domain``) as an address.
+
+    The name may be any text on one line, a comma or Cyrillic included: the email package
+    writes it quoted or as an RFC 2047 encoded word, so it never reads as two addresses. A
+    name already in double quotes is taken without them. The domain may be Cyrillic: it is
+    written IDNA-encoded (``пример.рф`` -> ``xn--e1afmkfd.xn--p1ai``), which every mail
+    server reads. The part before "@" must be ASCII: other characters there need SMTPUTF8,
+    which a digest sent through newsletter services cannot count on. Raises ValueError
+    saying what is wrong (validation reports it at ``newsletter.from``).
+    """
+    text = sender.strip()
+    name, bracket, rest = text.rpartition("<")
+    if bracket:
+        if not rest.endswith(">"):
+            raise ValueError("the address must end with '>'")
+        address, name = rest[:-1], name.strip()
+        if len(name) >= 2 and name[0] == name[-1] == '"':
+            name = unquote(name)
+    else:
+        address = text
+    if _CONTROL.search(name):
+        raise ValueError("the name may not hold control characters or line breaks")
+    user, at, domain = address.rpartition("@")
+    if not at or not user or not domain:
+        raise ValueError("expected an address like a@example.org")
+    if not _DOT_ATOM.fullmatch(user):
+        raise ValueError(
+            f"the part before '@' may hold only ASCII letters, digits, dots and "
+            f"!#$%&'*+-/=?^_`{{|}}~; got {user!r}"
+        )
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        ascii_domain = ""
+    labels = ascii_domain.split(".")
+    if len(ascii_domain) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        raise ValueError(f"{domain!r} is not a domain name like example.org or пример.рф")
+    return Address(display_name=name, username=user, domain=ascii_domain)
+
+
+def date_value(when: datetime) -> str:
+    """The ``Date`` header's value. RFC 5322 writes the zone as whole minutes (``+0300``);
+    an offset with seconds (local mean times, such as Liberia's -0:44:30 until 1972) is
+    written in UTC instead, the same instant (the email package would write no date)."""
+    offset = when.utcoffset()
+    if offset is not None and offset.total_seconds() % 60:
+        when = when.astimezone(UTC)
+    return format_datetime(when)
 
 
 def encoded_size(data: bytes) -> int:
@@ -342,9 +404,21 @@ def read_eml(path: Path) -> tuple[bytes, EmailMessage]:
         raise SendError("usage", f"{path}: {exc.strerror or exc}") from None
     message = BytesParser(policy=policy.default).parsebytes(raw)
     assert isinstance(message, EmailMessage)
-    if not message.get("From") or not parseaddr(str(message["From"]))[1]:
+    if not from_address(message):
         raise SendError("usage", f"{path}: not an email message (no From: header)")
     return raw, message
+
+
+def from_address(message: EmailMessage) -> str:
+    """The address of the message's one sender, or "" when its From: names none or several.
+
+    Read by the email package's header parser, which takes a quoted or encoded name whole:
+    ``parseaddr`` of the decoded header would cut ``Иванов, Пётр <a@b.c>`` at the comma.
+    """
+    header = message.get("From")
+    addresses: tuple[Address, ...] = getattr(header, "addresses", ())
+    spec = addresses[0].addr_spec if len(addresses) == 1 else ""
+    return spec if spec != "<>" else ""
 
 
 def send_eml(
@@ -369,7 +443,7 @@ def send_eml(
             )
     if (user is None) != (password is None):
         raise SendError("usage", "set both SMTP_USER and SMTP_PASSWORD, or neither")
-    sender = parseaddr(str(message["From"]))[1]
+    sender = from_address(message)
     if not message.get("To"):
         raw = f"To: {', '.join(recipients)}\r\n".encode("ascii") + raw
     outcome = Outcome(str(message.get("Subject", "")), sender, tuple(recipients), len(raw))

@@ -9,7 +9,9 @@ Rules, in the order they apply:
    weekly slots and nobody pinned it. A remembered slot that is in the future but no longer a
    valid slot (the weekly slots or the start date changed) is planned again.
 3. Everything else fills the free weekly slots in source order, from ``schedule.start`` (default:
-   the build day) but never before the build time, skipping taken slots.
+   the build day) but never before the build time, skipping taken slots, up to the last day
+   the outputs can express (:data:`~pipeline.spec.LATEST_DAY`): questions left without a slot
+   are an error located at the first of them.
 
 So appending questions never moves existing ones, and a slot in the past never changes.
 """
@@ -23,6 +25,7 @@ from typing import Any
 
 from pipeline.errors import PipelineError, Problem
 from pipeline.model import Bank, Question, ScheduleSettings
+from pipeline.spec import EARLIEST_DAY, LATEST_DAY
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,20 +107,35 @@ def plan_schedule(bank: Bank, remembered: Mapping[str, Any], now: datetime) -> S
         elif at not in taken and _is_slot(settings, start, at):
             assigned[q.id] = at
             taken[at] = q
-    if problems:
-        raise PipelineError(problems)
 
     free = _slots(settings, start, now)
-    for q in bank.questions:
-        if q.id in assigned:
-            continue
-        at = next(free)
-        while at in taken:
-            at = next(free)
-        assigned[q.id] = at
-        taken[at] = q
+    # A pin left out above is reported already; it needs no free slot.
+    unplanned = [q for q in bank.questions if q.id not in assigned and q.publish_at is None]
+    for n, q in enumerate(unplanned):
+        slot = next(free, None)
+        while slot is not None and slot in taken:
+            slot = next(free, None)
+        if slot is None:
+            problems.append(_no_slot_left(q, len(unplanned) - n - 1))
+            break
+        assigned[q.id] = slot
+        taken[slot] = q
+    if problems:
+        raise PipelineError(problems)
     items = sorted(((q, assigned[q.id]) for q in bank.questions), key=lambda x: (x[1], x[0].index))
     return Schedule(tuple(items))
+
+
+def _no_slot_left(q: Question, after: int) -> Problem:
+    """The error for the first question that finds no free slot (and ``after`` more)."""
+    more = f" and {after} more after it" if after else ""
+    return Problem(
+        q.pos,
+        f"questions[{q.index}]",
+        f"no weekly slot is free up to {LATEST_DAY}, the last day the calendar and Telegram "
+        f"can express, for this question{more}; pin it with publish_at, add slots or set an "
+        "earlier schedule.start",
+    )
 
 
 def _remembered(remembered: Mapping[str, Any], qid: str, tz: Any) -> datetime | None:
@@ -128,6 +146,8 @@ def _remembered(remembered: Mapping[str, Any], qid: str, tz: Any) -> datetime | 
         at = datetime.fromisoformat(value)
     except ValueError:
         return None  # a hand-edited lock: plan the question again rather than fail
+    if not EARLIEST_DAY <= at.date() <= LATEST_DAY:
+        return None  # as above; its time zone arithmetic could overflow, too
     return at.astimezone(tz) if at.tzinfo is not None else at.replace(tzinfo=tz)
 
 
@@ -140,11 +160,12 @@ def _is_slot(settings: ScheduleSettings, start: date, at: datetime) -> bool:
 
 
 def _slots(settings: ScheduleSettings, start: date, now: datetime) -> Iterator[datetime]:
-    """Weekly slots from ``start`` on, in time order, skipping those not after ``now``."""
+    """Weekly slots from ``start`` on, in time order, skipping those not after ``now``, up to
+    :data:`~pipeline.spec.LATEST_DAY` (beyond it no output can say when a post is due)."""
     tz = settings.tz
     by_time = sorted(settings.slots, key=lambda s: s.at)
     day = max(start, now.date())
-    while True:
+    while day <= LATEST_DAY:
         for slot in by_time:
             if slot.weekday == day.weekday():
                 at = datetime.combine(day, slot.at, tzinfo=tz)

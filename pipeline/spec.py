@@ -362,9 +362,25 @@ class Record(Spec):
         return self._with_doc(out)
 
 
+class OutOfRange(ValueError):
+    """A well-formed value the outputs cannot express; its text is the whole message."""
+
+
+#: The days a post may be published on: what every output can express. The calendar
+#: (``schedule.ics``) describes each time zone from 1970-01-01 to 2038-01-01 (icalendar's
+#: ``Timezone.DEFAULT_FIRST_DATE`` / ``DEFAULT_LAST_DATE``): a clock change outside them is
+#: missing, and an event there would show an hour off. Telegram's dates are 32-bit seconds
+#: since 1970 (until 2038-01-19); the digest's week names and ``Date`` header hold too.
+EARLIEST_DAY: Final = date(1970, 1, 1)
+LATEST_DAY: Final = date(2037, 12, 31)
+#: How a message names that range.
+DAY_RANGE: Final = f"the calendar and Telegram can express ({EARLIEST_DAY} … {LATEST_DAY})"
+
+
 @dataclass
 class Parsed(Text):
-    """Text that a parser turns into a value; ``parse`` raises ValueError with the reason."""
+    """Text that a parser turns into a value; ``parse`` raises ValueError with the reason
+    (:class:`OutOfRange` with the whole message)."""
 
     parse: Callable[[str], Any] = str
 
@@ -374,6 +390,8 @@ class Parsed(Text):
             return INVALID
         try:
             return self.parse(text)
+        except OutOfRange as exc:
+            return check.error(node, path, str(exc))
         except ValueError as exc:
             return check.error(node, path, f"expected {self.expect}; got {text!r} ({exc})")
 
@@ -398,12 +416,37 @@ def parse_timezone(text: str) -> str:
 
 
 def parse_datetime(text: str) -> datetime:
-    """ISO 8601 date and time; without an offset it is read in the schedule's time zone."""
+    """ISO 8601 date and time; without an offset it is read in the schedule's time zone.
+
+    Its day (as written) must lie in :data:`EARLIEST_DAY` … :data:`LATEST_DAY`.
+    """
     value = datetime.fromisoformat(text.strip())
     if len(text.strip()) <= 10:
         raise ValueError("a time of day is needed, e.g. 2026-12-01 10:00")
+    # Checked on the day as written, before any time zone arithmetic: near year 1 or 9999
+    # that arithmetic itself overflows.
+    if not EARLIEST_DAY <= value.date() <= LATEST_DAY:
+        raise OutOfRange(f"{text.strip()} is outside the dates {DAY_RANGE}")
     return value
 
 
 def parse_date(text: str) -> date:
     return date.fromisoformat(text.strip())
+
+
+def parse_start(text: str) -> date:
+    """``schedule.start``: a date no later than :data:`LATEST_DAY` (an earlier one is fine:
+    slots are never planned before the build day)."""
+    value = parse_date(text)
+    if value > LATEST_DAY:
+        raise OutOfRange(f"{text.strip()} is outside the dates {DAY_RANGE}")
+    return value
+
+
+def parse_sender(text: str) -> str:
+    """``newsletter.from``, checked by the function the digest writes it with
+    (:func:`pipeline.mail.sender_address`)."""
+    from pipeline.mail import sender_address  # smtplib and ssl load only for a from: key
+
+    sender_address(text)
+    return text

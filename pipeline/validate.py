@@ -8,9 +8,13 @@ exist inside the content folder, quiz answers in range. Errors are raised togeth
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import os
 import re
+import stat
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +28,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from pipeline import markup
 from pipeline.errors import PipelineError, Pos, Problem, Severity
+from pipeline.lockfile import lock_path
 from pipeline.model import (
     GRADES,
     Bank,
@@ -47,9 +52,10 @@ from pipeline.spec import (
     Parsed,
     Record,
     Text,
-    parse_date,
     parse_datetime,
+    parse_sender,
     parse_slot,
+    parse_start,
     parse_timezone,
 )
 
@@ -179,7 +185,7 @@ SOURCE = Record(
                             "First day slots may be used (YYYY-MM-DD).",
                             expect="a date like '2026-12-01'",
                             pattern=DATE,
-                            parse=parse_date,
+                            parse=parse_start,
                         )
                     ),
                     "slots": FieldSpec(
@@ -203,11 +209,12 @@ SOURCE = Record(
                 fields={
                     "title": FieldSpec(Text("Newsletter title.", max_lines=0)),
                     "from": FieldSpec(
-                        Text(
+                        Parsed(
                             "Sender, e.g. 'Name <digest@example.org>'.",
                             pattern=r"[^<>@\s][^<>]*<[^<>@\s]+@[^<>@\s]+>|[^<>@\s]+@[^<>@\s]+",
                             expect="an address like 'Name <a@example.org>'",
                             max_lines=0,
+                            parse=parse_sender,
                         )
                     ),
                     "subject": FieldSpec(
@@ -433,52 +440,195 @@ def _question(
     return question
 
 
+#: The largest image file published: Telegram's limit for a photo, far above what a picture in
+#: an answer needs. Checked with stat before a byte is read (a sparse file may claim gigabytes).
+MAX_IMAGE_BYTES = 10_000_000
+#: The extensions an image may have and the format its bytes must then be: what Telegram
+#: sends as a photo and Anki shows offline (the formats remote images are sniffed for).
+IMAGE_FORMATS: Mapping[str, str] = MappingProxyType(
+    {
+        ".png": "PNG",
+        ".jpg": "JPEG",
+        ".jpeg": "JPEG",
+        ".gif": "GIF",
+        ".webp": "WebP",
+        ".avif": "AVIF",
+    }
+)
+_EXTENSIONS = ", ".join(list(IMAGE_FORMATS)[:-1]) + f" or {list(IMAGE_FORMATS)[-1]}"
+#: :func:`pipeline.remote_images.sniff`'s media types, as the formats above name them.
+_FORMAT_OF_MEDIA_TYPE = MappingProxyType(
+    {
+        "image/png": "PNG",
+        "image/jpeg": "JPEG",
+        "image/gif": "GIF",
+        "image/webp": "WebP",
+        "image/avif": "AVIF",
+    }
+)
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+)
+
+
+class ImageRefused(Exception):
+    """A file that is never published as an image; ``str()`` says why, after its name."""
+
+
 def image_path(content_dir: Path, src: str) -> Path:
-    """Where a local image's ``src`` points: resolved, from the (resolved) content folder."""
-    return (content_dir / unquote(urlsplit(src).path)).resolve()
+    """Where a local image's ``src`` points: resolved, from the (resolved) content folder.
+
+    Raises :class:`ImageRefused` for a path no file can have (a NUL) or a symlink loop:
+    ``resolve`` raises a ValueError or RuntimeError for those, which must not become a
+    traceback.
+    """
+    try:
+        return (content_dir / unquote(urlsplit(src).path)).resolve()
+    except ValueError:
+        raise ImageRefused("a file name cannot hold a NUL character") from None
+    except RuntimeError:
+        raise ImageRefused("a symlink loop") from None
+    except OSError as exc:
+        raise ImageRefused(f"cannot be resolved ({exc.strerror or exc})") from None
+
+
+def refused_by_place(source: Path, content_dir: Path, src: str, target: Path) -> str | None:
+    """Why the image ``src`` (resolved: ``target``, inside ``content_dir``) is never published
+    whatever its bytes, or None. Hidden files and folders are where secrets live (``.git``,
+    ``.env``, ``.ssh``): they are refused as written and as resolved, so neither a symlink
+    into ``.git`` nor a hidden path onto a picture is published. The source and its lock
+    file are refused by name, before their extension would say less."""
+    written = unquote(urlsplit(src).path).split("/")
+    resolved = target.relative_to(content_dir).parts
+    if any(p.startswith(".") and p not in (".", "..") for p in (*written, *resolved)):
+        return "hidden files and folders are never published"
+    if target == source.resolve():
+        return "the source file itself is never published"
+    if target == lock_path(source).resolve():
+        return "the lock file is never published"
+    return None
+
+
+def read_image_file(path: Path) -> bytes:
+    """The bytes of an image file: a regular file with an image extension, at most
+    :data:`MAX_IMAGE_BYTES`, whose first bytes are the format its extension names.
+
+    Raises :class:`ImageRefused` (why, a phrase) or OSError (a missing or unreadable file).
+    The one way any image of the source is read, by validation and by the renderers alike:
+    a file swapped after validation (for a FIFO, a huge file, another format) is caught here
+    too. Never blocks on a FIFO (opened non-blocking, and only after stat said regular).
+    """
+    info = path.stat()
+    _check_regular(info)
+    suffix = path.suffix.lower()
+    if suffix == ".svg":
+        raise ImageRefused("SVG is never published: it can carry scripts; export it as PNG")
+    expected = IMAGE_FORMATS.get(suffix)
+    if expected is None:
+        raise ImageRefused(f"expected a {_EXTENSIONS} file")
+    _check_size(info.st_size)
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    with os.fdopen(fd, "rb") as handle:
+        # Checked again on what was opened: the path may have changed since stat.
+        info = os.fstat(handle.fileno())
+        _check_regular(info)
+        _check_size(info.st_size)
+        data = handle.read(MAX_IMAGE_BYTES + 1)
+    if len(data) > MAX_IMAGE_BYTES:
+        raise ImageRefused(f"grew past {MAX_IMAGE_BYTES:,} bytes while it was read")
+    # Imported here: pipeline.remote_images imports this module (Validated) at its top.
+    from pipeline.remote_images import sniff
+
+    kind = sniff(data[:64])
+    if kind is None or _FORMAT_OF_MEDIA_TYPE[kind[0]] != expected:
+        found = _what_bytes_are(data, None if kind is None else _FORMAT_OF_MEDIA_TYPE[kind[0]])
+        raise ImageRefused(f"not a {expected} image ({found})")
+    return data
+
+
+def _check_regular(info: os.stat_result) -> None:
+    for is_kind, kind in _FILE_KINDS:
+        if is_kind(info.st_mode):
+            raise ImageRefused(f"not a regular file ({kind})")
+    if not stat.S_ISREG(info.st_mode):
+        raise ImageRefused("not a regular file")
+
+
+def _check_size(size: int) -> None:
+    if size > MAX_IMAGE_BYTES:
+        raise ImageRefused(f"{size:,} bytes; at most {MAX_IMAGE_BYTES:,}")
+
+
+def _what_bytes_are(data: bytes, other_format: str | None) -> str:
+    """What a file's bytes look like, for the message that refuses them."""
+    if other_format is not None:
+        article = "an" if other_format == "AVIF" else "a"
+        ext = next(e for e, f in IMAGE_FORMATS.items() if f == other_format)
+        return f"the file's bytes are {article} {other_format} image; name it {ext}"
+    if not data:
+        return "the file is empty"
+    head = data[:1024]
+    if b"<svg" in head.lower():
+        return "the file's bytes are SVG"
+    try:
+        # Incremental: a character cut at the 1024th byte is not a reason to say "binary".
+        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and all(c.isprintable() or c in "\t\n\r" for c in text):
+        return "the file's bytes are text"
+    return f"the file starts with the bytes {data[:8].hex(' ')}"
 
 
 def _image(
     doc: Document, check: Checker, item: Node, path: str, field_name: str, src: str
 ) -> tuple[bool, Image | None]:
-    """Resolve a local image: (True, Image); (True, None) for a URL; (False, None) reported."""
+    """Resolve a local image: (True, Image); (True, None) for a URL; (False, None) reported.
+
+    Everything a build publishes passes here (Markdown and raw ``<img>`` alike, and a cached
+    item whose image changed is validated again), so this is the one gate: inside the
+    content folder, not hidden, not the source or its lock, and :func:`read_image_file`.
+    """
     parts = urlsplit(src)
     if parts.scheme in ("http", "https"):
         return True, None
     node = _value_node(item, field_name)
     where = _pos_in_value(doc, node, src)
     content_dir = doc.path.parent.resolve()
+
+    def refuse(message: str) -> tuple[bool, Image | None]:
+        check.problems.append(Problem(where, f"{path}.{field_name}", message))
+        return False, None
+
     if parts.scheme or parts.netloc or not parts.path:
-        check.problems.append(
-            Problem(
-                where,
-                f"{path}.{field_name}",
-                f"image '{src}': expected a file path relative to "
-                f"{doc.path.parent.name or '.'}/ or an http(s) URL",
-            )
+        return refuse(
+            f"image '{src}': expected a file path relative to "
+            f"{doc.path.parent.name or '.'}/ or an http(s) URL"
         )
-        return False, None
-    target = image_path(content_dir, src)
+    try:
+        target = image_path(content_dir, src)
+    except ImageRefused as exc:
+        return refuse(f"image '{src}': {exc}")
     if not target.is_relative_to(content_dir):
-        check.problems.append(
-            Problem(
-                where,
-                f"{path}.{field_name}",
-                f"image '{src}' lies outside the content folder {doc.path.parent}/",
-            )
-        )
-        return False, None
-    if not target.is_file():
-        check.problems.append(
-            Problem(
-                where,
-                f"{path}.{field_name}",
-                f"image '{src}' not found (looked for "
-                f"{Path(doc.display).parent / unquote(parts.path)})",
-            )
-        )
-        return False, None
-    return True, Image(src, target, where, hashlib.sha256(target.read_bytes()).hexdigest())
+        return refuse(f"image '{src}' lies outside the content folder {doc.path.parent}/")
+    why = refused_by_place(doc.path, content_dir, src, target)
+    if why is not None:
+        return refuse(f"image '{src}': {why}")
+    try:
+        data = read_image_file(target)
+    except (FileNotFoundError, NotADirectoryError):
+        looked_for = Path(doc.display).parent / unquote(parts.path)
+        return refuse(f"image '{src}' not found (looked for {looked_for})")
+    except ImageRefused as exc:
+        return refuse(f"image '{src}': {exc}")
+    except OSError as exc:  # unreadable (permissions, an I/O error): still one located line
+        return refuse(f"image '{src}': cannot be read ({exc.strerror or exc})")
+    return True, Image(src, target, where, hashlib.sha256(data).hexdigest())
 
 
 def _value_node(mapping: Node, key: str) -> Node:

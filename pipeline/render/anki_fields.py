@@ -36,7 +36,9 @@ from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
 from pipeline import markup
+from pipeline.errors import fail
 from pipeline.model import Image, Question
+from pipeline.validate import ImageRefused, read_image_file
 
 #: Pygments styles for code on a light card and in night mode.
 LIGHT_STYLE = "default"
@@ -96,10 +98,15 @@ def _lexer(lang: str) -> Lexer | None:
 def read_image(path: Path) -> bytes:
     """The one place the deck reads an input file: an image the source references.
 
-    Images are inputs like the YAML itself (validation already checked they exist), not
-    outputs, so reading them here keeps the renderer's contract: it writes nothing.
+    Images are inputs like the YAML itself (validation already checked them), not
+    outputs, so reading them here keeps the renderer's contract: it writes nothing. They are
+    read the way validation reads them (bounded, checked again): a file swapped since then
+    for a FIFO, a huge file or something else must not be packed either.
     """
-    return path.read_bytes()
+    try:
+        return read_image_file(path)
+    except ImageRefused as exc:
+        raise fail(None, "", f"image {path}: {exc} (it changed during the build)") from None
 
 
 def media_name(slug: str, image: Image) -> str:
