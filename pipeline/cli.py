@@ -17,6 +17,8 @@ from pathlib import Path
 
 from pipeline.build import BuildOptions, build, check
 from pipeline.errors import PipelineError, Problem, UsageError
+from pipeline.source import load_source
+from pipeline.validate import validate
 
 DEFAULT_SOURCE = Path("content/questions.yaml")
 DEFAULT_OUT = Path("dist")
@@ -62,8 +64,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    """Questions per grade and per tag."""
-    bank, _ = check(args.source)
+    """Questions per grade and per tag (the source validated; nothing rendered)."""
+    bank = validate(load_source(args.source)).bank
     grades = Counter(g for q in bank.questions for g in q.grades)
     tags = Counter(t for q in bank.questions for t in q.tags)
     print(f"questions: {len(bank.questions)}")
