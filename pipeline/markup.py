@@ -472,6 +472,14 @@ class _StashToElements(Treeprocessor):
         return pre
 
 
+def _check_depth(fragment: str) -> None:
+    depth = sanitize.nesting_depth(fragment)
+    if depth > sanitize.MAX_DEPTH:
+        raise MarkupLimitError(
+            f"raw HTML nested {depth:,} levels deep; at most {sanitize.MAX_DEPTH}: flatten it"
+        )
+
+
 def _raw_to_elements(parent: Element, inner: Callable[[str], str]) -> None:
     """Replace each ``raw`` child of ``parent`` by the elements of its sanitised HTML
     (``inner`` puts back what was stashed inside it: fences, nested HTML)."""
@@ -482,11 +490,7 @@ def _raw_to_elements(parent: Element, inner: Callable[[str], str]) -> None:
             parent.append(child)
             continue
         fragment = inner(child.get("html", ""))
-        depth = sanitize.nesting_depth(fragment)
-        if depth > sanitize.MAX_DEPTH:
-            raise MarkupLimitError(
-                f"raw HTML nested {depth:,} levels deep; at most {sanitize.MAX_DEPTH}: flatten it"
-            )
+        _check_depth(fragment)
         built = _HtmlBuilder()
         built.feed(sanitize.clean_html(fragment))
         built.close()
@@ -781,6 +785,8 @@ def parse_markdown(text: str) -> Element:
     """Parse Markdown into the tree described in the module docstring (root is ``<div>``)."""
     check_limits(text)
     text = sanitize.clean_controls(text)
+    if _CONTAINER_OPEN.search(text):  # md_in_html makes elements of them: bound the depth
+        _check_depth(text)
     if is_plain_text(text):  # the tree the parser makes for it, without the parser's cost
         root = Element("div")
         SubElement(root, "p").text = text
