@@ -6,7 +6,10 @@ files hard-linked from the previous build) and swapped in with one atomic
 start. A failed or killed build therefore leaves the previous ``dist/`` whole. (Files are not
 fsynced: a killed process loses nothing the kernel has; a power cut is not covered.) Paths are
 checked before anything is written: no duplicates, nothing absolute or outside ``dist/``.
-``manifest.json`` lists every other file in ``dist/`` with its kind, question ids and sha256.
+``manifest.json`` lists every other file in ``dist/`` with its kind, question ids and sha256,
+under a marker naming this pipeline: a folder is replaced only when that manifest proves the
+build wrote everything in it (:func:`guard_out_dir`). A symbolic link to the output folder is
+followed: the lock, the staging folder and the swap act on the real folder, the link stays.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -29,9 +33,18 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from pipeline import _writer
-from pipeline.errors import PipelineError, Problem
+from pipeline.errors import PipelineError, Problem, UsageError
 
 MANIFEST = "manifest.json"
+#: The marker only this build writes at the top of its manifest: a folder holding a
+#: ``manifest.json`` without it (a web app's) is not an earlier build and is never replaced.
+GENERATOR = "ds-interview-pipeline"
+MANIFEST_FORMAT = 1
+#: Files a fresh checkout's dist/ holds beside (or instead of) a build: the committed README
+#: and the usual placeholder. The build's own README replaces the first.
+FOLDER_KEEPERS = frozenset({"README.md", ".gitkeep"})
+#: How many of the files the build did not write a refusal names (the count says the rest).
+SHOWN_FOREIGN = 3
 #: Written into every build so the folder explains itself (it is the committed dist/README.md).
 DIST_README = (
     "Build output. `make build` fills this folder; nothing here is committed except this file.\n"
@@ -123,33 +136,151 @@ def _path_problem(path: str) -> str | None:
 
 def previous_manifest(out_dir: Path) -> dict[str, str]:
     """path -> sha256 of the build now in ``out_dir`` (empty when there is none)."""
+    found = _read_manifest(out_dir)
+    return dict(found[1]) if found is not None else {}
+
+
+class OutputFolderRefused(PipelineError, UsageError):
+    """``--out`` names a folder the build must not replace: a usage error (exit 2), and still
+    a :class:`PipelineError` for callers of the library that catch those."""
+
+    def __reduce__(self) -> tuple[type[PipelineError], tuple[list[Problem]]]:
+        return (OutputFolderRefused, (self.problems,))
+
+
+def real_path(path: Path) -> Path:
+    """``path`` with every symbolic link resolved: the folder the kernel would write to."""
     try:
-        data = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
-        return {e["path"]: e["sha256"] for e in data["outputs"]}
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}
+        return path.resolve()
+    except RuntimeError:  # Python < 3.13 reports a loop of links this way
+        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(path)) from None
 
 
 def guard_out_dir(out_dir: Path, source: Path | None = None) -> None:
-    """Refuse to replace a folder that is not a previous build output (or holds the source)."""
-    out = out_dir.resolve()
-    problems = []
-    if source is not None and source.resolve().is_relative_to(out):
-        problems.append(f"the output folder {out_dir}/ contains the source {source}")
-    elif out == Path.cwd().resolve() or out == Path(out.anchor) or out == Path.home().resolve():
-        problems.append(f"refusing to use {out_dir}/ as the output folder")
-    elif out_dir.is_dir() and not (out_dir / MANIFEST).exists():
-        extra = [p.name for p in out_dir.iterdir() if p.name not in ("README.md", ".gitkeep")]
-        if extra:
-            problems.append(
-                f"{out_dir}/ is not a build output (no {MANIFEST}) and holds {len(extra)} "
-                f"other file(s), e.g. {sorted(extra)[0]!r}; the build replaces the whole "
-                "folder, so choose an empty or new --out"
+    """Refuse to replace a folder that is not a previous build output (or holds the source).
+
+    The build replaces the whole folder, so a folder is accepted only when empty or missing,
+    holding only the committed README (a fresh checkout), or when its ``manifest.json``
+    carries this pipeline's marker and lists every file in it; a manifest from before the
+    marker counts when every file in the folder has the listed sha256.
+    """
+    out = real_path(out_dir)
+    shown = f"{str(out_dir).rstrip('/')}/"
+    cwd, home = real_path(Path.cwd()), real_path(Path.home())
+    message = ""
+    if out == Path(out.anchor):
+        message = f"refusing to use {shown} as the output folder: it is the file system root"
+    elif out.exists() and not out.is_dir():
+        message = f"{out_dir} is a file, not a folder"
+    elif source is not None and real_path(source).is_relative_to(out):
+        message = f"the output folder {shown} contains the source {source}"
+    elif cwd.is_relative_to(out) or home.is_relative_to(out):
+        what = "current folder" if cwd.is_relative_to(out) else "home folder"
+        it = "is" if out in (cwd, home) else "holds"
+        message = f"refusing to use {shown} as the output folder: it {it} the {what}"
+    elif out.is_dir():
+        why, foreign = _foreign_files(out)
+        if foreign:
+            n = len(foreign)
+            names = ", ".join(map(repr, foreign[:SHOWN_FOREIGN]))
+            if n > SHOWN_FOREIGN:
+                names += f" and {n - SHOWN_FOREIGN} more"
+            files = f"{n} file{'s' if n != 1 else ''} the build did not write ({names})"
+            where = f"is not a build output ({why}) and holds {files}"
+            if not why:
+                where = f"holds {files}, beside an earlier build"
+            message = (
+                f"{shown} {where}; the build replaces the whole folder, so move "
+                f"{'it' if n == 1 else 'them'} away or choose an empty or new --out"
             )
-    elif out_dir.exists() and not out_dir.is_dir():
-        problems.append(f"{out_dir} is a file, not a folder")
-    if problems:
-        raise PipelineError([Problem(None, "--out", m) for m in problems])
+    if message:
+        raise OutputFolderRefused([Problem(None, "--out", message)])
+
+
+def _foreign_files(out: Path) -> tuple[str, list[str]]:
+    """Why the folder is not (only) an earlier build ("" when it is one), and the sorted
+    paths in it the build did not write (an empty folder shown with a trailing "/")."""
+    files, others = _tree(str(out))
+    manifest = _read_manifest(out) if MANIFEST in files else None
+    if manifest is None:  # not a build at all: everything but the checkout's README counts
+        why = f"its {MANIFEST} was not written by this pipeline"
+        if MANIFEST not in files and MANIFEST not in others:
+            why = f"no {MANIFEST}"
+        return why, sorted([p for p in files if p not in FOLDER_KEEPERS] + others)
+    # An earlier build, maybe damaged: links and empty folders in it hold no data (removing
+    # a link never touches its target), and a file holding bytes the build wrote under
+    # another name (a renamed output) loses nothing either. Only other files count.
+    marked, listed = manifest
+    foreign = [p for p in files if p not in listed and p not in FOLDER_KEEPERS and p != MANIFEST]
+    if not marked:  # before the marker: proven only by every listed file's bytes
+        foreign += [p for p in files if p in listed and _file_sha256(out / p) != listed[p]]
+    if foreign:  # rare (a damaged build, a stray file): only these are read
+        made = set(listed.values())
+        foreign = [p for p in foreign if p in listed or _file_sha256(out / p) not in made]
+    return "", sorted(foreign)
+
+
+def _tree(top: str) -> tuple[list[str], list[str]]:
+    """Relative paths of the regular files under ``top`` and of everything else there (links,
+    sockets, empty folders): links are never followed. A loop, not recursion: a hostile
+    folder may be nested deeper than Python's stack."""
+    files: list[str] = []
+    others: list[str] = []
+    pending = [(top, "")]
+    while pending:
+        folder, prefix = pending.pop()
+        empty = True
+        with os.scandir(folder) as found:
+            for entry in found:
+                empty = False
+                rel = prefix + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((entry.path, rel + "/"))
+                elif entry.is_file(follow_symlinks=False):
+                    files.append(rel)
+                else:
+                    others.append(rel)
+        if empty and prefix:
+            others.append(prefix)  # an empty folder: the build never leaves one
+    return files, others
+
+
+#: The last manifest read, by its file's identity: the guard and the staging folder both
+#: need it, and parsing a big build's manifest twice cost a fifth of a second at 100,000.
+_last_manifest: dict[tuple[int, ...], tuple[bool, dict[str, str]] | None] = {}
+
+
+def _read_manifest(out: Path) -> tuple[bool, dict[str, str]] | None:
+    """(carries this pipeline's marker, path -> sha256) of the folder's manifest, or None
+    when it is not one this pipeline wrote (another tool's manifest, a broken file)."""
+    try:
+        with open(out / MANIFEST, "rb") as handle:
+            seen = os.fstat(handle.fileno())  # any change to the file changes one of these
+            key = (seen.st_dev, seen.st_ino, seen.st_size, seen.st_mtime_ns, seen.st_ctime_ns)
+            if key in _last_manifest:
+                return _last_manifest[key]
+            data = json.loads(handle.read())
+        listed = {e["path"]: e["sha256"] for e in data["outputs"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    found: tuple[bool, dict[str, str]] | None = None
+    if not all(isinstance(p, str) and isinstance(d, str) for p, d in listed.items()):
+        found = None
+    elif data.get("generator") == GENERATOR and data.get("format") == MANIFEST_FORMAT:
+        found = (True, listed)
+    elif set(data) == {"outputs"}:  # builds before the marker wrote only this key
+        found = (False, listed)
+    _last_manifest.clear()
+    _last_manifest[key] = found
+    return found
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 class Staging:
@@ -166,17 +297,20 @@ class Staging:
 
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = out_dir
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        recover(out_dir)
-        self.previous = previous_manifest(out_dir)
-        self.root = out_dir.parent / f".{out_dir.name}.staging-{os.getpid()}"
+        # The staging folder and the swap act on the real folder: exchanging a symbolic link
+        # would put the new build in its place and leave the link behind as "staging".
+        self.real_dir = real = real_path(out_dir)
+        real.parent.mkdir(parents=True, exist_ok=True)
+        recover(real)
+        self.previous = previous_manifest(real)
+        self.root = real.parent / f".{real.name}.staging-{os.getpid()}"
         shutil.rmtree(self.root, ignore_errors=True)
         self.root.mkdir()
         self.written: list[WrittenFile] = []
         self._seen: set[str] = set()
         # Plain strings on this path: pathlib's parsing was a third of the cost of a file.
         self._root = str(self.root)
-        self._old = str(out_dir)
+        self._old = str(real)
         self._dirs: set[str] = {""}
         self._present: dict[str, set[str]] = {}  # folder -> names in the previous build
         self._known: dict[str, KnownFile] = {}  # linked known files, made if a link fails
@@ -265,16 +399,16 @@ class Staging:
         # strings quoted by json's C encoder (indent= would use the slow pure-Python one:
         # seconds for a big bank; a dumps per entry is still a third of a second).
         entries = ",\n".join(map(_manifest_line, sorted(self.written, key=lambda w: w.path)))
-        manifest = '{\n  "outputs": [\n' + entries + "\n  ]\n}\n"
+        manifest = _MANIFEST_HEAD + entries + "\n  ]\n}\n"
         (self.root / MANIFEST).write_bytes(manifest.encode())
         try:
-            _swap_in(self.root, self.out_dir)
+            _swap_in(self.root, self.real_dir)
         except BaseException:
             shutil.rmtree(self.root, ignore_errors=True)
             raise
         # self.root now holds the previous build. A big one takes a while to delete: that
         # happens in a detached process, so the build does not wait for it.
-        _remove(self.root, self.out_dir, background=len(self.previous) >= BACKGROUND_REMOVAL)
+        _remove(self.root, self.real_dir, background=len(self.previous) >= BACKGROUND_REMOVAL)
         return self.written
 
     def discard(self) -> None:
@@ -285,6 +419,8 @@ class Staging:
 
 
 _FRAME = _writer.HEAD
+# The marker goes on the line that opens the list: one entry per line stays easy to diff.
+_MANIFEST_HEAD = f'{{\n  "generator": "{GENERATOR}", "format": {MANIFEST_FORMAT}, "outputs": [\n'
 _WRITER = str(_writer.__file__)
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux
 
@@ -324,9 +460,13 @@ def _write(dest: str, data: bytes) -> None:
 
 @contextmanager
 def build_lock(out_dir: Path) -> Iterator[None]:
-    """One build at a time per output folder; a second one gets a clear message."""
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = out_dir.parent / f".{out_dir.name}.lock"
+    """One build at a time per output folder; a second one gets a clear message.
+
+    The lock is kept beside the real folder, so every path to it (a symbolic link, ``..``)
+    takes the same lock."""
+    real = real_path(out_dir)
+    real.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = real.parent / f".{real.name}.lock"
     with open(lock_path, "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -428,9 +568,32 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 def write_file_atomic(path: Path, data: bytes) -> None:
-    """Replace one file atomically (the lock file next to the source)."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data)
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    """Replace one file atomically (the lock file next to the source, a merged source).
+
+    A symbolic link is written through: the file it points to is replaced and the link
+    stays. An existing file keeps its permissions (a 600 file is never readable by others,
+    not even for a moment); a new one gets the usual ones (umask).
+    """
+    real = real_path(path)
+    tmp = real.with_name(f".{real.name}.tmp-{os.getpid()}")
+    try:
+        mode: int | None = stat.S_IMODE(os.stat(real).st_mode)
+    except FileNotFoundError:
+        mode = None
+    with suppress(FileNotFoundError):
+        tmp.unlink()  # left by a killed process that had this pid
+    # Private until its permissions are set: a secret's new bytes are never readable.
+    created = 0o600 if mode is not None else 0o666
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, created)
+    try:
+        with open(fd, "wb") as handle:
+            if mode is not None:
+                os.fchmod(handle.fileno(), mode)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, real)
+    except BaseException:
+        with suppress(OSError):
+            tmp.unlink()
+        raise
