@@ -43,10 +43,11 @@ rest kept, the same rule :func:`html_words` applies to MathJax ``\\(…\\)``/``\
 source side (``a`b`c`` and ``a<code>b</code>c`` are both ``abc``). :func:`text_words`: plain text.
 
 Known blind spots, accepted for speed: a word glued to inline math shown as code (``$n$ы`` in
-Telegram) or to a code span followed by ``__bold__`` may be reported missing; a line starting
-with ``2019. `` inside a paragraph counts as a list item. The rules follow CommonMark where the
-renderers agree with it (leftmost construct wins; code spans before links); where in doubt they
-err towards fewer source words, so a doubt is a missed warning rather than a false one.
+Telegram) or to a code span followed by ``__bold__`` may be reported missing. The rules follow
+CommonMark where the renderers agree with it (leftmost construct wins; code spans before
+links); where in doubt they err towards fewer source words, so a doubt is a missed warning
+rather than a false one. Output HTML is read with :mod:`html.parser`, which is slow on
+malformed tag soup: it is meant for HTML the renderers wrote (sanitised, well-formed).
 """
 
 from __future__ import annotations
