@@ -31,7 +31,7 @@ from pipeline.cache import (
     read_stamp,
     write_stamp,
 )
-from pipeline.errors import PipelineError, Pos, Problem, Severity
+from pipeline.errors import PipelineError, Pos, Problem, Severity, UsageError
 from pipeline.incremental import load_validated
 from pipeline.lockfile import dump_lock, lock_path, read_lock
 from pipeline.model import Bank, Question
@@ -47,6 +47,7 @@ from pipeline.write import (
     WrittenFile,
     build_lock,
     guard_out_dir,
+    real_path,
     write_file_atomic,
 )
 
@@ -65,7 +66,8 @@ class BuildOptions:
 
     def key_parts(self) -> tuple[object, ...]:
         """What besides the files read decides the outputs (for the no-change check)."""
-        return (str(self.out.resolve()), self.strict, self.until, self.week, self.now, self.offline)
+        out = str(real_path(self.out))
+        return (out, self.strict, self.until, self.week, self.now, self.offline)
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,7 +463,12 @@ def build_time(now: datetime | None) -> datetime:
         return now
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch and epoch.strip().isdigit():
-        return datetime.fromtimestamp(int(epoch), UTC)
+        try:
+            return datetime.fromtimestamp(int(epoch), UTC)
+        except (OverflowError, OSError, ValueError):
+            raise UsageError(
+                f"SOURCE_DATE_EPOCH={epoch.strip()[:20]} is not a time this pipeline can use"
+            ) from None
     return datetime.now(UTC).replace(microsecond=0)
 
 

@@ -234,25 +234,53 @@ def input_key(
     ``skip``: folders that may lie next to the source but are not input (output, cache). The
     lock is not hashed here: the build itself rewrites it, so it is compared as it was left.
     """
-    skipped = [p.resolve() for p in skip]
+    skipped = [_resolved(p) for p in skip]
     h = hashlib.sha256()
-    h.update(source.read_bytes())
+    _hash_bounded(h, source)
     # Other files next to the source (images) by name, size and modification time: cheap,
     # and any change makes the build look at them properly.
     content = source.parent
     for path in sorted(content.rglob("*")):
         if any(part.startswith(".") for part in path.relative_to(content).parts):
             continue
-        if any(path.resolve().is_relative_to(s) for s in skipped):
-            continue
-        if path.is_file() and path not in (source, lock):
-            stat = path.stat()
-            h.update(f"{path.relative_to(content)}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+        try:
+            if any(path.resolve().is_relative_to(s) for s in skipped):
+                continue
+            if path.is_file() and path not in (source, lock):
+                stat = path.stat()
+                h.update(
+                    f"{path.relative_to(content)}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode()
+                )
+        except (OSError, RuntimeError):  # a loop of links: validation says so if it matters
+            h.update(f"{path.relative_to(content)}\0unreadable\0".encode())
     _hash_files(h, templates.rglob("*") if templates.is_dir() else [], templates)
     h.update(code_digest().encode())
     h.update(repr(tuple(options)).encode())
     h.update(os.environ.get("SOURCE_DATE_EPOCH", "").encode())
     return h.hexdigest()
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a loop of links: nothing can lie inside it
+        return path.absolute()
+
+
+#: A source larger than this is not hashed for the no-change check (loading refuses it with
+#: its own, located error); hashing streams, so memory stays flat either way.
+_HASH_LIMIT = 256 * 1024 * 1024
+
+
+def _hash_bounded(h: Any, path: Path) -> None:
+    """Feed ``path``'s bytes into ``h`` in chunks; a huge file adds its size only."""
+    size = path.stat().st_size
+    if size > _HASH_LIMIT:
+        h.update(f"{size} bytes\0".encode())
+        return
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
 
 
 def file_digest(path: Path) -> str:

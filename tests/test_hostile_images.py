@@ -393,11 +393,6 @@ def test_a_symlink_loop_is_a_located_error_not_a_traceback(tmp_path: Path) -> No
     assert build(tmp_path, "--no-cache") == (1, expected)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline/cache.py input_key() resolves every file of the content folder and a "
-    "symlink loop raises RuntimeError there, before validation (not this module's code)",
-)
 def test_a_symlink_loop_in_the_content_folder_does_not_break_a_cached_build(
     tmp_path: Path,
 ) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -337,4 +338,40 @@ def test_merge_writes_through_a_link_and_keeps_the_file_private(
     # No temporary file is left beside the link or the file.
     assert sorted(p.name for p in tmp_path.rglob("*")) == sorted(
         ["private", "questions.yaml", "content", *(["questions.yaml"] if linked else [])]
+    )
+
+
+def test_a_loop_of_links_as_out_or_an_impossible_build_time_is_one_line(tmp_path: Path) -> None:
+    """Exit 2 with one line, no traceback: ``--out`` a link to itself; SOURCE_DATE_EPOCH
+    past every calendar."""
+    source = tmp_path / "content" / "questions.yaml"
+    source.parent.mkdir()
+    shutil.copy(ROOT / "content" / "questions.yaml", source)
+    loop = tmp_path / "loop"
+    loop.symlink_to("loop")
+    looped = run_cli("build", "--source", str(source), "--out", str(loop))
+    assert looped.returncode == 2 and "Traceback" not in looped.stderr
+    assert looped.stderr.count("\n") == 1 and "loop" in looped.stderr.lower()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SOURCE_DATE_EPOCH": "999999999999999"}
+    late = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "build",
+            "--source",
+            str(source),
+            "--offline",
+            "--out",
+            str(tmp_path / "dist"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert late.returncode == 2 and "Traceback" not in late.stderr
+    assert late.stderr == (
+        "pipeline: error: SOURCE_DATE_EPOCH=999999999999999 is not a time this pipeline can use\n"
     )
