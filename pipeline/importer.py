@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from yaml import YAMLError
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from pipeline import markup
@@ -53,7 +54,8 @@ from pipeline.importer_markdown import (
 from pipeline.importer_yaml import Entry, inline_scalar, question_yaml, read_back
 from pipeline.model import GRADES
 from pipeline.scaffold import used_ids
-from pipeline.source import Document, display_path, load_source
+from pipeline.source import Document, FileTooLarge, display_path, load_source, read_regular_file
+from pipeline.spec import LATEST_DAY
 from pipeline.validate import SLUG
 from pipeline.write import write_file_atomic
 
@@ -65,6 +67,25 @@ UNGRADED_COMMENT = "TODO: the post had no grade hashtag; set grades to junior, m
 MAX_ID_LENGTH = 60
 MAX_HEADER_LENGTH = 32  # validate.py: header is at most 32 characters
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema" / "questions.schema.json"
+#: Larger exports are refused before they are read. Telegram Desktop writes each post's text
+#: twice (``text`` and ``text_entities``): 512 MiB holds some 25,000 posts of Telegram's
+#: maximum length, far more than a channel of questions has.
+MAX_EXPORT_BYTES = 512 * 1024 * 1024
+#: Lists and objects inside one another. Telegram Desktop's export nests about six levels
+#: (``messages[i].text[j]`` objects, reactions' ``recent`` lists); Python's JSON reader
+#: recurses per level, so nesting is refused here, at its place, long before that fails.
+MAX_EXPORT_DEPTH = 100
+#: Posts dated outside Telegram's lifetime are not from an export (the outputs cannot say a
+#: year like 9999 with a time zone, either); no clock is read, so the end is fixed.
+EARLIEST_POST = datetime(2013, 8, 1)  # Telegram's launch
+#: The last day a built source can express (pipeline.spec): an import never writes a date the
+#: build would refuse.
+LATEST_POST = datetime.combine(LATEST_DAY, datetime.max.time()).replace(microsecond=0)
+#: A post's text beyond two fields' worth cannot become a question and answer
+#: (``markup.MAX_FIELD_CHARS`` each); such a post is skipped before any work on its text.
+MAX_POST_CHARS = 2 * markup.MAX_FIELD_CHARS
+#: Telegram allows 100 formatting entities per post (the export adds plain pieces between).
+MAX_POST_ENTITIES = 10_000
 
 
 # --- reading the export -----------------------------------------------------------------------
@@ -91,7 +112,22 @@ class Export:
     messages: tuple[Message, ...]
 
 
+class _HugeNumber:
+    """A JSON integer too long to convert (Python refuses over 4,300 digits): kept as its
+    length, so the field gets an ordinary "expected ..." problem at its path."""
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+
+def _parse_int(text: str) -> int | _HugeNumber:
+    # 40 digits: far beyond any id or time, far below what int() refuses.
+    return int(text) if len(text) <= 40 else _HugeNumber(len(text.lstrip("-")))
+
+
 def _kind_of(value: Any) -> str:
+    if isinstance(value, _HugeNumber):
+        return f"a number of {value.digits:,} digits"
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -128,7 +164,15 @@ def read_export(path: Path) -> Export:
             )
         path = path / "result.json"
     display = display_path(path)
-    raw = path.read_bytes()
+    try:  # a FIFO or a device is refused (exit 2) before it is opened
+        raw = read_regular_file(path, MAX_EXPORT_BYTES, display)
+    except FileTooLarge as exc:
+        raise fail(
+            Pos(display, 1, 1),
+            "",
+            f"the file is {exc.size_text} bytes; the limit is {MAX_EXPORT_BYTES:,} "
+            "for a Telegram export",
+        ) from None
     if raw.lstrip()[:1] == b"<":
         raise fail(
             Pos(display, 1, 1),
@@ -145,9 +189,12 @@ def read_export(path: Path) -> Export:
             f"invalid UTF-8 at byte {exc.start}: expected the result.json Telegram Desktop writes",
         ) from None
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_int=_parse_int)
     except json.JSONDecodeError as exc:
         raise fail(Pos(display, exc.lineno, exc.colno), "", f"invalid JSON: {exc.msg}") from None
+    except RecursionError:  # nested far beyond MAX_EXPORT_DEPTH
+        raise _too_deep(text, display) from None
+    _check_tree(data, text, display)
     check = _Checker(display)
     if not isinstance(data, dict):
         raise fail(
@@ -189,6 +236,113 @@ def read_export(path: Path) -> Export:
     )
 
 
+#: A JSON escape of half a UTF-16 surrogate pair: only then can a string hold a lone one.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+#: (parent, key): a JSON path kept as links while walking, spelled out only for a message.
+_Where = tuple["_Where", "str | int"] | None
+
+
+def _check_tree(data: Any, text: str, display: str) -> None:
+    """Refuse nesting deeper than :data:`MAX_EXPORT_DEPTH` and strings holding half a UTF-16
+    surrogate pair (``"\\ud800"`` alone: JSON allows the escape, but it is no character,
+    and nothing can be written or printed with it)."""
+    # Level by level, containers only, in comprehensions: a tenth of what json.loads took.
+    level, depth = [data], 1
+    while level:
+        if depth > MAX_EXPORT_DEPTH:
+            raise _too_deep(text, display)
+        level = [
+            child
+            for value in level
+            for child in (value.values() if type(value) is dict else value)
+            if type(child) in _CONTAINERS
+        ]
+        depth += 1
+    if _SURROGATE_ESCAPE.search(text) is None:
+        return  # without the escape no string can hold one (the UTF-8 decoder refuses them)
+    stack: list[tuple[Any, _Where]] = [(data, None)]
+    while stack:
+        value, where = stack.pop()
+        pairs = value.items() if type(value) is dict else enumerate(value)
+        for key, child in pairs:
+            if type(child) in _CONTAINERS:
+                stack.append((child, (where, key)))
+            if _has_surrogate(key, child):
+                raise fail(
+                    None,
+                    f"{display}: {_json_path((where, key))}",
+                    "half of a UTF-16 surrogate pair (an escape like \\ud800 without its "
+                    "other half) is not a character; the export is damaged: remove it",
+                )
+
+
+_CONTAINERS = (dict, list)
+
+
+def _has_surrogate(key: str | int, value: Any) -> bool:
+    return any(isinstance(v, str) and _SURROGATE.search(v) for v in (key, value))
+
+
+def _json_path(where: _Where) -> str:
+    """``messages[3].text[0].text`` from the walk's links; odd keys are quoted as JSON."""
+    parts: list[str | int] = []
+    while where is not None:
+        where, key = where
+        parts.append(key)
+    out = ""
+    for key in reversed(parts):
+        if isinstance(key, int):
+            out += f"[{key}]"
+        elif re.fullmatch(r"\w+", key):
+            out += f".{key}" if out else key
+        else:
+            out += f"[{json.dumps(key)}]"
+    return out
+
+
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},]')
+
+
+def _too_deep(text: str, display: str) -> Exception:
+    """The located problem for nesting beyond :data:`MAX_EXPORT_DEPTH`: where the first list or
+    object too deep opens, and the path down to the message's field holding it.
+
+    Only called when the export is refused, so the scan (Python per token) costs nothing on
+    an ordinary import.
+    """
+    message = (
+        f"lists and objects nested deeper than {MAX_EXPORT_DEPTH} levels; Telegram Desktop's "
+        "export nests about 6: this is not a channel export"
+    )
+    # Per open container: [is an object, its current key or index, a key is expected next].
+    frames: list[list[Any]] = []
+    for token in _JSON_TOKEN.finditer(text):
+        mark = token.group()
+        if mark in ("[", "{"):
+            if len(frames) >= MAX_EXPORT_DEPTH:
+                at = token.start()
+                line = text.count("\n", 0, at) + 1
+                col = at - (text.rfind("\n", 0, at) + 1) + 1
+                where: _Where = None
+                for frame in frames[:3]:  # as far as the message's field: enough to find it
+                    where = (where, frame[1])
+                return fail(Pos(display, line, col), _json_path(where), message)
+            frames.append([mark == "{", "" if mark == "{" else 0, mark == "{"])
+        elif mark in ("]", "}"):
+            if frames:
+                frames.pop()
+        elif mark == ",":
+            if frames and frames[-1][0]:
+                frames[-1][2] = True
+            elif frames:
+                frames[-1][1] += 1
+        elif frames and frames[-1][0] and frames[-1][2]:  # a string where a key is expected
+            frames[-1][1] = json.loads(mark)
+            frames[-1][2] = False
+    return fail(Pos(display, 1, 1), "", message)
+
+
 def _read_message(data: Any, index: int, check: _Checker) -> Message | None:
     path = f"messages[{index}]"
     if not isinstance(data, dict):
@@ -220,23 +374,41 @@ def _read_date(data: Mapping[str, Any], path: str, check: _Checker) -> datetime 
     value = data["date"]
     if isinstance(value, str):
         try:
-            return datetime.fromisoformat(value)
+            parsed = datetime.fromisoformat(value)
         except ValueError:
             pass
+        else:
+            if EARLIEST_POST <= parsed.replace(tzinfo=None) <= LATEST_POST:
+                return parsed
+            check.expect(f"{path}.date", _DATE_RANGE, value)
+            return None
     check.expect(f"{path}.date", "a date and time like '2023-11-21T18:30:04'", value)
     return None
+
+
+_DATE_RANGE = (
+    f"a date between {EARLIEST_POST:%Y-%m-%d} (Telegram's launch) and {LATEST_POST:%Y-%m-%d}"
+)
+_EARLIEST_UNIX = int(EARLIEST_POST.replace(tzinfo=UTC).timestamp())
+_LATEST_UNIX = int(LATEST_POST.replace(tzinfo=UTC).timestamp())
 
 
 def _read_unixtime(data: Mapping[str, Any], path: str, check: _Checker) -> int | None:
     if "date_unixtime" not in data:
         return None
     value = data["date_unixtime"]
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    check.expect(f"{path}.date_unixtime", "seconds since 1970 like '1700580604'", value)
-    return None
+    seconds: int | None = None
+    # ASCII digits only ('²'.isdigit() is true) and few of them: int() must not fail.
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
+        seconds = int(value)
+    elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        seconds = value
+    if seconds is None:
+        check.expect(f"{path}.date_unixtime", "seconds since 1970 like '1700580604'", value)
+    elif not _EARLIEST_UNIX <= seconds <= _LATEST_UNIX:
+        check.expect(f"{path}.date_unixtime", f"{_DATE_RANGE} (in seconds since 1970)", value)
+        seconds = None
+    return seconds
 
 
 def _read_text(data: Mapping[str, Any], path: str, check: _Checker) -> list[Span]:
@@ -376,6 +548,10 @@ def convert(
         if reason:
             skip(reason)
             continue
+        too_long = _too_long(message.spans)
+        if too_long:
+            skip(too_long)
+            continue
         post = _split_post(message.spans)
         if isinstance(post, str):
             skip(post)
@@ -391,9 +567,15 @@ def convert(
         if not blocks:
             skip(f"no answer after the question {snippet}")
             continue
-        question_text, exact_q = question_markdown(post.question)
-        answer, exact_a = answer_markdown(blocks)
-        key = normalise(question_text)
+        try:  # the field limits of the build (markup.check_limits), met here first
+            question_text, exact_q = question_markdown(post.question)
+            what = "the answer"
+            answer, exact_a = answer_markdown(blocks)
+            what = "the question"
+            key = normalise(question_text)
+        except markup.MarkupLimitError as exc:
+            skip(f"{what} cannot be imported: {exc} (add it by hand, shortened): {snippet}")
+            continue
         if key in existing.texts:
             skip(f"already in the bank as '{existing.texts[key]}': {snippet}")
             continue
@@ -423,6 +605,22 @@ def convert(
         for note in _notes(message, exact_q and exact_a):
             notes.append(Skipped(message.id, when, f"{qid}: {note}"))
     return ImportResult(export, tuple(imported), tuple(skipped), tuple(notes))
+
+
+def _too_long(spans: Sequence[Span]) -> str | None:
+    """Why a post is too large to become a question (the work on its text is then skipped)."""
+    chars = sum(len(s.text) for s in spans)
+    if chars > MAX_POST_CHARS:
+        return (
+            f"the post has {chars:,} characters; a question and its answer hold at most "
+            f"{markup.MAX_FIELD_CHARS:,} each (add it by hand, shortened)"
+        )
+    if len(spans) > MAX_POST_ENTITIES:
+        return (
+            f"the post has {len(spans):,} formatting entities; Telegram allows 100: "
+            "this is not a channel post"
+        )
+    return None
 
 
 def _not_a_post(message: Message) -> str | None:
@@ -708,7 +906,7 @@ def open_bank(path: Path) -> Bank:
         )
     ids: set[str] = set()
     texts: dict[str, str] = {}
-    for item in items.value:
+    for index, item in enumerate(items.value):
         fields = (
             {k.value: v for k, v in item.value if isinstance(k, ScalarNode)}
             if isinstance(item, MappingNode)
@@ -718,7 +916,10 @@ def open_bank(path: Path) -> Bank:
         if isinstance(qid, ScalarNode):
             ids.add(qid.value)
         if isinstance(question, ScalarNode) and isinstance(qid, ScalarNode):
-            texts.setdefault(normalise(question.value), qid.value)
+            try:
+                texts.setdefault(normalise(question.value), qid.value)
+            except markup.MarkupLimitError as exc:  # the bank would not validate either
+                raise fail(doc.pos(question), f"questions[{index}].question", str(exc)) from None
     taken = frozenset(used_ids(path, sorted(ids)))
     return Bank(doc, items, Existing(frozenset(ids), texts, taken))
 
@@ -781,9 +982,13 @@ def _insert_line(lines: list[str], items: SequenceNode, dash: int) -> int:
 
 def _check_reads_back(text: str, entries: Sequence[Entry], count: int) -> None:
     """Every written value must read back as meant; this guards the emitter, not the user."""
-    questions = read_back(text)
     problems = []
-    if len(questions) != count:
+    try:
+        questions = read_back(text)
+    except YAMLError as exc:  # a value the emitter wrote wrongly: the same report, no traceback
+        problems.append(f"the written YAML does not read back ({getattr(exc, 'problem', exc)})")
+        questions = []
+    if not problems and len(questions) != count:
         problems.append(f"expected {count} questions, read {len(questions)}")
     for entry, got in zip(entries, questions[len(questions) - len(entries) :], strict=False):
         meant = {

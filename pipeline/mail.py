@@ -31,6 +31,9 @@ from email.utils import format_datetime, getaddresses, unquote
 from functools import lru_cache
 from pathlib import Path
 
+from pipeline.errors import UsageError
+from pipeline.source import FileTooLarge, read_regular_file
+
 #: How the message is written: SMTP line ends, long header lines kept whole (see above).
 POLICY = policy.SMTP.clone(max_line_length=998)
 
@@ -396,10 +399,21 @@ class Outcome:
     size: int
 
 
+#: A built digest is far smaller (its HTML part is kept to 90 KiB, images are links), and most
+#: SMTP servers refuse messages over 10 to 25 MB: a larger file is not a digest to send.
+MAX_EML_BYTES = 10 * 1024 * 1024
+
+
 def read_eml(path: Path) -> tuple[bytes, EmailMessage]:
     """The file's bytes and its parsed message; SendError('usage') if it is not an email."""
     try:
-        raw = path.read_bytes()
+        raw = read_regular_file(path, MAX_EML_BYTES)  # bounded, whatever the file became
+    except FileTooLarge as exc:
+        raise SendError(
+            "usage", f"{path}: {exc.size:,} bytes; a built .eml is at most {MAX_EML_BYTES:,}"
+        ) from None
+    except UsageError as exc:
+        raise SendError("usage", str(exc)) from None
     except OSError as exc:
         raise SendError("usage", f"{path}: {exc.strerror or exc}") from None
     message = BytesParser(policy=policy.default).parsebytes(raw)

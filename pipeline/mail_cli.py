@@ -11,7 +11,9 @@ import os
 import sys
 from pathlib import Path
 
-from pipeline.mail import SendError, parse_server, send_eml
+from pipeline.errors import UsageError
+from pipeline.mail import MAX_EML_BYTES, SendError, parse_server, send_eml
+from pipeline.source import FileTooLarge, check_regular_file
 
 
 def configure_send(p: argparse.ArgumentParser) -> None:
@@ -55,6 +57,7 @@ def cmd_send(args: argparse.Namespace) -> int:
     user = os.environ.get("SMTP_USER") or None
     password = os.environ.get("SMTP_PASSWORD") or None
     try:
+        check_eml_file(args.eml)
         server = parse_server(args.smtp, args.security)
         if user is not None and server.security == "plain" and not args.dry_run:
             print(
@@ -76,3 +79,20 @@ def cmd_send(args: argparse.Namespace) -> int:
         f"{', '.join(outcome.recipients)} via {via}"
     )
     return 0
+
+
+def check_eml_file(path: Path) -> None:
+    """Refuse, before anything reads it, a ``.eml`` that is not a regular file (a FIFO would
+    block, ``/dev/zero`` never ends) or is over :data:`MAX_EML_BYTES`: SendError('usage')."""
+    try:
+        check_regular_file(path, MAX_EML_BYTES)
+    except UsageError as exc:
+        raise SendError("usage", f"{exc}; expected a built .eml") from None
+    except FileTooLarge as exc:
+        raise SendError(
+            "usage",
+            f"{path}: the file is {exc.size_text} bytes; the limit is {MAX_EML_BYTES:,} "
+            "(a built digest is far smaller)",
+        ) from None
+    except OSError as exc:
+        raise SendError("usage", f"{path}: {exc.strerror or exc}") from None

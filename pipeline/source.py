@@ -2,20 +2,23 @@
 
 Only this module touches PyYAML. It composes nodes (it never constructs Python objects), so
 typing is decided by :mod:`pipeline.validate` from the text the editor wrote: ``no`` stays the
-word "no", ``2024-01-01`` stays a string. Problems that make the file unreadable (encoding,
-syntax, tabs, emptiness, alias bombs) stop here with one located message.
+word "no", ``2024-01-01`` stays a string. Problems that make the file unreadable (not a
+regular file, too large, encoding, syntax, tabs, emptiness, alias bombs, explicit tags) stop
+here with one located message.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from pipeline.errors import Pos, fail
+from pipeline.errors import Pos, UsageError, fail
 
 try:  # libyaml is about ten times faster; it keeps line/column marks too
     from yaml import CSafeLoader as _SafeLoader
@@ -40,6 +43,10 @@ class _Loader(_SafeLoader):
 #: Larger sources are refused before parsing. The seed's questions average ~1.8 KB of YAML, so
 #: 100,000 questions make ~180 MB; beyond 512 MiB a bank should be split.
 MAX_SOURCE_BYTES = 512 * 1024 * 1024
+#: libyaml refuses deeper nesting itself ("exceeded maximum nesting depth"); PyYAML's pure
+#: Python loader (a build without libyaml) would hit the interpreter's recursion limit first,
+#: which :func:`compose` reports as the same located problem.
+MAX_YAML_DEPTH = 1_000
 #: Aliases may repeat a node, but the expanded document may not exceed this many nodes more
 #: than it has distinct nodes: a "billion laughs" file stops here instead of eating memory.
 ALIAS_EXPANSION_BUDGET = 100_000
@@ -91,15 +98,20 @@ def load_source(path: Path) -> Document:
 
 
 def read_source(path: Path) -> tuple[str, str]:
-    """(display path, text) of a source file that is small enough, UTF-8 and not empty."""
+    """(display path, text) of a source file that is small enough, UTF-8 and not empty.
+
+    A FIFO, a device or a folder is refused (:class:`UsageError`, exit 2) before it is read;
+    a file over :data:`MAX_SOURCE_BYTES` is refused (exit 1) without reading it.
+    """
     display = display_path(path)
-    raw = path.read_bytes()
-    if len(raw) > MAX_SOURCE_BYTES:
+    try:
+        raw = read_regular_file(path, MAX_SOURCE_BYTES, display)
+    except FileTooLarge as exc:
         raise fail(
             Pos(display, 1, 1),
             "",
-            f"the file is {len(raw):,} bytes; the limit is {MAX_SOURCE_BYTES:,}: split the bank",
-        )
+            f"the file is {exc.size_text} bytes; the limit is {MAX_SOURCE_BYTES:,}: split the bank",
+        ) from None
     text = _decode(raw, display)
     if not text.strip() or _only_comments(text):
         raise fail(Pos(display, 1, 1), "", _EMPTY)
@@ -107,6 +119,86 @@ def read_source(path: Path) -> tuple[str, str]:
 
 
 _EMPTY = "the file is empty: expected a mapping with a 'questions:' list"
+
+
+class FileTooLarge(Exception):
+    """A regular file over the caller's byte limit; it was not read (or not beyond the limit)."""
+
+    def __init__(self, size: int, exact: bool) -> None:
+        super().__init__(size)
+        self.size = size
+        self.exact = exact  # False: it grew while being read; ``size`` is what was read
+
+    @property
+    def size_text(self) -> str:
+        return f"{self.size:,}" if self.exact else f"more than {self.size - 1:,}"
+
+
+def file_kind(mode: int) -> str | None:
+    """What a non-regular file is, for a message ('a FIFO (named pipe)'); None for a regular
+    file."""
+    if stat.S_ISREG(mode):
+        return None
+    kinds = (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
+def check_regular_file(path: Path, limit: int, display: str | None = None) -> int:
+    """The size of the regular file at ``path``, looked at without opening it.
+
+    Opening is what hangs (a FIFO without a writer) or has effects (some devices), and reading
+    a device never ends (``/dev/zero``), so both are refused from ``stat`` alone. Raises
+    :class:`UsageError` for anything but a regular file, :class:`FileTooLarge` over ``limit``
+    and OSError (missing, no permission) as it comes.
+    """
+    info = os.stat(path)
+    _refuse_irregular(info.st_mode, display or str(path))
+    if info.st_size > limit:
+        raise FileTooLarge(info.st_size, exact=True)
+    return info.st_size
+
+
+def read_regular_file(path: Path, limit: int, display: str | None = None) -> bytes:
+    """The bytes of the regular file at ``path``, never more than ``limit`` of them read.
+
+    Checked as :func:`check_regular_file`, then opened without blocking and checked again on
+    the open descriptor (the path may have been replaced in between); a file that grows past
+    ``limit`` while being read raises :class:`FileTooLarge` too.
+    """
+    where = display or str(path)
+    check_regular_file(path, limit, where)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with open(fd, "rb", buffering=0) as handle:
+        info = os.fstat(fd)
+        _refuse_irregular(info.st_mode, where)
+        if info.st_size > limit:
+            raise FileTooLarge(info.st_size, exact=True)
+        # One read for the size stat gave (plus one byte to see the end), then more only if the
+        # file grew since (or, like /proc files, reports no size): memory stays bounded by
+        # ``limit`` whatever happens to the file.
+        chunks: list[bytes] = []
+        total = 0
+        while total <= limit:
+            chunk = handle.read(min(max(info.st_size + 1 - total, 1 << 20), limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    if total > limit:
+        raise FileTooLarge(total, exact=False)
+    return b"".join(chunks)
+
+
+def _refuse_irregular(mode: int, display: str) -> None:
+    kind = file_kind(mode)
+    if kind is not None:
+        raise UsageError(f"{display}: {kind}, not a regular file")
 
 
 def compose(text: str, display: str) -> Node:
@@ -119,9 +211,77 @@ def compose(text: str, display: str) -> Node:
         raise _reader_error(exc, display, text) from None
     except yaml.YAMLError as exc:  # unmarked errors are rare
         raise fail(Pos(display, 1, 1), "", f"YAML error: {exc}") from None
+    except RecursionError:  # only without libyaml, which stops at MAX_YAML_DEPTH itself
+        raise fail(
+            Pos(display, 1, 1),
+            "",
+            f"YAML syntax error: exceeded maximum nesting depth ({MAX_YAML_DEPTH:,} levels)",
+        ) from None
     if root is None:
         raise fail(Pos(display, 1, 1), "", _EMPTY)
+    if has_tag(text):  # without a '!' where a tag may stand there can be no tag to refuse
+        check_tags(root, display, text)
     return root
+
+
+#: The tags our resolver gives every node (see :class:`_Loader`); any other tag was written.
+_RESOLVED = frozenset(_TAGS.values())
+
+
+def has_tag(text: str) -> bool:
+    """Whether ``text`` may hold an explicit YAML tag: a ``!`` followed by a non-space where a
+    node may start (first on its line, or after ``:``, ``-``, ``?``, ``[``, ``{``, ``,`` or an
+    anchor). ``a != b`` in an answer's code is not such a place; a false match only costs a
+    walk. (A loop over the ``!`` found: a regular expression would try every character.)"""
+    at = text.find("!")
+    while at >= 0:
+        after = text[at + 1 : at + 2]
+        if after and not after.isspace():
+            before = text[text.rfind("\n", 0, at) + 1 : at].rstrip(" \t")
+            if not before or before[-1] in ":-?[{," or before.split()[-1].startswith("&"):
+                return True
+        at = text.find("!", at + 1)
+    return False
+
+
+def check_tags(root: Node, display: str, text: str) -> None:
+    """Refuse explicit tags (``!!binary``, ``!!python/object:...``, ``!foo``, ``!!int``).
+
+    The loader composes and never constructs, so a tag cannot run code here; but a value
+    tagged ``!!binary`` or ``!custom`` would silently be read as its plain text, while an
+    editor's tools (and the schema) read it as something else. Every value is text, a list or
+    a mapping; a tag is always a mistake, refused at its place. ``!!str``, ``!!seq`` and
+    ``!!map`` say what the node is anyway and cannot be told apart once composed.
+    """
+    stack: list[Node] = [root]
+    seen: set[int] = set()  # an alias repeats its anchor's node: look at it once
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.tag not in _RESOLVED:
+            # The node starts at its anchor when it has one; the tag is the first '!' from there.
+            line, col = node.start_mark.line, node.start_mark.column
+            lines = text.splitlines()
+            tag_col = lines[line].find("!", col) if line < len(lines) else -1
+            raise fail(
+                Pos(display, line + 1, (tag_col if tag_col >= 0 else col) + 1),
+                "",
+                f"the YAML tag {_shown_tag(node.tag)} is not allowed: values are plain text, "
+                "lists and mappings; remove the tag (quote the value if it is text)",
+            )
+        if isinstance(node, SequenceNode):
+            stack.extend(reversed(node.value))
+        elif isinstance(node, MappingNode):
+            for key, value in reversed(node.value):
+                stack.extend((value, key))
+
+
+def _shown_tag(tag: str) -> str:
+    """A tag as the editor wrote it: ``!!binary`` rather than ``tag:yaml.org,2002:binary``."""
+    short = tag.removeprefix("tag:yaml.org,2002:")
+    return f"!!{short}" if short != tag else tag if tag.startswith("!") else f"!<{tag}>"
 
 
 def has_anchor(text: str) -> bool:
