@@ -83,7 +83,7 @@ def display_path(path: Path) -> str:
     """The path relative to the working directory when it lies below it, else as given."""
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # elsewhere, or a loop of links: as given
         return str(path)
 
 
