@@ -220,7 +220,7 @@ class _DetailsMarkdown(Preprocessor):
     code) until the closing tag; Python-Markdown keeps it all as raw HTML (lists run together,
     code lines joined). Its md_in_html reads the content of a tag marked ``markdown="1"``:
     the containers get the mark, any the author wrote is removed. The elements it makes keep
-    no attribute (:class:`_KnownAttributes`). Fences were stashed before this runs.
+    no attribute (:class:`_KnownVocabulary`). Fences were stashed before this runs.
     """
 
     def run(self, lines: list[str]) -> list[str]:
@@ -247,11 +247,19 @@ TREE_ATTRIBUTES: dict[str, frozenset[str]] = {
 }
 
 
-class _KnownAttributes(Treeprocessor):
-    """The last word on attributes: only :data:`TREE_ATTRIBUTES` reach a writer, whatever an
-    extension made (md_in_html copies a tag's attributes to its element)."""
+#: Tags the tree may hold: what Markdown makes and what the sanitiser lets through.
+TREE_TAGS = sanitize.ALLOWED_TAGS | {"math"}
+
+
+class _KnownVocabulary(Treeprocessor):
+    """The last word on the tree: only :data:`TREE_TAGS` with :data:`TREE_ATTRIBUTES` reach a
+    writer, whatever an extension made. md_in_html turns block HTML inside a container into
+    elements without the sanitiser (``<script>`` with its code, ``<iframe>``, ``<form>``):
+    those the sanitiser drops with their content go with theirs, other unknown tags are
+    unwrapped (their text kept), as :func:`pipeline.sanitize.clean_html` does."""
 
     def run(self, root: Element) -> None:
+        _keep_known(root)
         for el in root.iter():
             if el.attrib:
                 keep = TREE_ATTRIBUTES.get(el.tag, frozenset())
@@ -261,6 +269,23 @@ class _KnownAttributes(Treeprocessor):
                     del el.attrib["class"]
                 if el.tag == "code" and not el.get("class", "language-").startswith("language-"):
                     del el.attrib["class"]
+
+
+def _keep_known(parent: Element) -> None:
+    if all(child.tag in TREE_TAGS for child in parent.iter()):
+        return  # the usual tree: nothing to do
+    children = list(parent)
+    parent[:] = []
+    for child in children:
+        _keep_known(child)
+        if child.tag in TREE_TAGS:
+            parent.append(child)
+            continue
+        if child.tag not in sanitize.DROPPED_WITH_CONTENT:
+            _append_text(parent, child.text)
+            for grandchild in list(child):
+                parent.append(grandchild)
+        _append_text(parent, child.tail)
 
 
 class _FenceFormat:
@@ -741,7 +766,7 @@ class GithubMarkdown(Extension):
         md.inlinePatterns.register(_HardBreak(_HardBreak.PATTERN, md), "backslash_break", 184)
         md.treeprocessors.register(_TasksAndFootnotes(md), "tasks_footnotes", 7)
         md.preprocessors.register(_DetailsMarkdown(md), "details_markdown", 24)
-        md.treeprocessors.register(_KnownAttributes(md), "known_attributes", 1)
+        md.treeprocessors.register(_KnownVocabulary(md), "known_vocabulary", 1)
 
 
 _local = threading.local()

@@ -57,12 +57,14 @@ def build_into(source: Path, out: Path, **options: object) -> BuildReport:
 PINNED_EPOCH = "1795176000"
 
 
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run ``python -m pipeline ARGS`` as a user would, at the pinned build time (a build
     fetches no remote images)."""
     if args[:1] == ("build",) and "--offline" not in args:
         args = (*args, "--offline")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SOURCE_DATE_EPOCH": PINNED_EPOCH}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SOURCE_DATE_EPOCH": PINNED_EPOCH, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "pipeline", *args],
         cwd=cwd or ROOT,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
 from collections import Counter
 from collections.abc import Mapping
 from email import policy
@@ -544,3 +545,14 @@ def eml_problems(data: bytes, template: Mapping[str, int]) -> list[str]:
 def template_tags(source: str) -> dict[str, int]:
     """How many of each active element a trusted template writes (measured on a clean build)."""
     return dict(Counter(tag for tag, _ in scan_html(source).tags if tag in ACTIVE_TAGS))
+
+
+def output_bytes(dist: Path) -> bytes:
+    """Every output file's bytes, with the members of zip files (the deck) unpacked."""
+    chunks = []
+    for path in sorted(p for p in dist.rglob("*") if p.is_file()):
+        chunks.append(path.read_bytes())
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                chunks += [archive.read(name) for name in archive.namelist()]
+    return b"\n".join(chunks)

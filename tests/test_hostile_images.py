@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from pipeline.render import anki_fields, telegram
 from pipeline.source import load_source
 from pipeline.validate import MAX_IMAGE_BYTES, ImageRefused, read_image_file, validate
 from tests.conftest import TEMPLATES, run_cli
+from tests.hostile import output_bytes
 
 #: A valid 1x1 PNG.
 PNG = bytes.fromhex(
@@ -254,17 +254,6 @@ def test_raw_html_images_are_refused_like_markdown_ones_all_at_once(tmp_path: Pa
         expected.append(f"{SOURCE}:10:{col}: questions[0].answer: {HOSTILE[case][2]}")
     assert lines[:-1] == expected
     assert build(tmp_path)[0] == 1 and not (tmp_path / "dist").exists()
-
-
-def output_bytes(dist: Path) -> bytes:
-    """Every output file's bytes, with the members of zip files (the deck) unpacked."""
-    chunks = []
-    for path in sorted(p for p in dist.rglob("*") if p.is_file()):
-        chunks.append(path.read_bytes())
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                chunks += [archive.read(name) for name in archive.namelist()]
-    return b"\n".join(chunks)
 
 
 def test_a_real_png_beside_the_hostile_files_is_published(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ Raw HTML images are never read from disk, only linked. Output paths come from sl
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from hypothesis import strategies as st
 
 from pipeline.errors import PipelineError
 from tests.conftest import build_into
+from tests.hostile import output_bytes
 
 #: A small PNG (1x1); the "secret" outside the content folder has distinctive bytes.
 PNG = bytes.fromhex(
@@ -92,17 +92,6 @@ def test_a_symlink_inside_the_content_folder_is_fine(tmp_path: Path) -> None:
     (source.parent / "img" / "alias.png").symlink_to(source.parent / "img" / "ok.png")
     build_into(source, tmp_path / "dist")
     assert (tmp_path / "dist" / "telegram" / "001-q-1.png").read_bytes() == PNG
-
-
-def output_bytes(dist: Path) -> bytes:
-    """Every output file's bytes, with the members of zip files (the deck) unpacked."""
-    chunks = []
-    for path in sorted(p for p in dist.rglob("*") if p.is_file()):
-        chunks.append(path.read_bytes())
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                chunks += [archive.read(name) for name in archive.namelist()]
-    return b"\n".join(chunks)
 
 
 def test_raw_html_images_obey_the_rules_of_markdown_images(tmp_path: Path) -> None:

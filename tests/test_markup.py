@@ -188,3 +188,22 @@ def test_fenced_code_keeps_what_looks_like_markup() -> None:
     tree = parse_markdown('```html\n<details markdown="1"><b>x</b> & y\n```')
     code = tree.find("./pre/code")
     assert code is not None and code.text == '<details markdown="1"><b>x</b> & y'
+
+
+@pytest.mark.parametrize(
+    "html_block",
+    [
+        '<div>\n<iframe src="https://evil.example/"></iframe>\n</div>',
+        "<div><script>alert(1)</script><style>body{}</style>\n\n<form><input>x</form></div>",
+        "<details><summary>s</summary>\n\n<object data=x></object>\n<embed src=x>\n</details>",
+        '<section>\n<svg onload="alert(1)"><circle r="5"/></svg>\n</section>',
+    ],
+)
+def test_containers_read_as_markdown_cannot_smuggle_active_tags(html_block: str) -> None:
+    """md_in_html makes elements of block HTML inside a container, bypassing the sanitiser:
+    the tree's vocabulary check drops what the sanitiser would."""
+    tree = parse_markdown(html_block)
+    assert all(el.tag in markup.TREE_TAGS for el in tree.iter())
+    out = html(html_block)
+    for needle in ("iframe", "script", "alert", "style", "form", "object", "embed", "svg"):
+        assert needle not in out, (needle, out)
