@@ -119,6 +119,10 @@ def _normalise_lists(lines: list[str]) -> list[str]:
             continue
         if code and line.strip() and len(line) - len(line.lstrip(" ")) < 4:
             code = False  # the indented code block ended
+        if items and not previous and line.strip():
+            indent = len(line) - len(line.lstrip(" "))
+            while items and indent < items[-1].content and not _ITEM.match(line):
+                items.pop()  # after a blank line, too little indentation ends the item
         if not items and not code and _QUOTED.match(line):
             j = i
             while j < len(lines) and _QUOTED.match(lines[j]):
@@ -182,6 +186,11 @@ def _normalise_lists(lines: list[str]) -> list[str]:
             new = " " * max(0, indent + shift) + line.lstrip(" ")
         opened = _FENCE.match(new if item is None else line[item.end() :])
         if opened and not (opened["fence"][0] == "`" and "`" in opened["info"]):
+            if not items and item is None and 0 < indent < 4:
+                # A fence indented 1-3 spaces outside a list: its lines lose that indentation
+                # and its closing fence may stand anywhere in 0-3 (CommonMark; SuperFences
+                # wants the closing fence as indented as the opening one).
+                shift, new = -indent, line.lstrip(" ")
             fence = (opened["fence"], indent, shift)
             if previous and item is None:
                 out.append("")  # a fence ends the paragraph above it, as on GitHub

@@ -207,3 +207,19 @@ def test_containers_read_as_markdown_cannot_smuggle_active_tags(html_block: str)
     out = html(html_block)
     for needle in ("iframe", "script", "alert", "style", "form", "object", "embed", "svg"):
         assert needle not in out, (needle, out)
+
+
+@pytest.mark.parametrize(
+    ("source", "codes"),
+    [
+        ("a\n\n  ```\nb\n```\n\n~~~\n```\n~~~", ["b", "```"]),  # closing fence less indented
+        ("-\n\n> ~~~\n> x\n> ~~~", ["x"]),  # a quote right after an empty list item
+        ("text\n  ```\n  code\n    more\n  ```", ["code\n  more"]),  # relative indentation kept
+    ],
+)
+def test_fences_indented_as_commonmark_allows_are_code_blocks(
+    source: str, codes: list[str]
+) -> None:
+    tree = parse_markdown(source)
+    assert [code.text for code in tree.iter("code")] == codes
+    assert tree.find(".//p/pre") is None  # never a code block inside a paragraph
