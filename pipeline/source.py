@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from pipeline import sanitize
 from pipeline.errors import Pos, UsageError, fail
 
 try:  # libyaml is about ten times faster; it keeps line/column marks too
@@ -221,7 +222,23 @@ def compose(text: str, display: str) -> Node:
         raise fail(Pos(display, 1, 1), "", _EMPTY)
     if has_tag(text):  # without a '!' where a tag may stand there can be no tag to refuse
         check_tags(root, display, text)
+    if "\\" in text or "\x85" in text:  # only escapes ("\a", "\0") write control characters
+        _clean_scalars(root)
     return root
+
+
+def _clean_scalars(root: Node) -> None:
+    """Every text of the source loses its control characters here, once (see
+    :data:`pipeline.sanitize.CONTROLS`): settings, ids, questions, answers alike."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.ScalarNode):
+            node.value = sanitize.clean_controls(node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(item for pair in node.value for item in pair)
 
 
 #: The tags our resolver gives every node (see :class:`_Loader`); any other tag was written.

@@ -1,4 +1,5 @@
-"""Control characters written in the source reach no output: one cleaning for every text.
+"""Control characters written in the source reach no output: one cleaning for every text
+(settings, ids, questions and answers alike, as the source is read).
 
 YAML's ``"\\0"``, terminal escapes and C1 controls once reached the digest's text and HTML and
 the email's text part (a NUL in a mail body); Telegram drops them, mail clients show boxes.
@@ -21,7 +22,9 @@ def test_no_control_character_reaches_any_output(tmp_path: Path) -> None:
     source = content / "questions.yaml"
     # YAML's own escapes: \0 NUL, \a bell, \e escape, \N next line (U+0085), \f form feed.
     source.write_text(
-        "newsletter: {title: Т, from: Т <d@example.org>}\n"
+        'channel: {name: "Канал\\a", url: "https://t.me/x"}\n'
+        'deck: {title: "Колода\\e"}\n'
+        'newsletter: {title: "Т\\a", from: Т <d@example.org>}\n'
         "schedule: {timezone: UTC, start: 2026-12-01, slots: [mon 10:00]}\n"
         "questions:\n"
         "  - id: q\n"
@@ -51,6 +54,8 @@ def test_no_control_character_reaches_any_output(tmp_path: Path) -> None:
     assert "\x00" not in body and "Ответ с управляющими [31mсимволами и не только." in body
     col = new_collection(tmp_path / "anki")
     import_package(col, out / "anki" / "ds-interview.apkg")
-    [note] = dump(col)["notes"]
+    data = dump(col)
+    assert "Колода" in data["decks"]  # the deck's title, without its escape character
+    [note] = data["notes"]
     for field, value in note["fields"].items():
         assert not CONTROLS.findall(value), (field, value)
