@@ -294,3 +294,14 @@ def test_a_build_reports_a_loss_at_the_question(
     [warning] = [w for w in report.warnings if "does not show" in w.message]
     assert warning.message.startswith("the Anki card does not show 1 word(s)")
     assert warning.pos is not None and warning.pos.line == 12  # the answer's first line
+
+
+@pytest.mark.slow
+def test_an_obsidian_embed_is_a_warning_not_a_silent_loss(tmp_path: Path) -> None:
+    got = outputs(tmp_path, "Схема: ![[diagram.png]] и `![[в коде]]`.")
+    [warning] = [w for w in got["report"].warnings if "Obsidian" in w.message]
+    assert warning.message == (
+        "'![[diagram.png]]' is Obsidian's embed, not Markdown: no output shows the image; "
+        "write ![alt](path) instead"
+    )
+    assert warning.path == "questions[0].answer"

@@ -31,7 +31,7 @@ from pipeline.render.telegram import visible_text
 from pipeline.render.telegram_text import link_target
 
 #: Bump when what is compared changes (cached results are then made again).
-VERSION = 2
+VERSION = 3
 #: Send-time Markdown markers of the Telegram twin (bold, italic, strike, spoiler), and its
 #: code (fenced blocks, spans) where markers are text.
 _MARKERS = re.compile(r"\*\*|__|~~|\|\|")
@@ -91,6 +91,15 @@ def check(q: Question, made: Mapping[str, Any], base_url: str | None) -> list[li
                 _problem(q, f"{output} shows {seen_items} of the source's {items} list items")
             )
 
+    embed = _obsidian_embed(q)
+    if embed:
+        problems.append(
+            _problem(
+                q,
+                f"'{embed}' is Obsidian's embed, not Markdown: no output shows the image; "
+                "write ![alt](path) instead",
+            )
+        )
     anki = made.get("anki")
     if isinstance(anki, tuple | list) and anki:
         card = f"{anki[0][0]}\n{anki[0][1]}"
@@ -137,6 +146,24 @@ def check(q: Question, made: Mapping[str, Any], base_url: str | None) -> list[li
                 math=False,
             )
     return problems
+
+
+_EMBED = re.compile(r"!\[\[[^\]\n]{1,200}\]\]")
+
+
+def _obsidian_embed(q: Question) -> str | None:
+    """The first ``![[…]]`` written outside code: an image (or note) the author expects to
+    see, which no Markdown reader shows."""
+    if "![[" not in q.question and "![[" not in q.answer:
+        return None
+    for root in (q.title_doc, q.doc):
+        for el in root.iter():
+            texts = [el.tail] if el.tag in ("code", "pre", "math") else [el.text, el.tail]
+            for text in texts:
+                found = _EMBED.search(text or "")
+                if found:
+                    return found.group(0)
+    return None
 
 
 def _linked(src: str, page: str) -> bool:
