@@ -8,9 +8,11 @@ it compares with the source, using :mod:`pipeline.fidelity`'s tokeniser on both 
 * the words (outside markup and URLs; for the digest, outside math, which it may show as
   Unicode): any source word the output shows fewer times than the source has it;
 * list items: fewer items than the source wrote (lists run together, items merged);
-* images, where the output can show them (the card, the digest HTML): fewer ``<img>`` than
-  the source's images that were available (a local file, a fetched remote one). An image
-  shown as its alt text and link by rule (not fetched, unsafe) is reported where that happens.
+* images: in the card and the digest HTML, fewer ``<img>`` than the source's images that
+  were available (a local file, a fetched remote one); in the post, an image that is neither
+  a photo of its own nor linked. An image shown as its alt text and link by rule (not
+  fetched, unsafe) is reported where that happens; an Obsidian ``![[embed]]``, which no
+  Markdown reader shows, is reported here.
 
 Each loss is one warning at the question, naming the output and the first missing words
 (``--strict``: an error).
