@@ -130,9 +130,16 @@ DROPPED_WITH_CONTENT = frozenset(
 CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\ud800-\udfff]")
 
 
+#: Controls that Unicode (and ``str.splitlines``) count as line breaks: they become one, so a
+#: one-line setting still refuses them and an answer keeps its lines.
+_LINE_BREAKS = re.compile("[\x0b\x0c\x1c-\x1e\x85]")
+
+
 def clean_controls(text: str) -> str:
-    """``text`` without :data:`CONTROLS`."""
-    return CONTROLS.sub("", text) if CONTROLS.search(text) else text
+    """``text`` without :data:`CONTROLS` (the line-break ones become ``\n``)."""
+    if not CONTROLS.search(text):
+        return text
+    return CONTROLS.sub("", _LINE_BREAKS.sub("\n", text))
 
 
 def clean_html(fragment: str) -> str:
