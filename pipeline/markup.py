@@ -1,18 +1,24 @@
-"""Markdown, parsed once per answer into one tree that every output serialises its own way.
+r"""Markdown, parsed once per answer into one tree that every output serialises its own way.
 
-The tree is Python-Markdown's ElementTree with three additions, so writers never re-parse or
-regex-patch HTML:
+Python-Markdown reads what people write on GitHub through registered extensions (see
+:class:`_Parser`): lists after a line of text and nested by 2-4 spaces, ``1)``, task boxes,
+fences anywhere (in lists and quotes, ``~~~``, unclosed ones to the end), ``~~strike~~``, bare
+URLs, footnotes, ``\`` line breaks, Markdown inside ``<details>`` and other HTML containers.
+The tree is its ElementTree with these rules, so writers never re-parse or regex-patch HTML:
 
-* ``<math display="inline|block">TeX</math>``: ``$…$`` and ``$$…$$``, taken out before any
-  other inline rule, so underscores, asterisks and backslashes inside reach MathJax untouched.
-  ``$`` inside code is code; ``\\$`` and a lone ``$`` stay text. A ``$`` opens math only when a
-  non-space follows it, closes only after a non-space and not before a digit ("$5 и $10").
-* ``<pre><code class="language-x">``: fenced blocks (``` or ~~~, any indentation, unclosed
-  fences run to the end), kept as elements rather than pre-rendered strings.
-* ``<raw html="…" block="0|1">``: raw HTML written in the source, unsanitised. Every writer must
-  pass it through :mod:`pipeline.sanitize`.
+* ``<math display="inline|block">TeX</math>``: ``$…$``, ``$$…$$``, ``$`…`$``, ``\(…\)``,
+  ``\[…\]`` and ```` ```math ````, taken out before any other inline rule, so underscores,
+  asterisks and backslashes inside reach MathJax untouched. ``$`` inside code is code;
+  ``\$`` and a lone ``$`` stay text; a ``$`` opens math only when a non-space follows it and
+  closes only after a non-space, not before a digit ("$5 и $10").
+* ``<pre><code class="language-x">``: code blocks, kept as elements, their text plain.
+* Raw HTML is sanitised (:mod:`pipeline.sanitize`) and becomes ordinary elements: a raw
+  ``<img src="img/x.png" width="300">`` is an image like ``![](img/x.png)``; ``<sub>``,
+  ``<sup>``, ``<details>``/``<summary>``, ``<kbd>`` and the rest read the same in every
+  output. Only :data:`TREE_TAGS` with :data:`TREE_ATTRIBUTES` are ever in the tree.
+* Task items start with ☐/☑; footnotes are numbered ``<sup>`` and a ``div.footnotes`` list.
 
-Other elements: p, h1-h6, ul/ol/li, blockquote, pre/code, code, strong, em, a, img, br, hr,
+Other elements: p, h1-h6, ul/ol/li, blockquote, strong, em, del, a, img, br, hr,
 table/thead/tbody/tr/th/td (cell alignment in ``style``). Element text is plain text (not
 HTML-escaped). Writers must treat the tree as read-only.
 """
