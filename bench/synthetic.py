@@ -64,12 +64,27 @@ def answer(rng: random.Random, i: int) -> str:
     return "\n\n".join(parts)
 
 
+#: Slots are planned up to 2037-12-31 (the last day the calendar and Telegram express): a bank
+#: this large needs more than the channel's three posts a week to fit in about ten years.
+YEARS = 10
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def slots(n: int) -> list[str]:
+    """Three a week (the channel's rhythm) while ``n`` questions fit in :data:`YEARS`, else
+    enough a day to make them fit."""
+    if n <= 3 * 52 * YEARS:
+        return ["mon 10:00", "wed 10:00", "fri 18:30"]
+    per_day = -(-n // (7 * 52 * YEARS))
+    return [f"{day} {8 + k // 4:02d}:{(k % 4) * 15:02d}" for day in DAYS for k in range(per_day)]
+
+
 def bank_yaml(n: int, seed: int = 1) -> str:
     """A valid source with ``n`` questions."""
     rng = random.Random(seed)
     out = [
         "schedule:\n  timezone: Europe/Moscow\n  start: 2026-12-01\n"
-        "  slots: [mon 10:00, wed 10:00, fri 18:30]\n",
+        f"  slots: [{', '.join(slots(n))}]\n",
         "questions:\n",
     ]
     for i in range(n):

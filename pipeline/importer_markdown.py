@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from xml.etree.ElementTree import Element
 
-from pipeline import markup, sanitize
+from pipeline import markup
 
 #: Entity kinds the converter knows; every other export kind (mention, email, phone,
 #: bot_command, cashtag, custom_emoji, ...) is read as plain text.
@@ -543,9 +543,7 @@ def _tree_text(element: Element, *, unescape_code: bool) -> str:
     parts: list[str] = []
 
     def walk(el: Element, in_pre: bool = False) -> None:
-        if el.tag == "raw":
-            parts.append(sanitize.visible_text(el.get("html", "")))
-        elif el.text:
+        if el.text:
             inline_code = el.tag == "code" and not in_pre
             parts.append(html.unescape(el.text) if unescape_code and inline_code else el.text)
         for child in el:

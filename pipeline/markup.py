@@ -894,9 +894,7 @@ def plain_text(root: Element) -> str:
     parts: list[str] = []
 
     def walk(el: Element) -> None:
-        if el.tag == "raw":
-            parts.append(sanitize.visible_text(el.get("html", "")))
-        elif el.tag == "img":
+        if el.tag == "img":
             parts.append(el.get("alt", ""))
         elif el.text:
             parts.append(el.text)

@@ -23,34 +23,36 @@ ammonia: a real HTML5 parser, far harder to bypass than regexes):
 * nesting: at most :data:`MAX_DEPTH` levels (:func:`nesting_depth`); deeper raw HTML is a
   located error (css-inline crashed on 10,000 levels).
 
+What survives becomes ordinary elements of the parsed tree (``pipeline.markup``), which keeps
+only its own vocabulary (``TREE_TAGS``/``TREE_ATTRIBUTES``: what an extension such as
+md_in_html makes from block HTML is checked there too). Every text of the source loses its
+control characters once, as it is read (:func:`clean_controls`).
+
 **Markdown** links and images go through the same URL rule (:func:`safe_url`): a link with
 another scheme keeps its text and loses its target. What each output then keeps:
 
-* Anki fields (``pipeline.markup.to_html``): the cleaned raw HTML as is; Markdown's own tags
-  (p, h1-h6, lists, blockquote, pre/code, tables, em/strong, a, img, hr, br); the writer adds
-  only ``class`` (code language, Pygments tokens, grade/topic badges) and ``style`` with
-  ``text-align`` on table cells. Images: local files inside the content folder are packed
-  under a hashed name, http(s) images stay links, anything else shows its alt text.
-* Digest HTML (``pipeline.render.digest_html``): the cleaned raw HTML passes a second nh3 run
-  with the same allow-list plus the email URL rule: links must be absolute http(s) or mailto
-  (relative ones resolve against ``newsletter.base_url`` or lose their target), images must be
-  absolute http(s) and not SVG; raw tables get ``class="data"``. Styles come only from the
-  template's CSS (inlined by css-inline). The plain-text part and ``.txt`` hold visible text
-  only (:func:`visible_text`).
-* Telegram posts (``pipeline.render.telegram_text``): the cleaned raw HTML is reduced to
-  Telegram's set: b/strong, i/em, u/ins, s/del/strike, code/kbd, pre, blockquote and
-  ``a href`` for http(s) URLs Telegram accepts; block tags become line breaks and bullets, the
-  rest plain text. Text loses control characters and what Telegram's Markdown would drop
-  (bidi overrides U+202A-U+202E among them), so post and twin match. The desk page embeds
-  only these posts; its JSON payload is escaped for ``<script>``.
+* Anki fields (``pipeline.markup.to_html``): the tree as HTML; the writer adds only
+  ``class`` (code language, Pygments tokens, grade/topic badges), ``style`` with
+  ``text-align`` on table cells and ``open`` on ``<details>``. Images: local files (and
+  fetched remote ones) are packed under a hashed name; anything else shows its alt text,
+  linked when it is an http(s) image.
+* Digest HTML (``pipeline.render.digest_html``): links must be absolute http(s) or mailto
+  (relative ones resolve against ``newsletter.base_url`` or lose their target); local images
+  are published under ``base_url``, fetched remote ones keep their address, others show their
+  alt text and link. Styles come only from the template's CSS (inlined by css-inline). The
+  plain-text part and ``.txt`` hold visible text only.
+* Telegram posts (``pipeline.render.telegram_text``): the tree reduced to Telegram's set:
+  b/strong, i/em, u/ins, s/del/strike, code/kbd, pre, blockquote and ``a href`` for http(s)
+  URLs Telegram accepts; block tags become line breaks and bullets, sub/sup Unicode, the rest
+  plain text. Text loses what Telegram's Markdown would drop (bidi overrides U+202A-U+202E
+  among them), so post and twin match. The desk page embeds only these posts; its JSON
+  payload is escaped for ``<script>``.
 * Calendar, poll JSON, plain text: text only, no markup.
 """
 
 from __future__ import annotations
 
-import html
 import re
-from html.parser import HTMLParser
 
 import nh3
 
@@ -175,23 +177,6 @@ def safe_url(url: str) -> bool:
     if not sep or "/" in scheme or "?" in scheme or "#" in scheme:
         return True  # relative
     return scheme.lower() in URL_SCHEMES
-
-
-class _Text(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-
-def visible_text(fragment: str) -> str:
-    """The text a reader would see of a raw HTML fragment, after sanitising."""
-    parser = _Text()
-    parser.feed(clean_html(fragment))
-    parser.close()
-    return html.unescape("".join(parser.parts)) if not parser.parts else "".join(parser.parts)
 
 
 #: Raw HTML may nest at most this deep once sanitised. css-inline (Rust, the digest) overflows
