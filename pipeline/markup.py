@@ -92,19 +92,33 @@ class GithubLists(Preprocessor):
     item's depth is found the CommonMark way (a line belongs to the deepest open item whose
     content column it reaches) and re-indented to 4 spaces a level; a bullet list, or one that
     starts at 1, after a paragraph line gets the blank line, and so does a fence; ``1)``
-    becomes ``1.``. Fenced code keeps its relative indentation and is never read as lists; a
-    fence left open at the end is closed there (GitHub runs it to the end). Blockquotes are
-    read by the same rules inside their ``>``.
+    becomes ``1.``. Fenced code keeps its relative indentation and is never read as lists;
+    it is taken out here, in one pass (a stash placeholder at its indentation); a fence left
+    open runs to the end, as on GitHub. Blockquotes are read by the same rules inside their
+    ``>``.
     """
 
+    def __init__(self, md: markdown.Markdown, fence: Callable[[str, str], str]) -> None:
+        super().__init__(md)
+        self.fence = fence
+
     def run(self, lines: list[str]) -> list[str]:
-        return _normalise_lists([line.expandtabs(4) for line in lines])
+        def stash(code: str, info: str) -> str:
+            return self.md.htmlStash.store(self.fence(code, info))
+
+        return _normalise_lists([line.expandtabs(4) for line in lines], stash)
 
 
-def _normalise_lists(lines: list[str]) -> list[str]:
+def _normalise_lists(lines: list[str], stash: Callable[[str, str], str]) -> list[str]:
+    """See :class:`GithubLists`; ``stash(code, info)`` takes a fenced block out and returns
+    the placeholder that stands for it (SuperFences splices every fence it finds back into
+    the lines, O(fences × lines): 10,000 fences took 2.5 s, so it is left only those that
+    open on a list item's own line)."""
     out: list[str] = []
     items: list[_ListItem] = []
     fence: tuple[str, int, int] | None = None  # (closing char run, source indent, shift)
+    body: list[str] | None = None  # the lines of a fence being taken out
+    at, info = 0, ""  # that fence's indentation once normalised, and its info string
     code = False  # inside a top-level indented code block
     previous = ""  # the previous source line ("" when blank)
     i = 0
@@ -113,9 +127,17 @@ def _normalise_lists(lines: list[str]) -> list[str]:
         if fence is not None:
             closing, _, shift = fence
             indent = len(line) - len(line.lstrip(" "))
-            out.append(" " * max(0, indent + shift) + line.lstrip(" ") if line.strip() else line)
+            moved = " " * max(0, indent + shift) + line.lstrip(" ") if line.strip() else line
             stripped = line.strip()
-            if stripped.startswith(closing) and not stripped.strip(closing[0]):
+            ends = stripped.startswith(closing) and not stripped.strip(closing[0])
+            if body is None:
+                out.append(moved)
+            elif ends:
+                out.extend(["", " " * at + stash("\n".join(body), info), ""])
+                body = None
+            else:
+                body.append(moved[min(at, len(moved) - len(moved.lstrip(" "))) :])
+            if ends:
                 fence = None
                 if i + 1 < len(lines) and lines[i + 1].strip():
                     out.append("")  # the block ends with its fence, as on GitHub
@@ -134,7 +156,7 @@ def _normalise_lists(lines: list[str]) -> list[str]:
             while j < len(lines) and _QUOTED.match(lines[j]):
                 j += 1
             inner = [x[len(_QUOTED.match(x).group(0)) :] for x in lines[i:j]]  # type: ignore[union-attr]
-            out.extend("> " + x if x.strip() else ">" for x in _normalise_lists(inner))
+            out.extend("> " + x if x.strip() else ">" for x in _normalise_lists(inner, stash))
             previous = lines[j - 1]
             i = j
             continue
@@ -200,6 +222,11 @@ def _normalise_lists(lines: list[str]) -> list[str]:
             fence = (opened["fence"], indent, shift)
             if previous and item is None:
                 out.append("")  # a fence ends the paragraph above it, as on GitHub
+            if item is None:
+                body, at, info = [], len(new) - len(new.lstrip(" ")), opened["info"].strip()
+                previous = line
+                i += 1
+                continue
         out.append(new)
         if (
             item is None
@@ -215,7 +242,9 @@ def _normalise_lists(lines: list[str]) -> list[str]:
             line = ""
         previous = line
         i += 1
-    if fence is not None:
+    if body is not None:  # a fence left open runs to the end, as on GitHub
+        out.extend(["", " " * at + stash("\n".join(body), info), ""])
+    elif fence is not None:
         closing, _, shift = fence
         out.append(" " * max(0, fence[1] + shift) + closing)
     return out
@@ -444,19 +473,11 @@ class _StashToElements(Treeprocessor):
         for parent in list(root.iter()):
             _expand_placeholders(parent, lambda m: self._element(m, raw))
             _merge_inline_raw(parent)
-        for parent in list(root.iter()):
-            for i, child in enumerate(list(parent)):
-                if (
-                    child.tag == "p"
-                    and len(child) == 1
-                    and not (child.text or "").strip()
-                    and not (child[0].tail or "").strip()
-                    and child[0].get("block") == "1"
-                ):
-                    block = child[0]
-                    block.tail = child.tail
-                    parent.remove(child)
-                    parent.insert(i, block)
+        for parent in list(root.iter()):  # a block alone in a paragraph stands for itself
+            children = list(parent)
+            hoisted = [_hoisted(child) for child in children]
+            if any(h is not c for h, c in zip(hoisted, children, strict=True)):
+                parent[:] = hoisted  # one assignment: a remove per block was quadratic
         for parent in list(root.iter()):
             if any(child.tag == "raw" for child in parent):
                 _raw_to_elements(parent, self._inner)
@@ -518,6 +539,21 @@ def _check_depth(fragment: str) -> None:
         raise MarkupLimitError(
             f"raw HTML nested {depth:,} levels deep; at most {sanitize.MAX_DEPTH}: flatten it"
         )
+
+
+def _hoisted(child: Element) -> Element:
+    """``child``, or the block element it is a paragraph around (a fence, raw HTML)."""
+    if (
+        child.tag == "p"
+        and len(child) == 1
+        and not (child.text or "").strip()
+        and not (child[0].tail or "").strip()
+        and child[0].get("block") == "1"
+    ):
+        block = child[0]
+        block.tail = child.tail
+        return block
+    return child
 
 
 def _raw_to_elements(parent: Element, inner: Callable[[str], str]) -> None:
@@ -713,7 +749,8 @@ class _Parser:
     """One configured Markdown instance; reset per call (Python-Markdown is not re-entrant).
 
     GitHub's habits come from registered extensions (see pyproject.toml for why these):
-    pymdown-extensions' SuperFences (fences in lists, quotes and anywhere; ```` ```math ````),
+    pymdown-extensions' SuperFences (fences opening on a list item's line; the others are
+    taken out by :class:`GithubLists`, in one pass),
     Tilde (``~~strike~~``), MagicLink (bare URLs); Python-Markdown's tables, sane lists and
     footnotes; and this module's :class:`GithubMarkdown` (lists, math, backslash breaks,
     task boxes).
@@ -731,7 +768,7 @@ class _Parser:
                 "pymdownx.superfences",
                 "pymdownx.tilde",
                 "pymdownx.magiclink",
-                GithubMarkdown(),
+                GithubMarkdown(fence),
             ],
             extension_configs={
                 "pymdownx.superfences": {
@@ -772,10 +809,15 @@ class _Parser:
 
 
 class GithubMarkdown(Extension):
-    """What GitHub readers expect that Python-Markdown lacks, through its Extension API."""
+    """What GitHub readers expect that Python-Markdown lacks, through its Extension API;
+    ``fence(code, info)`` keeps a fence for the tree (as SuperFences' formatter does)."""
+
+    def __init__(self, fence: Callable[[str, str], str]) -> None:
+        super().__init__()
+        self.fence = fence
 
     def extendMarkdown(self, md: markdown.Markdown) -> None:
-        md.preprocessors.register(GithubLists(md), "github_lists", 29)
+        md.preprocessors.register(GithubLists(md, self.fence), "github_lists", 29)
         md.inlinePatterns.register(_GithubMath(_GithubMath.PATTERN, md), "github_math", 195)
         md.inlinePatterns.register(_MathProcessor(_MathProcessor.PATTERN, md), "math", 185)
         md.inlinePatterns.register(_HardBreak(_HardBreak.PATTERN, md), "backslash_break", 184)
@@ -959,8 +1001,6 @@ def _write(
     tag = el.tag
     if tag == "math":
         out.append(math(el.text or "", el.get("display") == "block"))
-    elif tag == "raw":
-        out.append(sanitize.clean_html(el.get("html", "")))
     elif tag == "img":
         src = image_src(el.get("src", ""))
         alt = el.get("alt", "")
