@@ -46,6 +46,7 @@ from pipeline.write import (
     Staging,
     WrittenFile,
     build_lock,
+    folder_marks,
     guard_out_dir,
     real_path,
     write_file_atomic,
@@ -152,7 +153,9 @@ def build(options: BuildOptions) -> BuildReport:
     from pipeline.render import TARGETS  # late: renderers import this module's types
 
     now = build_time(options.now)
-    guard_out_dir(options.out, options.source)
+    stamp = read_stamp(options.cache) if options.cache is not None else None
+    known = stamp.get("out_folders") if stamp and stamp.get("out") == _real_out(options) else None
+    guard_out_dir(options.out, options.source, known)
     # One build at a time per output folder: it also guards the cache they share.
     with build_lock(options.out):
         memo = Memo(options.cache)
@@ -391,8 +394,16 @@ def _remember_build(options: BuildOptions, report: BuildReport, key: str) -> Non
             "manifest": manifest,
             "questions": report.questions,
             "warnings": warnings,
+            # The folders as this build left them: the next one need not walk every file to
+            # know that nothing foreign was added (see write.guard_out_dir).
+            "out": _real_out(options),
+            "out_folders": folder_marks(options.out, (f.path for f in report.files)),
         },
     )
+
+
+def _real_out(options: BuildOptions) -> str:
+    return str(real_path(options.out))
 
 
 class _Stopwatch:

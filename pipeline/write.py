@@ -26,7 +26,7 @@ import shutil
 import stat
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -156,13 +156,20 @@ def real_path(path: Path) -> Path:
         raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(path)) from None
 
 
-def guard_out_dir(out_dir: Path, source: Path | None = None) -> None:
+def guard_out_dir(
+    out_dir: Path, source: Path | None = None, known: Mapping[str, list[int]] | None = None
+) -> None:
     """Refuse to replace a folder that is not a previous build output (or holds the source).
 
     The build replaces the whole folder, so a folder is accepted only when empty or missing,
     holding only the committed README (a fresh checkout), or when its ``manifest.json``
     carries this pipeline's marker and lists every file in it; a manifest from before the
     marker counts when every file in the folder has the listed sha256.
+
+    ``known``: :func:`folder_marks` of the folder as the last build left it. When every one of
+    its folders is still the same folder, unmodified (a file added, removed or renamed in a
+    folder changes its modification time), nothing can have been added: the walk of every
+    file is skipped (0.13 s at 10,000 questions, on every rebuild).
     """
     out = real_path(out_dir)
     shown = f"{str(out_dir).rstrip('/')}/"
@@ -178,7 +185,7 @@ def guard_out_dir(out_dir: Path, source: Path | None = None) -> None:
         what = "current folder" if cwd.is_relative_to(out) else "home folder"
         it = "is" if out in (cwd, home) else "holds"
         message = f"refusing to use {shown} as the output folder: it {it} the {what}"
-    elif out.is_dir():
+    elif out.is_dir() and not (known and _marks_hold(out, known)):
         why, foreign = _foreign_files(out)
         if foreign:
             n = len(foreign)
@@ -195,6 +202,30 @@ def guard_out_dir(out_dir: Path, source: Path | None = None) -> None:
             )
     if message:
         raise OutputFolderRefused([Problem(None, "--out", message)])
+
+
+def folder_marks(out_dir: Path, paths: Iterable[str]) -> dict[str, list[int]]:
+    """Identity and modification time of the output folder and each folder holding one of
+    ``paths`` (the files a build wrote), for :func:`guard_out_dir`'s ``known``."""
+    out = real_path(out_dir)
+    marks = {}
+    for folder in {"", *(str(PurePosixPath(p).parent).removeprefix(".") for p in paths)}:
+        st = os.stat(out / folder, follow_symlinks=False)
+        marks[folder] = [st.st_ino, st.st_mtime_ns]
+    return marks
+
+
+def _marks_hold(out: Path, known: Mapping[str, list[int]]) -> bool:
+    if "" not in known:
+        return False
+    for folder, (ino, mtime) in known.items():
+        try:
+            st = os.stat(out / folder, follow_symlinks=False)
+        except OSError:
+            return False
+        if not stat.S_ISDIR(st.st_mode) or [st.st_ino, st.st_mtime_ns] != [ino, mtime]:
+            return False
+    return True
 
 
 def _foreign_files(out: Path) -> tuple[str, list[str]]:

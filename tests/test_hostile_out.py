@@ -364,3 +364,20 @@ def test_a_loop_of_links_as_out_or_an_impossible_build_time_is_one_line(tmp_path
     assert late.stderr == (
         "pipeline: error: SOURCE_DATE_EPOCH=999999999999999 is not a time this pipeline can use\n"
     )
+
+
+@pytest.mark.parametrize("added", ["telegram/mine.txt", "notes/deep/mine.txt", "mine.txt"])
+def test_out_skips_the_walk_only_while_no_folder_changed(tmp_path: Path, added: str) -> None:
+    """With the cache, a rebuild trusts its last output without walking every file only while
+    each folder it wrote is the same folder, unmodified: a file added anywhere is found."""
+    write_bank(tmp_path, "v1")
+    assert cli_build(tmp_path, "--out", "dist").returncode == 0
+    write_bank(tmp_path, "v2")
+    assert cli_build(tmp_path, "--out", "dist").returncode == 0  # the fast path, unchanged
+    (tmp_path / "dist" / added).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "dist" / added).write_text("mine")
+    write_bank(tmp_path, "v3")
+    refused = cli_build(tmp_path, "--out", "dist")
+    assert refused.returncode == 2, refused.stderr
+    assert repr(added) in refused.stderr
+    assert (tmp_path / "dist" / added).read_text() == "mine"
