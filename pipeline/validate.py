@@ -12,7 +12,6 @@ import codecs
 import hashlib
 import os
 import re
-import stat
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -41,7 +40,7 @@ from pipeline.model import (
     ScheduleSettings,
     Settings,
 )
-from pipeline.source import Document
+from pipeline.source import Document, file_kind
 from pipeline.spec import (
     INVALID,
     Checker,
@@ -466,13 +465,6 @@ _FORMAT_OF_MEDIA_TYPE = MappingProxyType(
         "image/avif": "AVIF",
     }
 )
-_FILE_KINDS = (
-    (stat.S_ISDIR, "a folder"),
-    (stat.S_ISFIFO, "a FIFO"),
-    (stat.S_ISSOCK, "a socket"),
-    (stat.S_ISCHR, "a device"),
-    (stat.S_ISBLK, "a device"),
-)
 
 
 class ImageRefused(Exception):
@@ -552,11 +544,9 @@ def read_image_file(path: Path) -> bytes:
 
 
 def _check_regular(info: os.stat_result) -> None:
-    for is_kind, kind in _FILE_KINDS:
-        if is_kind(info.st_mode):
-            raise ImageRefused(f"not a regular file ({kind})")
-    if not stat.S_ISREG(info.st_mode):
-        raise ImageRefused("not a regular file")
+    kind = file_kind(info.st_mode)
+    if kind is not None:
+        raise ImageRefused(f"{kind}, not a regular file")
 
 
 def _check_size(size: int) -> None:

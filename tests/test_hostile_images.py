@@ -177,12 +177,12 @@ HOSTILE: dict[str, tuple[str, Callable[[Path, Path], None], str]] = {
     "fifo-named-png": (
         "img/pipe.png",
         _fifo,
-        "image 'img/pipe.png': not a regular file (a FIFO)",
+        "image 'img/pipe.png': a FIFO (named pipe), not a regular file",
     ),
     "folder-named-png": (
         "img/dir.png",
         _folder,
-        "image 'img/dir.png': not a regular file (a folder)",
+        "image 'img/dir.png': a folder, not a regular file",
     ),
     "sparse-2gb-png": (
         "img/big.png",
@@ -287,7 +287,7 @@ SWAPS: dict[str, tuple[Callable[[Path], object], str]] = {
         "not a PNG image (the file's bytes are text)",
     ),
     "svg": (lambda p: p.write_bytes(SVG), "not a PNG image (the file's bytes are SVG)"),
-    "fifo": (_to_fifo, "not a regular file (a FIFO)"),
+    "fifo": (_to_fifo, "a FIFO (named pipe), not a regular file"),
     "sparse": (lambda p: os.truncate(p, TWO_GB), "2,147,483,648 bytes; at most 10,000,000"),
     "symlink-into-git": (_to_link_into_git, "hidden files and folders are never published"),
 }
@@ -363,7 +363,7 @@ def test_a_file_swapped_after_validation_is_not_rendered(tmp_path: Path) -> None
     with pytest.raises(PipelineError) as caught:
         anki_fields.read_image(fifo)
     assert str(caught.value) == (
-        f"image {fifo}: not a regular file (a FIFO) (it changed during the build)"
+        f"image {fifo}: a FIFO (named pipe), not a regular file (it changed during the build)"
     )
     os.truncate(good, TWO_GB)
     with pytest.raises(PipelineError) as caught:
