@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from pipeline import markup
-from pipeline.errors import PipelineError, Pos, Problem, Severity
+from pipeline.errors import PipelineError, Pos, Problem, Severity, fail
 from pipeline.lockfile import lock_path
 from pipeline.model import (
     GRADES,
@@ -541,6 +541,17 @@ def read_image_file(path: Path) -> bytes:
         found = _what_bytes_are(data, None if kind is None else _FORMAT_OF_MEDIA_TYPE[kind[0]])
         raise ImageRefused(f"not a {expected} image ({found})")
     return data
+
+
+def read_image(image: Image) -> bytes:
+    """The bytes of a validated image, for a renderer to pack or copy: read as validation read
+    it (:func:`read_image_file`), so a file swapped since then is refused at the image's place,
+    never published."""
+    try:
+        return read_image_file(image.path)
+    except ImageRefused as exc:
+        why = f"image '{image.src}': {exc} (it changed during the build)"
+        raise fail(image.pos, "", why) from None
 
 
 def _check_regular(info: os.stat_result) -> None:

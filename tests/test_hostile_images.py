@@ -23,7 +23,7 @@ from pipeline.incremental import load_validated
 from pipeline.model import Image
 from pipeline.render import anki_fields, telegram
 from pipeline.source import load_source
-from pipeline.validate import MAX_IMAGE_BYTES, ImageRefused, read_image_file, validate
+from pipeline.validate import MAX_IMAGE_BYTES, ImageRefused, read_image, read_image_file, validate
 from tests.conftest import TEMPLATES, run_cli
 from tests.hostile import output_bytes
 
@@ -354,20 +354,21 @@ def test_a_huge_file_is_refused_before_it_is_opened(
 def test_a_file_swapped_after_validation_is_not_rendered(tmp_path: Path) -> None:
     """The renderers read images the bounded, checked way too: a file turned into a FIFO or
     a huge one between validation and rendering stops the build with its name."""
+    assert anki_fields.read_image is telegram.read_image is read_image  # one way
     good = tmp_path / "ok.png"
     good.write_bytes(PNG)
-    assert anki_fields.read_image(good) == PNG
-    assert telegram.read_image(Image("ok.png", good, Pos(SOURCE, 10, 12))) == PNG
+    assert read_image(Image("ok.png", good, Pos(SOURCE, 10, 12))) == PNG
     fifo = tmp_path / "x.png"
     os.mkfifo(fifo)
     with pytest.raises(PipelineError) as caught:
-        anki_fields.read_image(fifo)
+        read_image(Image("x.png", fifo, Pos(SOURCE, 11, 12)))
     assert str(caught.value) == (
-        f"image {fifo}: a FIFO (named pipe), not a regular file (it changed during the build)"
+        f"{SOURCE}:11:12: image 'x.png': a FIFO (named pipe), not a regular file "
+        "(it changed during the build)"
     )
     os.truncate(good, TWO_GB)
     with pytest.raises(PipelineError) as caught:
-        telegram.read_image(Image("ok.png", good, Pos(SOURCE, 10, 12)))
+        read_image(Image("ok.png", good, Pos(SOURCE, 10, 12)))
     assert str(caught.value) == (
         f"{SOURCE}:10:12: image 'ok.png': 2,147,483,648 bytes; at most 10,000,000 "
         "(it changed during the build)"

@@ -79,10 +79,10 @@ from pipeline.render.anki_fields import (
     field_writer,
     highlight_css,
     media_name,
-    read_image,
     removed_note,
 )
 from pipeline.render.anki_package import DeckSpec, NoteRow, collection_bytes, zip_package
+from pipeline.validate import read_image
 from pipeline.write import LaterFile, OutputFile
 
 KIND = "anki-deck"
@@ -285,16 +285,14 @@ def _package(
     is compressed on a thread (zlib releases the GIL) while the other targets render.
     """
     key = hashlib.sha256(collection)
-    media = sorted(
-        (name, img.digest or _sha256(read_image(img.path))) for name, img in images.items()
-    )
+    media = sorted((name, img.digest or _sha256(read_image(img))) for name, img in images.items())
     parts = [PACKAGE_FORMAT, zlib.ZLIB_RUNTIME_VERSION, stamp.isoformat(), media]
     key.update(json.dumps(parts).encode())
     full = f"anki:package\x00{key.hexdigest()}"
     cached = ctx.memo.lookup(full)
     if cached is not None:
         return OutputFile(path, KIND, cached, ids)
-    files = {name: read_image(img.path) for name, img in images.items()}
+    files = {name: read_image(img) for name, img in images.items()}
     pool = ThreadPoolExecutor(1, thread_name_prefix="deck-zip")
     made = pool.submit(zip_package, collection, files, stamp)
     pool.shutdown(wait=False)  # the thread ends with its one task

@@ -13,7 +13,7 @@ with :func:`pipeline.markup.to_html` and three hooks:
 * local images are packed into the deck under a flat, content-hashed name (see
   :func:`media_name`; the hash is the validator's :attr:`pipeline.model.Image.digest`, so
   fields never read image files) and ``src`` is rewritten to it; http(s) images stay links.
-  Only packing the deck reads the bytes (:func:`read_image`).
+  Only packing the deck reads the bytes (:func:`pipeline.validate.read_image`).
 
 Raw HTML from the source is cleaned by :mod:`pipeline.sanitize` inside ``to_html``: one policy
 for every output.
@@ -26,7 +26,6 @@ import html
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from xml.etree.ElementTree import Element
 
 from pygments import highlight
@@ -36,9 +35,8 @@ from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
 from pipeline import markup
-from pipeline.errors import fail
 from pipeline.model import Image, Question
-from pipeline.validate import ImageRefused, read_image_file
+from pipeline.validate import read_image
 
 #: Pygments styles for code on a light card and in night mode.
 LIGHT_STYLE = "default"
@@ -95,20 +93,6 @@ def _lexer(lang: str) -> Lexer | None:
         return None
 
 
-def read_image(path: Path) -> bytes:
-    """The one place the deck reads an input file: an image the source references.
-
-    Images are inputs like the YAML itself (validation already checked them), not
-    outputs, so reading them here keeps the renderer's contract: it writes nothing. They are
-    read the way validation reads them (bounded, checked again): a file swapped since then
-    for a FIFO, a huge file or something else must not be packed either.
-    """
-    try:
-        return read_image_file(path)
-    except ImageRefused as exc:
-        raise fail(None, "", f"image {path}: {exc} (it changed during the build)") from None
-
-
 def media_name(slug: str, image: Image) -> str:
     """``<slug>-<sha256 prefix><ext>``: flat, short, safe, and new whenever bytes change.
 
@@ -116,7 +100,7 @@ def media_name(slug: str, image: Image) -> str:
     incoming one), so the name must change with the content. The hash is the one validation
     computed (:attr:`Image.digest`); only an image made without it is read here.
     """
-    digest = image.digest or hashlib.sha256(read_image(image.path)).hexdigest()
+    digest = image.digest or hashlib.sha256(read_image(image)).hexdigest()
     ext = image.path.suffix.lower()
     ext = ext if _SAFE_EXT.match(ext) else ".bin"
     return f"{slug}-{digest[:16]}{ext}"

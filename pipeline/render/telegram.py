@@ -56,10 +56,10 @@ from markupsafe import Markup
 
 from pipeline.build import RenderContext, Rendered
 from pipeline.cache import FragmentView
-from pipeline.errors import Pos, Problem, Severity, fail
-from pipeline.model import Image, Question
+from pipeline.errors import Pos, Problem, Severity
+from pipeline.model import Question
 from pipeline.render import telegram_text as tt
-from pipeline.validate import ImageRefused, read_image_file
+from pipeline.validate import read_image
 from pipeline.write import OutputFile
 
 FOLDER = "telegram"
@@ -672,20 +672,6 @@ def _files(
         return
     del desk
     yield OutputFile(f"{FOLDER}/index.html", KIND_DESK, page, tuple(ids))
-
-
-def read_image(image: Image) -> bytes:
-    """The bytes of a source image, to copy next to the posts.
-
-    The one place this renderer reads input: validation already resolved the path inside the
-    content folder and checked the file. It is read the way validation reads it (bounded,
-    checked again), so a file swapped since then is refused, never copied next to the posts.
-    """
-    try:
-        return read_image_file(image.path)
-    except ImageRefused as exc:
-        why = f"image '{image.src}': {exc} (it changed during the build)"
-        raise fail(image.pos, "", why) from None
 
 
 def _post_files(post: Post) -> Iterator[OutputFile]:
