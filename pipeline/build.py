@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pipeline.cache import (
     FragmentView,
@@ -198,19 +198,10 @@ def _build_bank(
     staging: Staging | None = None
     done = False
     try:
-        schedule = clock.stage(
-            "plan", plan_schedule, validated.bank, previous_lock.get("schedule", {}), now
-        )
-        context = RenderContext(validated.bank, schedule, previous_lock, now, options, memo)
-        fragments = clock.stage("fragments", compute_fragments, context, targets)
-        context = replace(context, fragments=fragments)
         staging = Staging(options.out)
-        results = _render_all(context, targets, staging, clock)
-        warnings = [
-            *validated.warnings,
-            *(w for r in results.values() for w in r.warnings),
-        ]
-        stop_on_problems(warnings, options.strict)
+        schedule, results, warnings = _rendered(
+            options, clock, now, validated, memo, targets, previous_lock, staging
+        )
         lock = {"schedule": schedule.lock_section()} | {
             name: r.lock for name, r in results.items() if r.lock is not None
         }
@@ -232,6 +223,40 @@ def _build_bank(
     )
     _remember_build(options, report, key)
     return report
+
+
+class _Sink(Protocol):
+    def add(self, f: OutputFile | KnownFile | LaterFile) -> None: ...
+
+
+def _rendered(
+    options: BuildOptions,
+    clock: _Stopwatch,
+    now: datetime,
+    validated: Validated,
+    memo: Memo,
+    targets: Mapping[str, Target],
+    lock: Mapping[str, Any],
+    sink: _Sink,
+) -> tuple[Schedule, dict[str, Rendered], list[Problem]]:
+    """The stages every build and ``validate`` run: plan, fragments, every target's files
+    into ``sink``; then stop on any problem (every warning too, under ``--strict``)."""
+    schedule = clock.stage("plan", plan_schedule, validated.bank, lock.get("schedule", {}), now)
+    context = RenderContext(validated.bank, schedule, lock, now, options, memo)
+    fragments = clock.stage("fragments", compute_fragments, context, targets)
+    results = _render_all(replace(context, fragments=fragments), targets, sink, clock)
+    warnings = [*validated.warnings, *(w for r in results.values() for w in r.warnings)]
+    stop_on_problems(warnings, options.strict)
+    return schedule, results, warnings
+
+
+class _Dropped:
+    """Where ``validate`` sends the files: dropped, but a file still being made on a thread
+    is waited for (its thread may still fail, as in a build)."""
+
+    def add(self, f: OutputFile | KnownFile | LaterFile) -> None:
+        if isinstance(f, LaterFile):
+            f.data.result()
 
 
 #: Below this many questions to (re)compute, a process pool costs more than it saves.
@@ -318,7 +343,7 @@ def _compute_missing(
 
 
 def _render_all(
-    ctx: RenderContext, targets: Mapping[str, Target], staging: Staging, clock: _Stopwatch
+    ctx: RenderContext, targets: Mapping[str, Target], staging: _Sink, clock: _Stopwatch
 ) -> dict[str, Rendered]:
     """Run every target in turn, streaming its files into ``staging``.
 
@@ -447,18 +472,9 @@ def check(
     memo = Memo()  # in memory: the build's cache folder is not written
     validated = load_validated(source, memo)
     lock = read_lock(lock_path(source))
-    when = build_time(now)
-    schedule = plan_schedule(validated.bank, lock.get("schedule", {}), when)
-    context = RenderContext(validated.bank, schedule, lock, when, options, memo)
-    context = replace(context, fragments=compute_fragments(context, TARGETS))
-    warnings = list(validated.warnings)
-    for target in TARGETS.values():
-        rendered = target.render(context)
-        for made in rendered.files:  # a renderer finds some problems only as it makes files
-            if isinstance(made, LaterFile):
-                made.data.result()  # its thread may still fail: wait, as the build does
-        warnings.extend(rendered.warnings)
-    stop_on_problems(warnings, strict=False)
+    _, _, warnings = _rendered(
+        options, _Stopwatch(), build_time(now), validated, memo, TARGETS, lock, _Dropped()
+    )
     return validated.bank, tuple(warnings)
 
 
