@@ -112,13 +112,18 @@ def clean_text(text: str) -> str:
 
 def link_target(url: str) -> str | None:
     """The URL to link to, or None for what Telegram would not accept as a link."""
-    url = _SPACE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), url.strip())
+    url = _SPACE.sub(_percent, url.strip())
     return url if _HTTP.match(url) else None
 
 
 #: Whitespace inside a URL (formula images: ``render/math?math=a = b``): percent-encoded, so
 #: the link is kept (browsers and GitHub send it so).
 _SPACE = re.compile(r"\s")
+
+
+def _percent(m: re.Match[str]) -> str:
+    """The matched characters percent-encoded (UTF-8), as a URL may carry them."""
+    return "".join(f"%{b:02X}" for b in m.group().encode())
 
 
 # --- the markup tree -> spans ------------------------------------------------------------------
@@ -876,7 +881,7 @@ _URL_CHANGED = re.compile("[\x00-\x1f\u030a\u0333\u033f\u200e\u200f\u202a-\u202e
 def url_for_text(url: str) -> str:
     """A URL as written into the Markdown twin: marker runs and characters Telegram would drop
     or change (bidi controls...) percent-encoded so they stay."""
-    url = _URL_CHANGED.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), url)
+    url = _URL_CHANGED.sub(_percent, url)
     if not re.search(r"([_*~|])\1|`", url):
         return url
     return re.sub(r"[_*~|`]", lambda m: f"%{ord(m.group()):02X}", url)
