@@ -165,16 +165,20 @@ def check_regular_file(path: Path, limit: int, display: str | None = None) -> in
     return info.st_size
 
 
-def read_regular_file(path: Path, limit: int, display: str | None = None) -> bytes:
+def read_regular_file(
+    path: Path, limit: int, display: str | None = None, *, follow: bool = True
+) -> bytes:
     """The bytes of the regular file at ``path``, never more than ``limit`` of them read.
 
     Checked as :func:`check_regular_file`, then opened without blocking and checked again on
     the open descriptor (the path may have been replaced in between); a file that grows past
-    ``limit`` while being read raises :class:`FileTooLarge` too.
+    ``limit`` while being read raises :class:`FileTooLarge` too. ``follow=False``: a path that
+    has become a symbolic link is not opened (its target was checked, not the link's).
     """
     where = display or str(path)
     check_regular_file(path, limit, where)
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
+    fd = os.open(path, flags)
     with open(fd, "rb", buffering=0) as handle:
         info = os.fstat(fd)
         _refuse_irregular(info.st_mode, where)
@@ -196,10 +200,18 @@ def read_regular_file(path: Path, limit: int, display: str | None = None) -> byt
     return b"".join(chunks)
 
 
+class NotRegularFile(UsageError):
+    """A FIFO, a device, a folder… where a file was expected (``kind`` says which)."""
+
+    def __init__(self, display: str, kind: str) -> None:
+        super().__init__(f"{display}: {kind}, not a regular file")
+        self.kind = kind
+
+
 def _refuse_irregular(mode: int, display: str) -> None:
     kind = file_kind(mode)
     if kind is not None:
-        raise UsageError(f"{display}: {kind}, not a regular file")
+        raise NotRegularFile(display, kind)
 
 
 def compose(text: str, display: str) -> Node:

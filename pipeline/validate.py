@@ -40,7 +40,7 @@ from pipeline.model import (
     ScheduleSettings,
     Settings,
 )
-from pipeline.source import Document, file_kind
+from pipeline.source import Document, FileTooLarge, NotRegularFile, file_kind, read_regular_file
 from pipeline.spec import (
     INVALID,
     Checker,
@@ -514,25 +514,21 @@ def read_image_file(path: Path) -> bytes:
     a file swapped after validation (for a FIFO, a huge file, another format) is caught here
     too. Never blocks on a FIFO (opened non-blocking, and only after stat said regular).
     """
-    info = path.stat()
-    _check_regular(info)
+    _check_regular(path.stat())  # before the name: "a FIFO", whatever it is called
     suffix = path.suffix.lower()
     if suffix == ".svg":
         raise ImageRefused("SVG is never published: it can carry scripts; export it as PNG")
     expected = IMAGE_FORMATS.get(suffix)
     if expected is None:
         raise ImageRefused(f"expected a {_EXTENSIONS} file")
-    _check_size(info.st_size)
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-    fd = os.open(path, flags)
-    with os.fdopen(fd, "rb") as handle:
-        # Checked again on what was opened: the path may have changed since stat.
-        info = os.fstat(handle.fileno())
-        _check_regular(info)
-        _check_size(info.st_size)
-        data = handle.read(MAX_IMAGE_BYTES + 1)
-    if len(data) > MAX_IMAGE_BYTES:
-        raise ImageRefused(f"grew past {MAX_IMAGE_BYTES:,} bytes while it was read")
+    try:
+        data = read_regular_file(path, MAX_IMAGE_BYTES, follow=False)
+    except NotRegularFile as exc:
+        raise ImageRefused(f"{exc.kind}, not a regular file") from None
+    except FileTooLarge as exc:
+        if not exc.exact:
+            raise ImageRefused(f"grew past {MAX_IMAGE_BYTES:,} bytes while it was read") from None
+        raise ImageRefused(f"{exc.size:,} bytes; at most {MAX_IMAGE_BYTES:,}") from None
     # Imported here: pipeline.remote_images imports this module (Validated) at its top.
     from pipeline.remote_images import sniff
 
@@ -558,11 +554,6 @@ def _check_regular(info: os.stat_result) -> None:
     kind = file_kind(info.st_mode)
     if kind is not None:
         raise ImageRefused(f"{kind}, not a regular file")
-
-
-def _check_size(size: int) -> None:
-    if size > MAX_IMAGE_BYTES:
-        raise ImageRefused(f"{size:,} bytes; at most {MAX_IMAGE_BYTES:,}")
 
 
 def _what_bytes_are(data: bytes, other_format: str | None) -> str:
