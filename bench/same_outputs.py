@@ -36,8 +36,20 @@ BANKS = {
 def build(code: Path, source: Path, out: Path) -> None:
     env = dict(os.environ, SOURCE_DATE_EPOCH=PINNED_EPOCH, PYTHONPATH=str(code))
     done = subprocess.run(
-        [sys.executable, "-m", "pipeline", "build", "--source", str(source), "--out", str(out)]
-        + ["--templates", str(code / "templates"), "--no-cache", "--offline"],
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "build",
+            "--source",
+            str(source),
+            "--out",
+            str(out),
+            "--templates",
+            str(code / "templates"),
+            "--no-cache",
+            "--offline",
+        ],
         cwd=code,
         env=env,
         capture_output=True,

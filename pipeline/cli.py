@@ -15,10 +15,10 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
-from pipeline.build import BuildOptions, build, check
+from pipeline.build.run import BuildOptions, build, check
 from pipeline.errors import PipelineError, Problem, UsageError
-from pipeline.source import load_source
-from pipeline.validate import validate
+from pipeline.source.read import load_source
+from pipeline.source.validate import validate
 
 DEFAULT_SOURCE = Path("content/questions.yaml")
 DEFAULT_OUT = Path("dist")
@@ -80,7 +80,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_new(args: argparse.Namespace) -> int:
     """Append a scaffolded question with a fresh, never-used id."""
-    from pipeline.scaffold import append_question
+    from pipeline.commands.new import append_question
 
     qid, line = append_question(args.source, args.id, args.grade)
     print(f"{args.source}:{line}: added question '{qid}'; fill in its question and answer")
@@ -89,7 +89,7 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 def cmd_schema(args: argparse.Namespace) -> int:
     """Print (or write) the JSON Schema of the source format."""
-    from pipeline.schema import schema_json
+    from pipeline.commands.schema import schema_json
 
     text = schema_json()
     if args.output:
@@ -175,10 +175,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p = add("schema", cmd_schema, "print the JSON Schema of the source format")
     p.add_argument("--output", type=Path, help="write it to this file instead")
-    from pipeline import importer_cli  # import-telegram: options and report live there
+    from pipeline.importer import (
+        cli as importer_cli,  # import-telegram: options and report live there
+    )
 
     importer_cli.configure(add("import-telegram", importer_cli.command, importer_cli.HELP))
-    from pipeline import mail_cli  # send: arguments and exit codes live there
+    from pipeline.deliver import cli as mail_cli  # send: arguments and exit codes live there
 
     mail_cli.configure_send(add("send", mail_cli.cmd_send, "send a built digest .eml over SMTP"))
     return top

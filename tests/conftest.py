@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.build import BuildOptions, BuildReport, build
+from pipeline.build.run import BuildOptions, BuildReport, build
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "content" / "questions.yaml"

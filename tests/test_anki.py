@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from pipeline.errors import PipelineError
-from pipeline.lockfile import lock_path, read_lock
-from pipeline.render import anki as anki_renderer
-from pipeline.render.anki import FIELDS, MODEL_ID, TEMPLATE, note_guid
-from pipeline.render.anki_fields import FieldWriter, NoteText
+from pipeline.source.lockfile import lock_path, read_lock
+from pipeline.targets.anki import deck as anki_renderer
+from pipeline.targets.anki.deck import FIELDS, MODEL_ID, TEMPLATE, note_guid
+from pipeline.targets.anki.fields import FieldWriter, NoteText
 from tests.anki_backend import (
     answer_all_cards,
     card_html,
@@ -349,7 +349,7 @@ def collection_of(deck: Path) -> tuple[dict[str, str], list[str]]:
 def anki_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Build the deck alone, so its fragments' cache keys are tested on their own (a question
     is recomputed for every target when any target's key changed)."""
-    from pipeline.render import TARGETS
+    from pipeline.targets.registry import TARGETS
 
     for name in [n for n in TARGETS if n != "anki"]:
         monkeypatch.delitem(TARGETS, name)
@@ -561,7 +561,7 @@ def test_restyled_card_updates_the_note_type_not_the_notes(seed: Path, tmp_path:
 def test_adding_a_field_is_a_migration_merge_note_types_carries_it(
     seed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The rule in pipeline/render/anki.py: append a field with a fresh id; subscribers import
+    """The rule in pipeline/targets/anki/deck.py: append a field with a fresh id; subscribers import
     once with "Merge note types" and "Update notes: Always". Without the merge Anki duplicates
     the note type and skips every update."""
     build_into(seed, tmp_path / "v1")

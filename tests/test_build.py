@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.build import check
+from pipeline.build.run import check
+from pipeline.build.write import OutputFile, build_lock, write_outputs
 from pipeline.cli import main
 from pipeline.errors import PipelineError
-from pipeline.write import OutputFile, build_lock, write_outputs
 from tests.conftest import ROOT, SEED, build_into, run_cli
 
 
@@ -112,7 +112,7 @@ def test_second_concurrent_build_gets_a_clear_message(tmp_path: Path) -> None:
 KILL_SCRIPT = """
 import sys, time
 from pathlib import Path
-import pipeline.write as w
+import pipeline.build.write as w
 real = w.Staging.add
 count = 0
 def slow(self, f):
@@ -198,7 +198,7 @@ def test_new_appends_a_question_with_a_fresh_id(
 def test_source_date_epoch_sets_the_build_clock(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipeline.build import build_time
+    from pipeline.build.run import build_time
 
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     assert build_time(None).timestamp() == 1700000000

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.build import BuildOptions, RenderContext, Rendered
+from pipeline.build.run import BuildOptions, RenderContext, Rendered
 from pipeline.errors import Severity
-from pipeline.lockfile import lock_path, read_lock
-from pipeline.mail import encoded_size
-from pipeline.render import digest
-from pipeline.schedule import plan_schedule
-from pipeline.source import load_source
-from pipeline.validate import validate
+from pipeline.source.lockfile import lock_path, read_lock
+from pipeline.source.read import load_source
+from pipeline.source.schedule import plan_schedule
+from pipeline.source.validate import validate
+from pipeline.targets.digest import week as digest
+from pipeline.targets.digest.message import encoded_size
 from tests.conftest import NOW, SEED, TEMPLATES, build_into, run_cli
 
 GOLDEN = Path(__file__).parent / "golden" / "digest"

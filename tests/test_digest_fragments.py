@@ -22,18 +22,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline import mail
-from pipeline.build import BuildOptions, RenderContext, compute_fragments
-from pipeline.cache import Memo
-from pipeline.lockfile import lock_path, read_lock
-from pipeline.mail import Letter, build_message, build_message_with_email
-from pipeline.render import TARGETS, digest
-from pipeline.render.digest_html import Urls
-from pipeline.render.digest_text import TextWriter
-from pipeline.schedule import plan_schedule
-from pipeline.source import load_source
-from pipeline.validate import validate
-from pipeline.write import OutputFile
+from pipeline.build.cache import Memo
+from pipeline.build.run import BuildOptions, RenderContext, compute_fragments
+from pipeline.build.write import OutputFile
+from pipeline.source.lockfile import lock_path, read_lock
+from pipeline.source.read import load_source
+from pipeline.source.schedule import plan_schedule
+from pipeline.source.validate import validate
+from pipeline.targets.digest import message as mail
+from pipeline.targets.digest import week as digest
+from pipeline.targets.digest.html import Urls
+from pipeline.targets.digest.message import Letter, build_message, build_message_with_email
+from pipeline.targets.digest.text import TextWriter
+from pipeline.targets.registry import TARGETS
 from tests.conftest import NOW, SEED, TEMPLATES
 from tests.test_digest import HEAD
 

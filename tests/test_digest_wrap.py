@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.render.digest_text import BREAK, _fill, _wrap
+from pipeline.targets.digest.text import BREAK, _fill, _wrap
 
 WORDS = st.sampled_from(
     [

@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from pipeline.fidelity import (
+from pipeline.markup.fidelity import (
     html_images,
     html_list_items,
     html_words,

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.render import losses
-from pipeline.render.telegram import visible_text
+from pipeline.build import losses
+from pipeline.targets.telegram.posts import visible_text
 from tests.anki_backend import dump, import_package, new_collection
 from tests.conftest import build_into
 from tests.tdlib import parse_html
@@ -257,7 +257,7 @@ def test_a_long_answer_continues_with_a_line_saying_what_it_continues(tmp_path: 
 
 def test_the_loss_check_names_the_output_and_the_first_missing_words() -> None:
     """The check itself, on fragments that drop a sentence and a list item."""
-    from pipeline.model import Question
+    from pipeline.source.model import Question
 
     q = Question.__new__(Question)
     object.__setattr__(q, "question", "Что такое энтропия?")
@@ -279,7 +279,7 @@ def test_a_build_reports_a_loss_at_the_question(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write_source: Callable[[str], Path]
 ) -> None:
     """Wired into the build: a writer that drops words makes a located warning."""
-    from pipeline.render import anki_fields
+    from pipeline.targets.anki import fields as anki_fields
 
     real = anki_fields.FieldWriter.html
 

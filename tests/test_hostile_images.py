@@ -17,13 +17,20 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cache import Memo
+from pipeline.build.cache import Memo
+from pipeline.build.incremental import load_validated
 from pipeline.errors import PipelineError, Pos
-from pipeline.incremental import load_validated
-from pipeline.model import Image
-from pipeline.render import anki_fields, telegram
-from pipeline.source import load_source
-from pipeline.validate import MAX_IMAGE_BYTES, ImageRefused, read_image, read_image_file, validate
+from pipeline.source.model import Image
+from pipeline.source.read import load_source
+from pipeline.source.validate import (
+    MAX_IMAGE_BYTES,
+    ImageRefused,
+    read_image,
+    read_image_file,
+    validate,
+)
+from pipeline.targets.anki import fields as anki_fields
+from pipeline.targets.telegram import posts as telegram
 from tests.conftest import TEMPLATES, run_cli
 from tests.hostile import output_bytes
 

@@ -149,7 +149,7 @@ def test_explicit_yaml_tags_are_refused_at_the_tag(
 
 
 def test_a_tag_on_a_key_is_refused_by_build_too(tmp_path: Path) -> None:
-    """``build`` loads the source question by question (pipeline/incremental.py): the tag
+    """``build`` loads the source question by question (pipeline/build/incremental.py): the tag
     check is in the composer both paths share."""
     source = tmp_path / "content" / "questions.yaml"
     source.parent.mkdir()

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.build import check
+from pipeline.build.run import check
 from pipeline.errors import PipelineError
 from tests.conftest import ROOT, TEMPLATES
 

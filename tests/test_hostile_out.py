@@ -259,7 +259,7 @@ def test_symlinked_out_updates_the_real_folder_and_stays_a_link(
 HOLD_BUILD = """
 import sys
 from pathlib import Path
-import pipeline.write as w
+import pipeline.build.write as w
 from tests.conftest import build_into
 add = w.Staging.add
 count = 0

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis.errors import InvalidArgument
 
 from pipeline.errors import PipelineError
-from pipeline.render import telegram_text as tt
+from pipeline.targets.telegram import text as tt
 from tests import hostile
 from tests.anki_backend import card_html, import_package, new_collection
 from tests.conftest import build_into

@@ -23,11 +23,16 @@ from pathlib import Path
 import icalendar
 import pytest
 
-from pipeline import mail
 from pipeline.cli import main
-from pipeline.lockfile import LOCK_VERSION
-from pipeline.mail import Letter, build_message, build_message_with_email, sender_address
-from pipeline.spec import EARLIEST_DAY, LATEST_DAY
+from pipeline.source.lockfile import LOCK_VERSION
+from pipeline.source.spec import EARLIEST_DAY, LATEST_DAY
+from pipeline.targets.digest import message as mail
+from pipeline.targets.digest.message import (
+    Letter,
+    build_message,
+    build_message_with_email,
+    sender_address,
+)
 from tests.conftest import PINNED_EPOCH, TEMPLATES, dedent, run_cli
 
 BAD = Path(__file__).parent / "fixtures" / "source" / "bad"

@@ -11,7 +11,7 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
-from pipeline.sanitize import CONTROLS
+from pipeline.markup.sanitize import CONTROLS
 from tests.anki_backend import dump, import_package, new_collection
 from tests.conftest import build_into
 

@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import PipelineError
-from pipeline.importer import ImportResult, convert, read_export
-from pipeline.importer_markdown import Span, answer_markdown, to_blocks, to_items
-from pipeline.importer_yaml import inline_scalar, text_value
-from pipeline.spec import core_type
+from pipeline.importer.markdown import Span, answer_markdown, to_blocks, to_items
+from pipeline.importer.telegram_export import ImportResult, convert, read_export
+from pipeline.importer.yaml_writer import inline_scalar, text_value
+from pipeline.source.spec import core_type
 from tests.conftest import run_cli
 
 BAD = Path(__file__).parent / "fixtures" / "telegram_export" / "bad"

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.importer import (
+from pipeline.importer.telegram_export import (
     convert,
     merged_text,
     new_file_text,
@@ -24,9 +24,9 @@ from pipeline.importer import (
     read_export,
     slugify,
 )
-from pipeline.importer_yaml import read_back
-from pipeline.source import load_source
-from pipeline.validate import validate
+from pipeline.importer.yaml_writer import read_back
+from pipeline.source.read import load_source
+from pipeline.source.validate import validate
 from tests.conftest import SEED, build_into, run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures" / "telegram_export"

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.build import BuildOptions, build
+from pipeline.build.run import BuildOptions, build
+from pipeline.build.write import OutputFile, write_outputs
 from pipeline.errors import PipelineError
-from pipeline.render.digest import _make_weeks as _real_make_weeks
-from pipeline.write import OutputFile, write_outputs
+from pipeline.targets.digest.week import _make_weeks as _real_make_weeks
 from tests.conftest import NOW, SEED, TEMPLATES
 
 
@@ -152,7 +152,7 @@ def _toy_fragment(q, ctx):  # type: ignore[no-untyped-def]
 
 
 def _toy_render(ctx):  # type: ignore[no-untyped-def]
-    from pipeline.build import Rendered
+    from pipeline.build.run import Rendered
 
     lines = [repr(ctx.fragments["toy"][q.id]) for q in ctx.bank.questions]
     return Rendered(
@@ -162,8 +162,8 @@ def _toy_render(ctx):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def toy_target(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    from pipeline import render
-    from pipeline.build import Target
+    from pipeline.build.run import Target
+    from pipeline.targets import registry as render
 
     CALLS.clear()
     monkeypatch.setattr(render, "TARGETS", {"toy": Target(_toy_render, _toy_fragment)})
@@ -191,7 +191,7 @@ def test_cold_fragments_in_worker_processes_match_serial_ones(
     toy_target,
     monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
-    import pipeline.build as build_module
+    import pipeline.build.run as build_module
 
     _, options = seed_copy(tmp_path)
     serial = {f.path: f.data for f in build(replace_cache(options, None)).files}
@@ -209,7 +209,7 @@ def test_a_located_error_from_a_worker_process_arrives_whole(
     monkeypatch: pytest.MonkeyPatch,
     toy_target,  # type: ignore[no-untyped-def]
 ) -> None:
-    import pipeline.build as build_module
+    import pipeline.build.run as build_module
     from pipeline import markup
 
     monkeypatch.setattr(build_module, "PARALLEL_MIN", 1)
@@ -235,7 +235,7 @@ def test_a_big_replaced_build_is_removed_without_waiting(
 ) -> None:
     import time
 
-    import pipeline.write as write_module
+    import pipeline.build.write as write_module
 
     monkeypatch.setattr(write_module, "BACKGROUND_REMOVAL", 3)
     dist = tmp_path / "dist"
@@ -252,7 +252,7 @@ def test_a_big_replaced_build_is_removed_without_waiting(
 def test_cache_entries_a_build_asked_for_survive_its_save(tmp_path: Path) -> None:
     # A rebuild whose targets reuse finished files reads no fragments; the fragments are still
     # current and must not be dropped (that made every second edit recompute the whole bank).
-    from pipeline.cache import Memo
+    from pipeline.build.cache import Memo
 
     keys = [f"fragment:toy\x00{n}" for n in range(500)]
     memo = Memo(tmp_path)
@@ -276,7 +276,7 @@ def test_cache_entries_a_build_asked_for_survive_its_save(tmp_path: Path) -> Non
 def test_unchanged_digest_weeks_are_linked_without_being_assembled(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipeline.render import digest
+    from pipeline.targets.digest import week as digest
 
     source, options = seed_copy(tmp_path)
     build(options)
@@ -302,7 +302,7 @@ def test_unchanged_digest_weeks_are_linked_without_being_assembled(
 def test_a_known_file_is_linked_or_made_and_must_match_its_digest(tmp_path: Path) -> None:
     import hashlib
 
-    from pipeline.write import KnownFile, Staging
+    from pipeline.build.write import KnownFile, Staging
 
     out = tmp_path / "dist"
     write_outputs([OutputFile("a.txt", "x", b"alpha")], out)
@@ -346,7 +346,7 @@ def test_manifest_lines_are_json_of_each_entry(tmp_path: Path) -> None:
 
 
 def test_fragments_read_in_the_expected_order_come_in_batches(tmp_path: Path) -> None:
-    from pipeline.cache import FragmentView, Memo
+    from pipeline.build.cache import FragmentView, Memo
 
     memo = Memo(tmp_path)
     keys = {f"q{n}": f"fragment:x\x00{n}" for n in range(450)}
@@ -381,7 +381,7 @@ def test_a_file_gone_from_the_previous_build_is_written_not_linked(tmp_path: Pat
 def test_a_writer_failure_stops_the_build_and_keeps_the_previous_output(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipeline import write
+    from pipeline.build import write
 
     source, options = seed_copy(tmp_path)
     build(options)
@@ -401,7 +401,7 @@ def test_a_known_week_is_made_again_when_the_output_is_gone(
 ) -> None:
     # A week linked by digest keeps only its files' digests in the cache: without dist/ it is
     # made again from its fragments, and must come out byte for byte as it was.
-    from pipeline.render import digest
+    from pipeline.targets.digest import week as digest
 
     source, options = seed_copy(tmp_path)
     build(options)
@@ -432,7 +432,7 @@ def _memo_keys(folder: Path) -> list[str]:
 def test_a_failing_writer_is_one_line_from_the_command(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from pipeline import write
+    from pipeline.build import write
     from pipeline.cli import main
 
     source, options = seed_copy(tmp_path)
@@ -451,7 +451,7 @@ def test_the_writer_copies_where_it_cannot_link(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from pipeline import write
+    from pipeline.build import write
 
     shm = Path("/dev/shm")
     if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
@@ -479,7 +479,7 @@ def test_the_writer_copies_where_it_cannot_link(tmp_path: Path) -> None:
 def test_digest_weeks_made_by_worker_processes_match_serial_ones(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipeline.render import digest
+    from pipeline.targets.digest import week as digest
 
     _, options = seed_copy(tmp_path)
     serial = {f.path: f.sha256 for f in build(replace_cache(options, None)).files}
@@ -500,7 +500,7 @@ def _make_weeks_noting_the_process(jobs):  # type: ignore[no-untyped-def]
 def test_a_template_error_in_a_digest_worker_is_reported_as_without_workers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipeline.render import digest
+    from pipeline.targets.digest import week as digest
 
     _, options = seed_copy(tmp_path)
     templates = tmp_path / "templates"
@@ -541,7 +541,7 @@ def test_an_oversized_extras_stylesheet_is_warned_about_on_every_build(tmp_path:
 def test_a_source_saved_during_a_build_is_built_next_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pipeline.build as build_module
+    import pipeline.build.run as build_module
 
     source, options = seed_copy(tmp_path)
     text = source.read_text(encoding="utf-8")
@@ -572,7 +572,7 @@ def test_a_changed_lock_file_means_a_new_build(tmp_path: Path) -> None:
 def test_a_split_week_is_remembered_and_warned_about_where_its_questions_now_are(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipeline.render import digest
+    from pipeline.targets.digest import week as digest
     from tests.test_digest import long_week
 
     (tmp_path / "content").mkdir()
@@ -615,7 +615,7 @@ def test_a_split_week_is_remembered_and_warned_about_where_its_questions_now_are
 def test_split_weeks_made_by_worker_processes_match_serial_ones(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipeline.render import digest
+    from pipeline.targets.digest import week as digest
     from tests.test_digest import long_week
 
     (tmp_path / "content").mkdir()

@@ -15,12 +15,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline import incremental, markup
-from pipeline.cache import Memo
+from pipeline import markup
+from pipeline.build import incremental
+from pipeline.build.cache import Memo
 from pipeline.errors import PipelineError
-from pipeline.model import Question
-from pipeline.source import has_anchor, load_source
-from pipeline.validate import validate
+from pipeline.source.model import Question
+from pipeline.source.read import has_anchor, load_source
+from pipeline.source.validate import validate
 from tests.conftest import SEED
 
 

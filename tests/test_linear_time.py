@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from pipeline import markup
-from pipeline.render import telegram_text as tt
-from pipeline.render.digest_html import Urls
-from pipeline.render.digest_text import TextWriter
+from pipeline.targets.digest.html import Urls
+from pipeline.targets.digest.text import TextWriter
+from pipeline.targets.telegram import text as tt
 
 #: Pattern -> how many repetitions make the small size (the large one is 4×).
 PATTERNS = {

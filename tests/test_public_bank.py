@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pipeline.build import BuildReport, check
+from pipeline.build.run import BuildReport, check
 from tests.conftest import ROOT, build_into, run_cli
 
 PUBLIC = ROOT / "tests" / "fixtures" / "public" / "data-science-interviews"
@@ -290,7 +290,7 @@ GOLDEN = ROOT / "tests" / "golden" / "public"
 def test_hard_answers_in_every_output_match_their_golden_files(
     built: Built, qid: str, tmp_path: Path
 ) -> None:
-    from pipeline.render import digest
+    from pipeline.targets.digest import week as digest
     from tests.anki_backend import dump, import_package, new_collection
     from tests.test_digest_fragments import context
 

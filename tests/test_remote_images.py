@@ -18,8 +18,15 @@ from pathlib import Path
 import pytest
 import trustme
 
-from pipeline import remote_images
-from pipeline.remote_images import CACHE_SUBDIR, Fetched, Limits, cache_key, fetch_images, sniff
+from pipeline.build import remote_images
+from pipeline.build.remote_images import (
+    CACHE_SUBDIR,
+    Fetched,
+    Limits,
+    cache_key,
+    fetch_images,
+    sniff,
+)
 
 Route = Callable[["_Handler"], None]
 Fetch = Callable[..., dict[str, Fetched]]
@@ -562,7 +569,7 @@ def test_limits_must_be_positive() -> None:
 def test_a_build_packs_remote_images_and_hits_the_cache_next_time(
     server: HttpsServer, ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipeline.build import BuildOptions, build
+    from pipeline.build.run import BuildOptions, build
     from tests.anki_backend import dump, import_package, new_collection
     from tests.conftest import NOW, TEMPLATES
 

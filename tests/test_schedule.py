@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from pipeline.errors import PipelineError
-from pipeline.model import Bank
-from pipeline.schedule import Schedule, plan_schedule
-from pipeline.source import load_source
-from pipeline.validate import validate
+from pipeline.source.model import Bank
+from pipeline.source.read import load_source
+from pipeline.source.schedule import Schedule, plan_schedule
+from pipeline.source.validate import validate
 from tests.conftest import NOW, build_into
 
 HEAD = """\

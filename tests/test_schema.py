@@ -17,10 +17,10 @@ import pytest
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from pipeline.build import check
+from pipeline.build.run import check
+from pipeline.commands.schema import schema_json, source_schema
 from pipeline.errors import PipelineError
-from pipeline.schema import schema_json, source_schema
-from pipeline.spec import core_type
+from pipeline.source.spec import core_type
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures" / "source"

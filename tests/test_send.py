@@ -1,7 +1,8 @@
 """``pipeline send``: a built digest goes to a real SMTP server (aiosmtpd) on 127.0.0.1.
 
 Every test runs the real command in a subprocess, as a user would, and the server parses what
-arrived. Failures must be one line on stderr with their own exit code (see pipeline/mail.py).
+arrived. Failures must be one line on stderr with their own exit code (see
+pipeline/deliver/smtp.py).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from pipeline.mail import EXIT_CODES
+from pipeline.targets.digest.message import EXIT_CODES
 from tests.conftest import ROOT, SEED
 from tests.test_digest import files_of, render_digest
 

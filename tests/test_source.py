@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.build import check
+from pipeline.build.run import check
+from pipeline.build.write import OutputFile, write_outputs
 from pipeline.cli import main
 from pipeline.errors import PipelineError
-from pipeline.write import OutputFile, write_outputs
 
 BAD = Path(__file__).parent / "fixtures" / "source" / "bad"
 EMPTY_MESSAGE = (

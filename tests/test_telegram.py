@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from pipeline.errors import PipelineError, Severity
-from pipeline.render import telegram_text as tt
+from pipeline.targets.telegram import text as tt
 from tests.conftest import SEED, build_into, dedent
 from tests.tdlib import check_post, parse_html, parse_markdown
 
@@ -174,7 +174,7 @@ def plain_calendar(dist: Path, slug: str, url: str | None) -> bytes:
 
     from icalendar import Alarm, Calendar, Event
 
-    from pipeline.render.telegram import visible_text
+    from pipeline.targets.telegram.posts import visible_text
     from tests.conftest import NOW
     from tests.test_telegram_desk import entries
 
@@ -546,11 +546,11 @@ def test_fragment_does_not_depend_on_the_slot(tmp_path: Path) -> None:
     """Inserting or moving a question must not invalidate the other questions' fragments."""
     from datetime import UTC, datetime
 
-    from pipeline.build import BuildOptions, RenderContext
-    from pipeline.render import telegram
-    from pipeline.schedule import plan_schedule
-    from pipeline.source import load_source
-    from pipeline.validate import validate
+    from pipeline.build.run import BuildOptions, RenderContext
+    from pipeline.source.read import load_source
+    from pipeline.source.schedule import plan_schedule
+    from pipeline.source.validate import validate
+    from pipeline.targets.telegram import posts as telegram
     from tests.conftest import TEMPLATES
 
     bank = validate(load_source(SEED)).bank

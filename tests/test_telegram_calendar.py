@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from icalendar.parser.string import _foldline
 
-from pipeline.build import BuildOptions, RenderContext
-from pipeline.model import Bank, ChannelSettings, DeckSettings, Settings
-from pipeline.render import telegram
-from pipeline.schedule import Schedule
+from pipeline.build.run import BuildOptions, RenderContext
+from pipeline.source.model import Bank, ChannelSettings, DeckSettings, Settings
+from pipeline.source.schedule import Schedule
+from pipeline.targets.telegram import posts as telegram
 from tests.conftest import NOW, TEMPLATES, build_into
 from tests.test_telegram import assert_calendar_is_icalendars, calendar_bank
 

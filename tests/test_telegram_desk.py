@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.render import telegram_text as tt
-from pipeline.render.telegram import visible_text
+from pipeline.targets.telegram import text as tt
+from pipeline.targets.telegram.posts import visible_text
 from tests.browser import dump_dom, screenshot
 from tests.conftest import build_into
 from tests.tdlib import parse_html

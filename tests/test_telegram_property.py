@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline import markup
-from pipeline.render import telegram_text as tt
+from pipeline.targets.telegram import text as tt
 from tests.tdlib import check_post, parse_html, parse_markdown
 
 #: Pieces a new user's answers are made of, including everything the apps' Markdown and

@@ -1,0 +1,516 @@
+"""The build, as a list of stages: load -> validate -> plan -> render -> write.
+
+Library first: :func:`build` returns a report and raises :class:`PipelineError` for content
+problems; it never prints or exits (that is :mod:`pipeline.cli`'s job).
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from multiprocessing import get_all_start_methods, get_context
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any, Protocol, TypeVar
+
+from pipeline.build.cache import (
+    FragmentView,
+    Memo,
+    code_digest,
+    file_digest,
+    input_key,
+    output_intact,
+    read_stamp,
+    write_stamp,
+)
+from pipeline.build.incremental import load_validated
+from pipeline.build.remote_images import attach_remote_images
+from pipeline.build.write import (
+    MANIFEST,
+    KnownFile,
+    LaterFile,
+    OutputFile,
+    Staging,
+    WrittenFile,
+    build_lock,
+    folder_marks,
+    guard_out_dir,
+    real_path,
+    write_file_atomic,
+)
+from pipeline.errors import PipelineError, Pos, Problem, Severity, UsageError
+from pipeline.source.lockfile import dump_lock, lock_path, read_lock
+from pipeline.source.model import Bank, Question
+from pipeline.source.schedule import Schedule, plan_schedule
+from pipeline.source.validate import Validated
+
+
+@dataclass(frozen=True, slots=True)
+class BuildOptions:
+    source: Path = Path("content/questions.yaml")
+    out: Path = Path("dist")
+    strict: bool = False  # warnings (a post near a limit, a split answer) become errors
+    until: date | None = None  # deck and digest: only what is published by this day
+    week: str | None = None  # digest: only this ISO week (2026-W49)
+    now: datetime | None = None  # default: SOURCE_DATE_EPOCH, else the clock
+    templates: Path = Path("templates")
+    cache: Path | None = None  # the build's cache folder; None: no cache (the CLI uses one)
+    offline: bool = False  # remote images: only those already in the cache, no network
+
+    def key_parts(self) -> tuple[object, ...]:
+        """What besides the files read decides the outputs (for the no-change check)."""
+        out = str(real_path(self.out))
+        return (out, self.strict, self.until, self.week, self.now, self.offline)
+
+
+@dataclass(frozen=True, slots=True)
+class RenderContext:
+    """Everything a renderer may look at. Renderers are pure: no I/O, no clock.
+
+    ``memo`` keeps per-question results between builds: wrap expensive per-question work in
+    ``ctx.memo.get(namespace, key, compute)`` with a key built from ``question.fingerprint``
+    and whatever else the result depends on (see :mod:`pipeline.cache`).
+    """
+
+    bank: Bank
+    schedule: Schedule
+    lock: Mapping[str, Any]  # the previous lock sections (read-only)
+    now: datetime
+    options: BuildOptions
+    memo: Memo = field(default_factory=Memo)
+    #: target name -> question id -> that target's fragment (see :class:`Target`)
+    fragments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Rendered:
+    """What a renderer returns: files, warnings, and its new lock section (if it keeps one).
+
+    ``files`` may be a generator: the build writes each file as it comes and keeps only its
+    manifest entry, so outputs are never all in memory. Warnings and the lock section are read
+    after the files have been consumed. A :class:`KnownFile` stands for a file made in an
+    earlier build, by digest: it costs a hard link when the previous build has it. A
+    :class:`LaterFile` is still being made on a thread; the build takes it at the end.
+    """
+
+    files: Iterable[OutputFile | KnownFile | LaterFile] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    lock: dict[str, Any] | None = None
+
+
+Renderer = Callable[[RenderContext], Rendered]
+_T = TypeVar("_T")
+
+
+def _no_key(ctx: RenderContext) -> str:
+    return ""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One output target: optional per-question fragments, then its files.
+
+    ``fragment(question, ctx)`` is the per-question work (serialising the question's Markdown
+    tree for this target): pure, returning plain data (str, bytes, numbers, None, tuples,
+    lists, dicts). The build runs it for every question once, all targets together while the
+    question's tree is in memory, reuses earlier results from the cache when the question's
+    ``fingerprint`` and ``fragment_key(ctx)`` (whatever else the fragment depends on:
+    templates, settings, a version) are unchanged, and spreads cold work over the cores.
+    ``render(ctx)`` then reads ``ctx.fragments[name][question.id]`` and makes the files.
+    """
+
+    render: Renderer
+    fragment: Callable[[Question, RenderContext], Any] | None = None
+    fragment_key: Callable[[RenderContext], str] = _no_key
+
+
+@dataclass(frozen=True, slots=True)
+class BuildReport:
+    questions: int
+    files: tuple[WrittenFile, ...]
+    warnings: tuple[Problem, ...]
+    timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+    bank: Bank | None = None  # None when nothing had changed since the last build
+    unchanged: bool = False  # the last build's output was still current: nothing was done
+
+
+def build(options: BuildOptions) -> BuildReport:
+    """Build every output from the source; leave ``dist/`` untouched on any problem."""
+    clock = _Stopwatch()
+    # Before anything is read: an input saved while the build runs makes the next one run.
+    key = _input_key(options) if options.cache is not None and options.source.is_file() else ""
+    current = clock.stage("check:unchanged", _unchanged_build, options, key)
+    if current is not None:
+        return replace(current, timings=clock.times)
+    from pipeline.targets.registry import TARGETS  # late: renderers import this module's types
+
+    now = build_time(options.now)
+    stamp = read_stamp(options.cache) if options.cache is not None else None
+    known = stamp.get("out_folders") if stamp and stamp.get("out") == _real_out(options) else None
+    guard_out_dir(options.out, options.source, known)
+    # One build at a time per output folder: it also guards the cache they share.
+    with build_lock(options.out):
+        memo = Memo(options.cache)
+        # The bank lives for the whole build: keep the cyclic collector from rescanning its
+        # millions of objects on every allocation burst, while it is made (the YAML nodes hold
+        # no cycles) and after (seconds at 100,000 questions, growing faster than the bank).
+        gc.disable()
+        try:
+            validated = clock.stage("load+validate", load_validated, options.source, memo)
+        except BaseException:
+            memo.save(prune=False)  # keep what is cached: only this source is broken
+            raise
+        finally:
+            gc.enable()
+        with ExitStack() as stack:
+            # Remote images are fetched into the cache (a build without one uses a folder
+            # of its own for its duration).
+            images = options.cache or Path(stack.enter_context(TemporaryDirectory()))
+            validated = clock.stage(
+                "images:remote", attach_remote_images, validated, images, options.offline
+            )
+            gc.freeze()
+            try:
+                return _build_bank(options, clock, now, validated, memo, TARGETS, key)
+            finally:
+                gc.unfreeze()
+
+
+def _build_bank(
+    options: BuildOptions,
+    clock: _Stopwatch,
+    now: datetime,
+    validated: Validated,
+    memo: Memo,
+    targets: Mapping[str, Target],
+    key: str,
+) -> BuildReport:
+    """Everything after validation: plan, fragments, render, write (under the build lock)."""
+    previous_lock = read_lock(lock_path(options.source))
+    staging: Staging | None = None
+    done = False
+    try:
+        staging = Staging(options.out)
+        schedule, results, warnings = _rendered(
+            options, clock, now, validated, memo, targets, previous_lock, staging
+        )
+        lock = {"schedule": schedule.lock_section()} | {
+            name: r.lock for name, r in results.items() if r.lock is not None
+        }
+        clock.stage("write:lock", write_lock, options.source, previous_lock, lock)
+        written = clock.stage("write:swap", staging.commit)
+        done = True
+    finally:
+        if staging is not None and not done:
+            staging.discard()
+        # What was made so far is kept either way; entries go only after a whole build
+        # (a failed one has not asked for all it needs).
+        clock.stage("cache:save", memo.save, done)
+    report = BuildReport(
+        len(validated.bank.questions),
+        tuple(written),
+        tuple(warnings),
+        clock.times,
+        validated.bank,
+    )
+    _remember_build(options, report, key)
+    return report
+
+
+class _Sink(Protocol):
+    def add(self, f: OutputFile | KnownFile | LaterFile) -> None: ...
+
+
+def _rendered(
+    options: BuildOptions,
+    clock: _Stopwatch,
+    now: datetime,
+    validated: Validated,
+    memo: Memo,
+    targets: Mapping[str, Target],
+    lock: Mapping[str, Any],
+    sink: _Sink,
+) -> tuple[Schedule, dict[str, Rendered], list[Problem]]:
+    """The stages every build and ``validate`` run: plan, fragments, every target's files
+    into ``sink``; then stop on any problem (every warning too, under ``--strict``)."""
+    schedule = clock.stage("plan", plan_schedule, validated.bank, lock.get("schedule", {}), now)
+    context = RenderContext(validated.bank, schedule, lock, now, options, memo)
+    fragments = clock.stage("fragments", compute_fragments, context, targets)
+    results = _render_all(replace(context, fragments=fragments), targets, sink, clock)
+    warnings = [*validated.warnings, *(w for r in results.values() for w in r.warnings)]
+    stop_on_problems(warnings, options.strict)
+    return schedule, results, warnings
+
+
+class _Dropped:
+    """Where ``validate`` sends the files: dropped, but a file still being made on a thread
+    is waited for (its thread may still fail, as in a build)."""
+
+    def add(self, f: OutputFile | KnownFile | LaterFile) -> None:
+        if isinstance(f, LaterFile):
+            f.data.result()
+
+
+#: Below this many questions to (re)compute, a process pool costs more than it saves.
+PARALLEL_MIN = 400
+
+
+def compute_fragments(ctx: RenderContext, targets: Mapping[str, Target]) -> dict[str, FragmentView]:
+    """Every target's fragment for every question: from the cache, else computed (spread
+    over the cores when there are many). Fragments stay in the memo and load on access."""
+    from pipeline.build import losses  # late, as TARGETS: renderers import this module
+
+    makers = {name: t for name, t in targets.items() if t.fragment is not None}
+    extra = {name: f"{t.fragment_key(ctx)}\x00{code_digest()}" for name, t in makers.items()}
+    if LOSSES_HOST in extra:  # its fragment carries the check of what every output lost
+        extra[LOSSES_HOST] = "\x00".join([str(losses.VERSION), *extra.values()])
+    keys: dict[str, dict[str, str]] = {name: {} for name in extra}
+    missing: list[int] = []
+    for i, q in enumerate(ctx.bank.questions):
+        for name in extra:
+            keys[name][q.id] = _fragment_key(name, q, extra[name])
+        if not all(ctx.memo.contains(keys[name][q.id]) for name in extra):
+            missing.append(i)
+    for i, values in _compute_missing(ctx, makers, missing):
+        qid = ctx.bank.questions[i].id
+        for name, value in values.items():
+            ctx.memo.store(keys[name][qid], value)
+    return {name: FragmentView(ctx.memo, keys[name]) for name in extra}
+
+
+#: The target whose fragment carries the warnings of :func:`pipeline.render.losses.check`
+#: (its renderer reports a fragment's warnings at the question): one cached entry read that
+#: is read anyway, instead of 10,000 more on every rebuild. Its key covers every target's.
+LOSSES_HOST = "telegram"
+
+
+def _fragment_key(name: str, q: Question, extra: str) -> str:
+    return f"fragment:{name}\x00{q.fingerprint}\x00{extra}"
+
+
+_WORK: tuple[RenderContext, Mapping[str, Target]] | None = None
+
+
+def _fragments_of(indices: list[int]) -> list[tuple[int, dict[str, Any]]]:
+    """All targets' fragments for some questions; each tree is dropped once used."""
+    from pipeline.build import losses  # late, as TARGETS: renderers import this module
+
+    assert _WORK is not None
+    ctx, makers = _WORK
+    out = []
+    for i in indices:
+        q = ctx.bank.questions[i]
+        values = {}
+        for name, target in makers.items():
+            assert target.fragment is not None
+            values[name] = target.fragment(q, ctx)
+        host = values.get(LOSSES_HOST)
+        if isinstance(host, dict) and isinstance(host.get("warnings"), list):
+            host["warnings"] += losses.check(q, values, ctx.bank.settings.newsletter.base_url)
+        out.append((i, values))
+        q.__dict__.pop("doc", None)  # free the parsed trees: fragments hold what is needed
+        q.__dict__.pop("title_doc", None)
+    return out
+
+
+def _compute_missing(
+    ctx: RenderContext, makers: Mapping[str, Target], missing: list[int]
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Fragments of the ``missing`` questions, yielded as they are ready."""
+    global _WORK
+    _WORK = (ctx, makers)
+    try:
+        workers = min(os.cpu_count() or 1, 8)
+        if len(missing) < PARALLEL_MIN or workers < 2 or "fork" not in get_all_start_methods():
+            for i in missing:
+                yield from _fragments_of([i])
+            return
+        # Forked workers inherit the context; only indices go out and plain data comes back.
+        chunks = [missing[k : k + 50] for k in range(0, len(missing), 50)]
+        with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+            for chunk in pool.map(_fragments_of, chunks):
+                yield from chunk
+    finally:
+        _WORK = None
+
+
+def _render_all(
+    ctx: RenderContext, targets: Mapping[str, Target], staging: _Sink, clock: _Stopwatch
+) -> dict[str, Rendered]:
+    """Run every target in turn, streaming its files into ``staging``.
+
+    One after the other, not in threads: rendering holds the GIL, and three threads
+    contending for it were slower than one (measured: 10% on a one-edit rebuild, even on a
+    cold build where compression and file writes could overlap).
+    """
+    results = {}
+    for name, target in targets.items():
+        start = time.perf_counter()
+        result = target.render(ctx)
+        for f in result.files:
+            staging.add(f)
+        clock.times[f"render:{name}"] = round(time.perf_counter() - start, 4)
+        results[name] = result
+    return results
+
+
+def _unchanged_build(options: BuildOptions, key: str) -> BuildReport | None:
+    """The last build's report when nothing it read has changed and its output is intact."""
+    stamp = read_stamp(options.cache)
+    if not key or not stamp or stamp.get("key") != key:
+        return None
+    if stamp.get("lock") != file_digest(lock_path(options.source)):
+        return None
+    if not output_intact(options.out, stamp.get("manifest", "")):
+        return None
+    files = tuple(
+        WrittenFile(e["path"], e["kind"], tuple(e["ids"]), e["sha256"], options.out)
+        for e in json.loads((options.out / MANIFEST).read_text(encoding="utf-8"))["outputs"]
+    )
+    warnings = tuple(
+        Problem(
+            Pos(*w["pos"]) if w["pos"] else None, w["path"], w["message"], Severity(w["severity"])
+        )
+        for w in stamp.get("warnings", [])
+    )
+    return BuildReport(stamp["questions"], files, warnings, unchanged=True)
+
+
+def _input_key(options: BuildOptions) -> str:
+    """Digest of everything the build reads (the output and cache folders are not input)."""
+    not_input = [options.out, *([options.cache] if options.cache else [])]
+    return input_key(
+        options.source,
+        lock_path(options.source),
+        options.templates,
+        options.key_parts(),
+        skip=not_input,
+    )
+
+
+def _remember_build(options: BuildOptions, report: BuildReport, key: str) -> None:
+    """Stamp the cache with the inputs as they were read and the lock as the build left it."""
+    if options.cache is None or not key:
+        return
+    lock = file_digest(lock_path(options.source))
+    manifest = hashlib.sha256((options.out / MANIFEST).read_bytes()).hexdigest()
+    warnings = [
+        {
+            "pos": [w.pos.file, w.pos.line, w.pos.col] if w.pos else None,
+            "path": w.path,
+            "message": w.message,
+            "severity": w.severity.value,
+        }
+        for w in report.warnings
+    ]
+    write_stamp(
+        options.cache,
+        {
+            "key": key,
+            "lock": lock,
+            "manifest": manifest,
+            "questions": report.questions,
+            "warnings": warnings,
+            # The folders as this build left them: the next one need not walk every file to
+            # know that nothing foreign was added (see write.guard_out_dir).
+            "out": _real_out(options),
+            "out_folders": folder_marks(options.out, (f.path for f in report.files)),
+        },
+    )
+
+
+def _real_out(options: BuildOptions) -> str:
+    return str(real_path(options.out))
+
+
+class _Stopwatch:
+    """Per-stage wall time, for ``PIPELINE_TIMINGS=1`` and the benchmark."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, float] = {}
+
+    def stage(self, name: str, func: Callable[..., _T], *args: Any) -> _T:
+        start = time.perf_counter()
+        try:
+            return func(*args)
+        finally:
+            self.times[name] = round(time.perf_counter() - start, 4)
+
+
+#: The templates beside the pipeline's code: what :func:`check` renders with when the working
+#: folder has no ``templates/`` (a content repository validating in a pre-commit hook).
+SHIPPED_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+
+def check(
+    source: Path, templates: Path | None = None, now: datetime | None = None
+) -> tuple[Bank, tuple[Problem, ...]]:
+    """Everything :func:`build` would refuse in the source, its settings and its lock, with
+    the warnings it would give; nothing is written (``pipeline validate``).
+
+    The build's own stages run, so no check lives in two places: load and validate, plan the
+    schedule (with the lock's remembered slots, at the build's "now"), every target's
+    fragments and files (a post template, an email too large, a quiz Telegram refuses), the
+    check of what each output lost. The files are dropped as they come; the lock, the cache
+    and ``dist/`` are not touched, and no remote image is fetched (those only ever warn).
+    ``templates`` defaults to ``templates/`` in the working folder, else
+    :data:`SHIPPED_TEMPLATES`.
+    """
+    from pipeline.targets.registry import TARGETS  # late, as in build: renderers import this module
+
+    if templates is None:
+        templates = Path("templates") if Path("templates").is_dir() else SHIPPED_TEMPLATES
+    options = BuildOptions(source=source, templates=templates, now=now, offline=True)
+    memo = Memo()  # in memory: the build's cache folder is not written
+    validated = load_validated(source, memo)
+    lock = read_lock(lock_path(source))
+    _, _, warnings = _rendered(
+        options, _Stopwatch(), build_time(now), validated, memo, TARGETS, lock, _Dropped()
+    )
+    return validated.bank, tuple(warnings)
+
+
+def build_time(now: datetime | None) -> datetime:
+    """The build's "now": explicit, else SOURCE_DATE_EPOCH, else the clock (UTC)."""
+    if now is not None:
+        return now
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.strip().isdigit():
+        try:
+            return datetime.fromtimestamp(int(epoch), UTC)
+        except (OverflowError, OSError, ValueError):
+            raise UsageError(
+                f"SOURCE_DATE_EPOCH={epoch.strip()[:20]} is not a time this pipeline can use"
+            ) from None
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def stop_on_problems(warnings: list[Problem], strict: bool) -> None:
+    errors = [w for w in warnings if w.severity is Severity.ERROR]
+    if strict:
+        errors += [
+            Problem(w.pos, w.path, f"{w.message} (--strict)")
+            for w in warnings
+            if w.severity is Severity.WARNING
+        ]
+    if errors:
+        raise PipelineError(errors)
+
+
+def write_lock(source: Path, previous: Mapping[str, Any], new: dict[str, Any]) -> None:
+    """Rewrite the lock only when it changed, so an unchanged source leaves it untouched."""
+    path = lock_path(source)
+    for stale in path.parent.glob(f".{path.name}.tmp-*"):  # left by a killed build
+        stale.unlink(missing_ok=True)
+    data = dump_lock(new)
+    unchanged = path.exists() and path.read_bytes() == data
+    if not unchanged and (previous or new):
+        write_file_atomic(path, data)

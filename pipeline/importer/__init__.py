@@ -1,0 +1,1 @@
+"""``pipeline import-telegram``: a Telegram Desktop export (or Markdown notes) into questions."""
