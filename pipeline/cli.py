@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
-from pipeline.build.run import BuildOptions, build, check
+from pipeline.build.contract import BuildOptions
+from pipeline.build.run import build, check
 from pipeline.errors import PipelineError, Problem, UsageError
 from pipeline.source.read import load_source
 from pipeline.source.validate import validate

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.build.run import BuildOptions, BuildReport, build
+from pipeline.build.contract import BuildOptions
+from pipeline.build.run import BuildReport, build
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "content" / "questions.yaml"

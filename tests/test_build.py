@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.build.contract import OutputFile
 from pipeline.build.run import check
-from pipeline.build.write import OutputFile, build_lock, write_outputs
+from pipeline.build.write import build_lock, write_outputs
 from pipeline.cli import main
 from pipeline.errors import PipelineError
 from tests.conftest import ROOT, SEED, build_into, run_cli

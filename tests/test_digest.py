@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.build.run import BuildOptions, RenderContext, Rendered
+from pipeline.build.cache import Memo
+from pipeline.build.contract import BuildOptions, RenderContext, Rendered
 from pipeline.errors import Severity
 from pipeline.source.lockfile import lock_path, read_lock
 from pipeline.source.read import load_source
@@ -38,7 +39,7 @@ def render_digest(source: Path, **options: object) -> Rendered:
     schedule = plan_schedule(validated.bank, lock.get("schedule", {}), NOW)
     opts = BuildOptions(source=source, templates=TEMPLATES, now=NOW)
     opts = replace(opts, **options)  # type: ignore[arg-type]
-    rendered = digest.render(RenderContext(validated.bank, schedule, lock, NOW, opts))
+    rendered = digest.render(RenderContext(validated.bank, schedule, lock, NOW, opts, Memo()))
     rendered.files = list(rendered.files)  # files come as a generator; warnings after them
     return rendered
 

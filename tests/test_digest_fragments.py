@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.build.cache import Memo
-from pipeline.build.run import BuildOptions, RenderContext, compute_fragments
-from pipeline.build.write import OutputFile
+from pipeline.build.contract import BuildOptions, OutputFile, RenderContext
+from pipeline.build.fragments import compute_fragments
 from pipeline.source.lockfile import lock_path, read_lock
 from pipeline.source.read import load_source
 from pipeline.source.schedule import plan_schedule
@@ -155,7 +155,7 @@ def context(source: Path) -> RenderContext:
     lock = read_lock(lock_path(source))
     schedule = plan_schedule(validated.bank, lock.get("schedule", {}), NOW)
     options = BuildOptions(source=source, templates=TEMPLATES, now=NOW)
-    return RenderContext(validated.bank, schedule, lock, NOW, options)
+    return RenderContext(validated.bank, schedule, lock, NOW, options, Memo())
 
 
 def files(ctx: RenderContext, memo: Memo | None = None) -> dict[str, bytes]:

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.build.run import BuildOptions, build
-from pipeline.build.write import OutputFile, write_outputs
+from pipeline.build.contract import BuildOptions, OutputFile
+from pipeline.build.run import build
+from pipeline.build.write import write_outputs
 from pipeline.errors import PipelineError
 from pipeline.targets.digest.week import _make_weeks as _real_make_weeks
 from tests.conftest import NOW, SEED, TEMPLATES
@@ -152,7 +153,7 @@ def _toy_fragment(q, ctx):  # type: ignore[no-untyped-def]
 
 
 def _toy_render(ctx):  # type: ignore[no-untyped-def]
-    from pipeline.build.run import Rendered
+    from pipeline.build.contract import Rendered
 
     lines = [repr(ctx.fragments["toy"][q.id]) for q in ctx.bank.questions]
     return Rendered(
@@ -162,11 +163,11 @@ def _toy_render(ctx):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def toy_target(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    from pipeline.build.run import Target
-    from pipeline.targets import registry as render
+    from pipeline.build import run
+    from pipeline.build.contract import Target
 
     CALLS.clear()
-    monkeypatch.setattr(render, "TARGETS", {"toy": Target(_toy_render, _toy_fragment)})
+    monkeypatch.setattr(run, "TARGETS", {"toy": Target(_toy_render, _toy_fragment)})
     return CALLS
 
 
@@ -191,7 +192,7 @@ def test_cold_fragments_in_worker_processes_match_serial_ones(
     toy_target,
     monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
-    import pipeline.build.run as build_module
+    import pipeline.build.fragments as build_module
 
     _, options = seed_copy(tmp_path)
     serial = {f.path: f.data for f in build(replace_cache(options, None)).files}
@@ -209,7 +210,7 @@ def test_a_located_error_from_a_worker_process_arrives_whole(
     monkeypatch: pytest.MonkeyPatch,
     toy_target,  # type: ignore[no-untyped-def]
 ) -> None:
-    import pipeline.build.run as build_module
+    import pipeline.build.fragments as build_module
     from pipeline import markup
 
     monkeypatch.setattr(build_module, "PARALLEL_MIN", 1)
@@ -302,7 +303,8 @@ def test_unchanged_digest_weeks_are_linked_without_being_assembled(
 def test_a_known_file_is_linked_or_made_and_must_match_its_digest(tmp_path: Path) -> None:
     import hashlib
 
-    from pipeline.build.write import KnownFile, Staging
+    from pipeline.build.contract import KnownFile
+    from pipeline.build.write import Staging
 
     out = tmp_path / "dist"
     write_outputs([OutputFile("a.txt", "x", b"alpha")], out)

@@ -569,7 +569,8 @@ def test_limits_must_be_positive() -> None:
 def test_a_build_packs_remote_images_and_hits_the_cache_next_time(
     server: HttpsServer, ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipeline.build.run import BuildOptions, build
+    from pipeline.build.contract import BuildOptions
+    from pipeline.build.run import build
     from tests.anki_backend import dump, import_package, new_collection
     from tests.conftest import NOW, TEMPLATES
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.build.contract import OutputFile
 from pipeline.build.run import check
-from pipeline.build.write import OutputFile, write_outputs
+from pipeline.build.write import write_outputs
 from pipeline.cli import main
 from pipeline.errors import PipelineError
 

@@ -546,7 +546,8 @@ def test_fragment_does_not_depend_on_the_slot(tmp_path: Path) -> None:
     """Inserting or moving a question must not invalidate the other questions' fragments."""
     from datetime import UTC, datetime
 
-    from pipeline.build.run import BuildOptions, RenderContext
+    from pipeline.build.cache import Memo
+    from pipeline.build.contract import BuildOptions, RenderContext
     from pipeline.source.read import load_source
     from pipeline.source.schedule import plan_schedule
     from pipeline.source.validate import validate
@@ -557,7 +558,7 @@ def test_fragment_does_not_depend_on_the_slot(tmp_path: Path) -> None:
     made = []
     for now in (datetime(2026, 11, 20, tzinfo=UTC), datetime(2027, 3, 1, tzinfo=UTC)):
         schedule = plan_schedule(bank, {}, now)
-        ctx = RenderContext(bank, schedule, {}, now, BuildOptions(templates=TEMPLATES))
+        ctx = RenderContext(bank, schedule, {}, now, BuildOptions(templates=TEMPLATES), Memo())
         made.append(
             (telegram.fragment_key(ctx), [telegram.fragment(q, ctx) for q in bank.questions])
         )

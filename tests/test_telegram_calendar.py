@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from icalendar.parser.string import _foldline
 
-from pipeline.build.run import BuildOptions, RenderContext
+from pipeline.build.cache import Memo
+from pipeline.build.contract import BuildOptions, RenderContext
 from pipeline.source.model import Bank, ChannelSettings, DeckSettings, Settings
 from pipeline.source.schedule import Schedule
 from pipeline.targets.telegram import posts as telegram
@@ -104,7 +105,7 @@ def context(slug: str, url: str | None) -> RenderContext:
     """What ``_event`` reads of a build: the deck's slug and the channel's URL."""
     bank_settings = Settings(channel=ChannelSettings("Тест", url), deck=DeckSettings(slug=slug))
     bank = Bank(Path("questions.yaml"), bank_settings, ())
-    return RenderContext(bank, Schedule(()), {}, NOW, BuildOptions())
+    return RenderContext(bank, Schedule(()), {}, NOW, BuildOptions(), Memo())
 
 
 def both(ctx: RenderContext, *args: Any) -> tuple[bytes, bytes]:

@@ -21,10 +21,11 @@ import json
 import marshal
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pipeline.build.contract import Fragments, Store
 from pipeline.build.write import MANIFEST, plain_files, write_file_atomic
 
 T = TypeVar("T")
@@ -160,7 +161,7 @@ def _plain(value: Any) -> Any:
     raise ValueError(f"not plain data, cannot be cached: {type(value).__name__}")
 
 
-class FragmentView(Mapping[str, Any]):
+class FragmentView(Fragments):
     """question id -> fragment, loaded from the memo on access (not all held in memory).
 
     A renderer that reads every fragment once, in a known order, says so with
@@ -169,7 +170,7 @@ class FragmentView(Mapping[str, Any]):
 
     BATCH = 200
 
-    def __init__(self, memo: Memo, keys: dict[str, str]) -> None:
+    def __init__(self, memo: Store, keys: dict[str, str]) -> None:
         self._memo = memo
         self._keys = keys
         self._order: list[str] = []

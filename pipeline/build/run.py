@@ -11,33 +11,36 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
-from multiprocessing import get_all_start_methods, get_context
+from datetime import UTC, datetime
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any, Protocol, TypeVar
 
 from pipeline.build.cache import (
-    FragmentView,
     Memo,
-    code_digest,
     file_digest,
     input_key,
     output_intact,
     read_stamp,
     write_stamp,
 )
+from pipeline.build.contract import (
+    BuildOptions,
+    KnownFile,
+    LaterFile,
+    OutputFile,
+    RenderContext,
+    Rendered,
+    Target,
+)
+from pipeline.build.fragments import compute_fragments
 from pipeline.build.incremental import load_validated
 from pipeline.build.remote_images import attach_remote_images
 from pipeline.build.write import (
     MANIFEST,
-    KnownFile,
-    LaterFile,
-    OutputFile,
     Staging,
     WrittenFile,
     build_lock,
@@ -48,88 +51,12 @@ from pipeline.build.write import (
 )
 from pipeline.errors import PipelineError, Pos, Problem, Severity, UsageError
 from pipeline.source.lockfile import dump_lock, lock_path, read_lock
-from pipeline.source.model import Bank, Question
+from pipeline.source.model import Bank
 from pipeline.source.schedule import Schedule, plan_schedule
 from pipeline.source.validate import Validated
+from pipeline.targets.registry import TARGETS
 
-
-@dataclass(frozen=True, slots=True)
-class BuildOptions:
-    source: Path = Path("content/questions.yaml")
-    out: Path = Path("dist")
-    strict: bool = False  # warnings (a post near a limit, a split answer) become errors
-    until: date | None = None  # deck and digest: only what is published by this day
-    week: str | None = None  # digest: only this ISO week (2026-W49)
-    now: datetime | None = None  # default: SOURCE_DATE_EPOCH, else the clock
-    templates: Path = Path("templates")
-    cache: Path | None = None  # the build's cache folder; None: no cache (the CLI uses one)
-    offline: bool = False  # remote images: only those already in the cache, no network
-
-    def key_parts(self) -> tuple[object, ...]:
-        """What besides the files read decides the outputs (for the no-change check)."""
-        out = str(real_path(self.out))
-        return (out, self.strict, self.until, self.week, self.now, self.offline)
-
-
-@dataclass(frozen=True, slots=True)
-class RenderContext:
-    """Everything a renderer may look at. Renderers are pure: no I/O, no clock.
-
-    ``memo`` keeps per-question results between builds: wrap expensive per-question work in
-    ``ctx.memo.get(namespace, key, compute)`` with a key built from ``question.fingerprint``
-    and whatever else the result depends on (see :mod:`pipeline.cache`).
-    """
-
-    bank: Bank
-    schedule: Schedule
-    lock: Mapping[str, Any]  # the previous lock sections (read-only)
-    now: datetime
-    options: BuildOptions
-    memo: Memo = field(default_factory=Memo)
-    #: target name -> question id -> that target's fragment (see :class:`Target`)
-    fragments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class Rendered:
-    """What a renderer returns: files, warnings, and its new lock section (if it keeps one).
-
-    ``files`` may be a generator: the build writes each file as it comes and keeps only its
-    manifest entry, so outputs are never all in memory. Warnings and the lock section are read
-    after the files have been consumed. A :class:`KnownFile` stands for a file made in an
-    earlier build, by digest: it costs a hard link when the previous build has it. A
-    :class:`LaterFile` is still being made on a thread; the build takes it at the end.
-    """
-
-    files: Iterable[OutputFile | KnownFile | LaterFile] = field(default_factory=list)
-    warnings: list[Problem] = field(default_factory=list)
-    lock: dict[str, Any] | None = None
-
-
-Renderer = Callable[[RenderContext], Rendered]
 _T = TypeVar("_T")
-
-
-def _no_key(ctx: RenderContext) -> str:
-    return ""
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """One output target: optional per-question fragments, then its files.
-
-    ``fragment(question, ctx)`` is the per-question work (serialising the question's Markdown
-    tree for this target): pure, returning plain data (str, bytes, numbers, None, tuples,
-    lists, dicts). The build runs it for every question once, all targets together while the
-    question's tree is in memory, reuses earlier results from the cache when the question's
-    ``fingerprint`` and ``fragment_key(ctx)`` (whatever else the fragment depends on:
-    templates, settings, a version) are unchanged, and spreads cold work over the cores.
-    ``render(ctx)`` then reads ``ctx.fragments[name][question.id]`` and makes the files.
-    """
-
-    render: Renderer
-    fragment: Callable[[Question, RenderContext], Any] | None = None
-    fragment_key: Callable[[RenderContext], str] = _no_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +77,6 @@ def build(options: BuildOptions) -> BuildReport:
     current = clock.stage("check:unchanged", _unchanged_build, options, key)
     if current is not None:
         return replace(current, timings=clock.times)
-    from pipeline.targets.registry import TARGETS  # late: renderers import this module's types
-
     now = build_time(options.now)
     stamp = read_stamp(options.cache) if options.cache is not None else None
     known = stamp.get("out_folders") if stamp and stamp.get("out") == _real_out(options) else None
@@ -259,89 +184,6 @@ class _Dropped:
             f.data.result()
 
 
-#: Below this many questions to (re)compute, a process pool costs more than it saves.
-PARALLEL_MIN = 400
-
-
-def compute_fragments(ctx: RenderContext, targets: Mapping[str, Target]) -> dict[str, FragmentView]:
-    """Every target's fragment for every question: from the cache, else computed (spread
-    over the cores when there are many). Fragments stay in the memo and load on access."""
-    from pipeline.build import losses  # late, as TARGETS: renderers import this module
-
-    makers = {name: t for name, t in targets.items() if t.fragment is not None}
-    extra = {name: f"{t.fragment_key(ctx)}\x00{code_digest()}" for name, t in makers.items()}
-    if LOSSES_HOST in extra:  # its fragment carries the check of what every output lost
-        extra[LOSSES_HOST] = "\x00".join([str(losses.VERSION), *extra.values()])
-    keys: dict[str, dict[str, str]] = {name: {} for name in extra}
-    missing: list[int] = []
-    for i, q in enumerate(ctx.bank.questions):
-        for name in extra:
-            keys[name][q.id] = _fragment_key(name, q, extra[name])
-        if not all(ctx.memo.contains(keys[name][q.id]) for name in extra):
-            missing.append(i)
-    for i, values in _compute_missing(ctx, makers, missing):
-        qid = ctx.bank.questions[i].id
-        for name, value in values.items():
-            ctx.memo.store(keys[name][qid], value)
-    return {name: FragmentView(ctx.memo, keys[name]) for name in extra}
-
-
-#: The target whose fragment carries the warnings of :func:`pipeline.render.losses.check`
-#: (its renderer reports a fragment's warnings at the question): one cached entry read that
-#: is read anyway, instead of 10,000 more on every rebuild. Its key covers every target's.
-LOSSES_HOST = "telegram"
-
-
-def _fragment_key(name: str, q: Question, extra: str) -> str:
-    return f"fragment:{name}\x00{q.fingerprint}\x00{extra}"
-
-
-_WORK: tuple[RenderContext, Mapping[str, Target]] | None = None
-
-
-def _fragments_of(indices: list[int]) -> list[tuple[int, dict[str, Any]]]:
-    """All targets' fragments for some questions; each tree is dropped once used."""
-    from pipeline.build import losses  # late, as TARGETS: renderers import this module
-
-    assert _WORK is not None
-    ctx, makers = _WORK
-    out = []
-    for i in indices:
-        q = ctx.bank.questions[i]
-        values = {}
-        for name, target in makers.items():
-            assert target.fragment is not None
-            values[name] = target.fragment(q, ctx)
-        host = values.get(LOSSES_HOST)
-        if isinstance(host, dict) and isinstance(host.get("warnings"), list):
-            host["warnings"] += losses.check(q, values, ctx.bank.settings.newsletter.base_url)
-        out.append((i, values))
-        q.__dict__.pop("doc", None)  # free the parsed trees: fragments hold what is needed
-        q.__dict__.pop("title_doc", None)
-    return out
-
-
-def _compute_missing(
-    ctx: RenderContext, makers: Mapping[str, Target], missing: list[int]
-) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Fragments of the ``missing`` questions, yielded as they are ready."""
-    global _WORK
-    _WORK = (ctx, makers)
-    try:
-        workers = min(os.cpu_count() or 1, 8)
-        if len(missing) < PARALLEL_MIN or workers < 2 or "fork" not in get_all_start_methods():
-            for i in missing:
-                yield from _fragments_of([i])
-            return
-        # Forked workers inherit the context; only indices go out and plain data comes back.
-        chunks = [missing[k : k + 50] for k in range(0, len(missing), 50)]
-        with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
-            for chunk in pool.map(_fragments_of, chunks):
-                yield from chunk
-    finally:
-        _WORK = None
-
-
 def _render_all(
     ctx: RenderContext, targets: Mapping[str, Target], staging: _Sink, clock: _Stopwatch
 ) -> dict[str, Rendered]:
@@ -391,9 +233,15 @@ def _input_key(options: BuildOptions) -> str:
         options.source,
         lock_path(options.source),
         options.templates,
-        options.key_parts(),
+        _key_parts(options),
         skip=not_input,
     )
+
+
+def _key_parts(options: BuildOptions) -> tuple[object, ...]:
+    """What besides the files read decides the outputs (for the no-change check)."""
+    out = str(real_path(options.out))
+    return (out, options.strict, options.until, options.week, options.now, options.offline)
 
 
 def _remember_build(options: BuildOptions, report: BuildReport, key: str) -> None:
@@ -464,8 +312,6 @@ def check(
     ``templates`` defaults to ``templates/`` in the working folder, else
     :data:`SHIPPED_TEMPLATES`.
     """
-    from pipeline.targets.registry import TARGETS  # late, as in build: renderers import this module
-
     if templates is None:
         templates = Path("templates") if Path("templates").is_dir() else SHIPPED_TEMPLATES
     options = BuildOptions(source=source, templates=templates, now=now, offline=True)

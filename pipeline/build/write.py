@@ -26,13 +26,13 @@ import shutil
 import stat
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from pipeline.build import _writer
+from pipeline.build.contract import KnownFile, LaterFile, OutputFile
 from pipeline.errors import PipelineError, Problem, UsageError
 
 MANIFEST = "manifest.json"
@@ -50,48 +50,6 @@ DIST_README = (
     "Build output. `make build` fills this folder; nothing here is committed except this file.\n"
     "See `manifest.json` for what each file is.\n"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class OutputFile:
-    """One file a renderer wants in ``dist/``: a relative POSIX path, its kind and bytes.
-
-    ``sha256`` (hex) may be given when the renderer already has it; the build trusts it.
-    """
-
-    path: str
-    kind: str
-    data: bytes
-    ids: tuple[str, ...] = field(default=())
-    sha256: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class KnownFile:
-    """A file a renderer made in an earlier build and knows by its digest only.
-
-    When the previous build in the output folder holds those exact bytes the file is linked
-    from there and ``make`` is never called; otherwise ``make()`` gives the bytes (which must
-    have that digest: a mismatch is a bug, and the build stops).
-    """
-
-    path: str
-    kind: str
-    sha256: str
-    make: Callable[[], bytes]
-    ids: tuple[str, ...] = field(default=())
-
-
-@dataclass(frozen=True, slots=True)
-class LaterFile:
-    """A file still being made on another thread (the deck's compression): the build goes on
-    and takes it when it commits. ``done(data)`` then runs on the build's thread."""
-
-    path: str
-    kind: str
-    data: Future[bytes]
-    ids: tuple[str, ...] = field(default=())
-    done: Callable[[bytes], object] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ Each :class:`~pipeline.build.Target` has an optional per-question ``fragment`` f
 
 from __future__ import annotations
 
-from pipeline.build.run import Target
+from pipeline.build.contract import Target
 from pipeline.targets.anki import deck as anki
 from pipeline.targets.digest import week as digest
 from pipeline.targets.telegram import posts as telegram

@@ -69,9 +69,7 @@ from jinja2 import (
     select_autoescape,
 )
 
-from pipeline.build.cache import FragmentView
-from pipeline.build.run import RenderContext, Rendered
-from pipeline.build.write import LaterFile, OutputFile
+from pipeline.build.contract import Fragments, LaterFile, OutputFile, RenderContext, Rendered
 from pipeline.errors import PipelineError, Pos, Problem
 from pipeline.source.model import GRADES, Image, Question
 from pipeline.source.validate import read_image
@@ -233,7 +231,7 @@ def render(ctx: RenderContext) -> Rendered:
     ]
     for due, (qid, where) in enumerate(order, start=1):
         placed[where].append((qid, due))
-    if isinstance(cached, FragmentView):  # the notes are read deck by deck
+    if isinstance(cached, Fragments):  # the notes are read deck by deck
         cached.expect(qid for where in placed.values() for qid, _ in where)
     title = settings.deck.title
     decks = [

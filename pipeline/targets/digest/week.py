@@ -56,8 +56,7 @@ from jinja2 import (
 )
 from markupsafe import Markup
 
-from pipeline.build.run import RenderContext, Rendered
-from pipeline.build.write import KnownFile, OutputFile
+from pipeline.build.contract import KnownFile, OutputFile, RenderContext, Rendered
 from pipeline.errors import Pos, Problem, Severity
 from pipeline.markup import inline_children, sanitize
 from pipeline.source.model import NewsletterSettings, Question

@@ -33,7 +33,7 @@ import hashlib
 import json
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -54,9 +54,7 @@ from jinja2 import (
 )
 from markupsafe import Markup
 
-from pipeline.build.cache import FragmentView
-from pipeline.build.run import RenderContext, Rendered
-from pipeline.build.write import OutputFile
+from pipeline.build.contract import Fragments, OutputFile, RenderContext, Rendered
 from pipeline.errors import Pos, Problem, Severity
 from pipeline.source.model import Question
 from pipeline.source.validate import read_image
@@ -628,8 +626,8 @@ def _files(
     """Every output, one at a time. Problems go into ``problems`` (read after the files); on
     an error nothing more is made (the build then stops and discards what was written)."""
     global _BUILD
-    made = ctx.fragments.get(NAME, {})
-    if isinstance(made, FragmentView):
+    made: Mapping[str, Any] = ctx.fragments.get(NAME, {})
+    if isinstance(made, Fragments):
         made.expect(q.id for q, _ in ctx.schedule.items)
     width = _width(ctx)
     calendar = _Calendar(ctx)
