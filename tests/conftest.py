@@ -1,29 +1,15 @@
-"""Shared test helpers: build a source into a temporary folder, run the CLI."""
+"""Fixtures every test module may use: a source written from YAML text, the seed, a rich bank."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
+import shutil
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from pipeline.build.contract import BuildOptions
-from pipeline.build.run import BuildReport, build
-
-ROOT = Path(__file__).resolve().parent.parent
-SEED = ROOT / "content" / "questions.yaml"
-TEMPLATES = ROOT / "templates"
-#: A fixed "now" for builds in tests: 2026-11-20 12:00 UTC.
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-
-
-def dedent(text: str) -> str:
-    return textwrap.dedent(text).lstrip("\n")
+from tests.support.anki import RICH, tiny_png
+from tests.support.banks import SEED, dedent
 
 
 @pytest.fixture
@@ -40,37 +26,19 @@ def write_source(tmp_path: Path) -> Callable[[str], Path]:
     return write
 
 
-def build_into(source: Path, out: Path, **options: object) -> BuildReport:
-    """Build ``source`` into ``out`` with the repository's templates and a fixed clock."""
-    opts: dict[str, object] = {
-        "source": source,
-        "out": out,
-        "templates": TEMPLATES,
-        "now": NOW,
-        "offline": True,  # tests reach no network (remote images: tests/test_remote_images.py)
-    }
-    opts.update(options)
-    return build(BuildOptions(**opts))  # type: ignore[arg-type]
+@pytest.fixture
+def seed(tmp_path: Path) -> Path:
+    """The seed bank, copied without its lock (a first build)."""
+    content = tmp_path / "content"
+    content.mkdir()
+    shutil.copy(SEED, content / "questions.yaml")
+    return content / "questions.yaml"
 
 
-#: The build's "now" in every command-line test (2026-11-20, noon UTC): without a lock file
-#: the schedule starts from the build time, so a test must not follow the wall clock.
-PINNED_EPOCH = "1795176000"
-
-
-def run_cli(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m pipeline ARGS`` as a user would, at the pinned build time (a build
-    fetches no remote images)."""
-    if args[:1] == ("build",) and "--offline" not in args:
-        args = (*args, "--offline")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SOURCE_DATE_EPOCH": PINNED_EPOCH, **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args],
-        cwd=cwd or ROOT,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+@pytest.fixture
+def rich(write_source: Callable[[str], Path]) -> Path:
+    source = write_source(RICH)
+    (source.parent / "img").mkdir()
+    (source.parent / "img" / "dot.png").write_bytes(tiny_png((220, 30, 30)))
+    (source.parent / "img" / "blue.png").write_bytes(tiny_png((30, 30, 220)))
+    return source

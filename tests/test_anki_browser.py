@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.anki_backend import card_html, import_package, new_collection
-from tests.browser import dump_dom, screenshot
-from tests.conftest import build_into
-from tests.test_anki import rich, seed, tiny_png  # noqa: F401  (fixtures)
+from tests.support.anki_backend import card_html, import_package, new_collection
+from tests.support.banks import build_into
+from tests.support.browser import dump_dom, screenshot
 
 PHONE = 390  # CSS px: a common phone width
 

@@ -18,7 +18,7 @@ from pipeline.build.run import check
 from pipeline.build.write import build_lock, write_outputs
 from pipeline.cli import main
 from pipeline.errors import PipelineError
-from tests.conftest import ROOT, SEED, build_into, run_cli
+from tests.support.banks import ROOT, SEED, build_into, run_cli
 
 
 def manifest(dist: Path) -> dict[str, dict[str, object]]:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests import browser
-from tests.conftest import SEED
-from tests.test_digest import HEAD, check_email_html, files_of, render_digest
+from tests.support import browser
+from tests.support.banks import SEED
+from tests.support.digest import HEAD, check_email_html, files_of, render_digest
 
 SHOTS = Path("/tmp/digest-screenshots")
 

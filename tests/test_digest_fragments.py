@@ -35,8 +35,8 @@ from pipeline.targets.digest.html import Urls
 from pipeline.targets.digest.message import Letter, build_message, build_message_with_email
 from pipeline.targets.digest.text import TextWriter
 from pipeline.targets.registry import TARGETS
-from tests.conftest import NOW, SEED, TEMPLATES
-from tests.test_digest import HEAD
+from tests.support.banks import NOW, SEED, TEMPLATES
+from tests.support.digest import HEAD
 
 T = TypeVar("T")
 

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.targets.digest.math import SYMBOLS, TEXT_COMMANDS, tex_to_text
-from tests.test_digest import bank_yaml, errors_of, files_of, render_digest
+from tests.support.digest import bank_yaml, errors_of, files_of, render_digest
 
 #: Formulas converted wholly, with their Unicode.
 CONVERTED = [

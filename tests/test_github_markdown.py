@@ -18,9 +18,9 @@ import pytest
 
 from pipeline.build import losses
 from pipeline.targets.telegram.posts import visible_text
-from tests.anki_backend import dump, import_package, new_collection
-from tests.conftest import build_into
-from tests.tdlib import parse_html
+from tests.support.anki_backend import dump, import_package, new_collection
+from tests.support.banks import build_into
+from tests.support.tdlib import parse_html
 
 HEAD = """\
 deck: {title: Тест, slug: test}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PINNED_EPOCH, ROOT
+from tests.support.banks import PINNED_EPOCH, ROOT
 
 #: name -> how to make it inside a folder (returns the path to hand to a command).
 Maker = Callable[[Path], Path]

@@ -31,8 +31,8 @@ from pipeline.source.validate import (
 )
 from pipeline.targets.anki import fields as anki_fields
 from pipeline.targets.telegram import posts as telegram
-from tests.conftest import TEMPLATES, run_cli
-from tests.hostile import output_bytes
+from tests.support.banks import TEMPLATES, run_cli
+from tests.support.hostile import output_bytes
 
 #: A valid 1x1 PNG.
 PNG = bytes.fromhex(

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import TEMPLATES, run_cli
+from tests.support.banks import TEMPLATES, run_cli
 
 #: Far beyond every cap (source and export 512 MiB, .eml 10 MiB); sparse, so it takes no disk.
 HUGE = 64 * 1024**3

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import hostile
-from tests.conftest import ROOT, TEMPLATES
+from tests.support import hostile
+from tests.support.banks import ROOT, TEMPLATES
 
 QUESTIONS = 800
 #: When to kill, as fractions of a full build's wall time (a few seconds): every

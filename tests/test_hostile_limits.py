@@ -26,7 +26,7 @@ import pytest
 
 from pipeline.build.run import check
 from pipeline.errors import PipelineError
-from tests.conftest import ROOT, TEMPLATES
+from tests.support.banks import ROOT, TEMPLATES
 
 #: Generous for a slow CI machine; the cases below take about a second each here.
 TIMEOUT = 60

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import hostile
-from tests.conftest import ROOT, TEMPLATES, build_into, run_cli
+from tests.support import hostile
+from tests.support.banks import ROOT, TEMPLATES, build_into, run_cli
 
 EXPORT = Path(__file__).parent / "fixtures" / "telegram_export" / "result.json"
 #: Appended to every refusal of a folder that holds files the build did not write.
@@ -260,7 +260,7 @@ HOLD_BUILD = """
 import sys
 from pathlib import Path
 import pipeline.build.write as w
-from tests.conftest import build_into
+from tests.support.banks import build_into
 add = w.Staging.add
 count = 0
 def held(self, f):

@@ -27,10 +27,10 @@ from hypothesis.errors import InvalidArgument
 
 from pipeline.errors import PipelineError
 from pipeline.targets.telegram import text as tt
-from tests import hostile
-from tests.anki_backend import card_html, import_package, new_collection
-from tests.conftest import build_into
-from tests.tdlib import check_post, parse_html
+from tests.support import hostile
+from tests.support.anki_backend import card_html, import_package, new_collection
+from tests.support.banks import build_into
+from tests.support.tdlib import check_post, parse_html
 
 CLEAN = [
     {

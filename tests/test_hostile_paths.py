@@ -16,8 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.errors import PipelineError
-from tests.conftest import build_into
-from tests.hostile import output_bytes
+from tests.support.banks import build_into
+from tests.support.hostile import output_bytes
 
 #: A small PNG (1x1); the "secret" outside the content folder has distinctive bytes.
 PNG = bytes.fromhex(

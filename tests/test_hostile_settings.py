@@ -33,7 +33,7 @@ from pipeline.targets.digest.message import (
     build_message_with_email,
     sender_address,
 )
-from tests.conftest import PINNED_EPOCH, TEMPLATES, dedent, run_cli
+from tests.support.banks import PINNED_EPOCH, TEMPLATES, dedent, run_cli
 
 BAD = Path(__file__).parent / "fixtures" / "source" / "bad"
 EXPORT = Path(__file__).parent / "fixtures" / "telegram_export" / "result.json"

@@ -12,8 +12,8 @@ from email.parser import BytesParser
 from pathlib import Path
 
 from pipeline.markup.sanitize import CONTROLS
-from tests.anki_backend import dump, import_package, new_collection
-from tests.conftest import build_into
+from tests.support.anki_backend import dump, import_package, new_collection
+from tests.support.banks import build_into
 
 
 def test_no_control_character_reaches_any_output(tmp_path: Path) -> None:

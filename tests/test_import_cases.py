@@ -17,7 +17,7 @@ from pipeline.importer.markdown import Span, answer_markdown, to_blocks, to_item
 from pipeline.importer.telegram_export import ImportResult, convert, read_export
 from pipeline.importer.yaml_writer import inline_scalar, text_value
 from pipeline.source.spec import core_type
-from tests.conftest import run_cli
+from tests.support.banks import run_cli
 
 BAD = Path(__file__).parent / "fixtures" / "telegram_export" / "bad"
 

@@ -27,7 +27,7 @@ from pipeline.importer.telegram_export import (
 from pipeline.importer.yaml_writer import read_back
 from pipeline.source.read import load_source
 from pipeline.source.validate import validate
-from tests.conftest import SEED, build_into, run_cli
+from tests.support.banks import SEED, build_into, run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures" / "telegram_export"
 EXPORT = FIXTURES / "result.json"

@@ -17,7 +17,7 @@ from pipeline.build.run import build
 from pipeline.build.write import write_outputs
 from pipeline.errors import PipelineError
 from pipeline.targets.digest.week import _make_weeks as _real_make_weeks
-from tests.conftest import NOW, SEED, TEMPLATES
+from tests.support.banks import NOW, SEED, TEMPLATES
 
 
 def seed_copy(tmp_path: Path) -> tuple[Path, BuildOptions]:
@@ -575,7 +575,7 @@ def test_a_split_week_is_remembered_and_warned_about_where_its_questions_now_are
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from pipeline.targets.digest import week as digest
-    from tests.test_digest import long_week
+    from tests.support.digest import long_week
 
     (tmp_path / "content").mkdir()
     source = tmp_path / "content" / "questions.yaml"
@@ -618,7 +618,7 @@ def test_split_weeks_made_by_worker_processes_match_serial_ones(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from pipeline.targets.digest import week as digest
-    from tests.test_digest import long_week
+    from tests.support.digest import long_week
 
     (tmp_path / "content").mkdir()
     source = tmp_path / "content" / "questions.yaml"

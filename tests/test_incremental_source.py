@@ -22,7 +22,7 @@ from pipeline.errors import PipelineError
 from pipeline.source.model import Question
 from pipeline.source.read import has_anchor, load_source
 from pipeline.source.validate import validate
-from tests.conftest import SEED
+from tests.support.banks import SEED
 
 
 def outcome(run: Any) -> tuple[str, Any]:

@@ -31,7 +31,7 @@ import pytest
 import yaml
 
 from pipeline.build.run import BuildReport, check
-from tests.conftest import ROOT, build_into, run_cli
+from tests.support.banks import ROOT, build_into, run_cli
 
 PUBLIC = ROOT / "tests" / "fixtures" / "public" / "data-science-interviews"
 CONVERT = ROOT / "tests" / "public_bank" / "convert.py"
@@ -171,7 +171,7 @@ def test_build_writes_every_output_for_every_question(built: Built) -> None:
 
 @pytest.mark.slow
 def test_anki_backend_imports_every_note(built: Built, tmp_path: Path) -> None:
-    from tests.anki_backend import dump, import_package, new_collection
+    from tests.support.anki_backend import dump, import_package, new_collection
 
     col = new_collection(tmp_path / "anki")
     try:
@@ -196,7 +196,7 @@ def test_anki_backend_imports_every_note(built: Built, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_tdlib_parses_every_telegram_post(built: Built) -> None:
-    from tests.tdlib import parse_html, parse_markdown
+    from tests.support.tdlib import parse_html, parse_markdown
 
     problems: list[str] = []
     for entry in built.outputs("telegram-post-html"):
@@ -291,7 +291,7 @@ def test_hard_answers_in_every_output_match_their_golden_files(
     built: Built, qid: str, tmp_path: Path
 ) -> None:
     from pipeline.targets.digest import week as digest
-    from tests.anki_backend import dump, import_package, new_collection
+    from tests.support.anki_backend import dump, import_package, new_collection
     from tests.test_digest_fragments import context
 
     col = new_collection(tmp_path / "anki")

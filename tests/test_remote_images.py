@@ -571,8 +571,8 @@ def test_a_build_packs_remote_images_and_hits_the_cache_next_time(
 ) -> None:
     from pipeline.build.contract import BuildOptions
     from pipeline.build.run import build
-    from tests.anki_backend import dump, import_package, new_collection
-    from tests.conftest import NOW, TEMPLATES
+    from tests.support.anki_backend import dump, import_package, new_collection
+    from tests.support.banks import NOW, TEMPLATES
 
     pem = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(pem))

@@ -15,7 +15,7 @@ from pipeline.source.model import Bank
 from pipeline.source.read import load_source
 from pipeline.source.schedule import Schedule, plan_schedule
 from pipeline.source.validate import validate
-from tests.conftest import NOW, build_into
+from tests.support.banks import NOW, build_into
 
 HEAD = """\
 schedule:

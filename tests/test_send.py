@@ -25,8 +25,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from pipeline.targets.digest.message import EXIT_CODES
-from tests.conftest import ROOT, SEED
-from tests.test_digest import files_of, render_digest
+from tests.support.banks import ROOT, SEED
+from tests.support.digest import files_of, render_digest
 
 # Plain-connection AUTH is what the credential tests exercise on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")

@@ -23,8 +23,8 @@ from pipeline.build.contract import BuildOptions, RenderContext
 from pipeline.source.model import Bank, ChannelSettings, DeckSettings, Settings
 from pipeline.source.schedule import Schedule
 from pipeline.targets.telegram import posts as telegram
-from tests.conftest import NOW, TEMPLATES, build_into
-from tests.test_telegram import assert_calendar_is_icalendars, calendar_bank
+from tests.support.banks import NOW, TEMPLATES, build_into
+from tests.support.telegram import assert_calendar_is_icalendars, calendar_bank
 
 #: Pieces that matter to escaping and folding: escapes and their look-alikes, line breaks,
 #: multi-byte characters of every width, the post-number placeholder, runs that push the

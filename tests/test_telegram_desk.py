@@ -12,10 +12,10 @@ import pytest
 
 from pipeline.targets.telegram import text as tt
 from pipeline.targets.telegram.posts import visible_text
-from tests.browser import dump_dom, screenshot
-from tests.conftest import build_into
-from tests.tdlib import parse_html
-from tests.test_telegram import edge_source
+from tests.support.banks import build_into
+from tests.support.browser import dump_dom, screenshot
+from tests.support.tdlib import parse_html
+from tests.support.telegram import edge_source
 
 ALLOWED = {
     "b",

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from pipeline import markup
 from pipeline.targets.telegram import text as tt
-from tests.tdlib import check_post, parse_html, parse_markdown
+from tests.support.tdlib import check_post, parse_html, parse_markdown
 
 #: Pieces a new user's answers are made of, including everything the apps' Markdown and
 #: Telegram's HTML parser are touchy about.
