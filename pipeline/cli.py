@@ -66,16 +66,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     """Questions per grade and per tag (the source validated; nothing rendered)."""
-    bank = validate(load_source(args.source)).bank
-    grades = Counter(g for q in bank.questions for g in q.grades)
-    tags = Counter(t for q in bank.questions for t in q.tags)
-    print(f"questions: {len(bank.questions)}")
-    print("grades:")
-    for grade in ("junior", "middle", "senior"):
-        print(f"  {grade:<8} {grades[grade]:>5}")
-    print("tags:")
-    for tag, n in sorted(tags.items(), key=lambda kv: (-kv[1], kv[0])):
-        print(f"  {tag:<24} {n:>5}")
+    from pipeline.commands.stats import stats_lines
+
+    print("\n".join(stats_lines(validate(load_source(args.source)).bank)))
     return 0
 
 

@@ -5,19 +5,25 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import zipfile
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import genanki
 import pytest
 
 from pipeline.errors import PipelineError
 from pipeline.source.lockfile import lock_path, read_lock
-from pipeline.targets.anki import deck as anki_renderer
-from pipeline.targets.anki.deck import FIELDS, MODEL_ID, TEMPLATE, note_guid
+from pipeline.targets.anki import notetype as anki_notetype
+from pipeline.targets.anki import target as anki_target
+from pipeline.targets.anki.deck import note_guid
 from pipeline.targets.anki.fields import FieldWriter, NoteText
+from pipeline.targets.anki.notetype import FIELDS, MODEL_ID, TEMPLATE, CardTemplates, note_model
+from pipeline.targets.anki.package import DeckSpec, NoteRow, collection_bytes
 from tests.support.anki import tiny_png
 from tests.support.anki_backend import (
     answer_all_cards,
@@ -238,8 +244,6 @@ def test_a_change_built_with_an_older_clock_still_moves_forward(seed: Path, tmp_
 
 def collection_of(deck: Path) -> tuple[dict[str, str], list[str]]:
     """The package's media map and every note's fields, read with plain SQLite."""
-    import sqlite3
-
     with zipfile.ZipFile(deck) as archive:
         media = json.loads(archive.read("media"))
         conn = sqlite3.connect(":memory:")
@@ -298,17 +302,17 @@ def test_an_unchanged_deck_is_not_zipped_again_and_a_changed_one_is(
 ) -> None:
     cache = tmp_path / ".cache"
     build_into(seed, tmp_path / "a", cache=cache)
-    original = anki_renderer.zip_package
+    original = anki_target.zip_package
 
     def no_zip(*args: Any) -> bytes:
         raise AssertionError("the unchanged deck was compressed again")
 
-    monkeypatch.setattr(anki_renderer, "zip_package", no_zip)
+    monkeypatch.setattr(anki_target, "zip_package", no_zip)
     build_into(seed, tmp_path / "b", cache=cache)  # another output folder: a real rebuild
     assert deck_of(tmp_path / "a").read_bytes() == deck_of(tmp_path / "b").read_bytes()
 
     # fewer notes, same change times (hence the same zip time): a new zip all the same
-    monkeypatch.setattr(anki_renderer, "zip_package", original)
+    monkeypatch.setattr(anki_target, "zip_package", original)
     build_into(seed, tmp_path / "c", cache=cache, until=NOW.date().replace(day=10, month=12))
     _, fields = collection_of(deck_of(tmp_path / "c"))
     assert len(fields) == 3
@@ -335,6 +339,77 @@ def test_a_field_separator_in_the_content_cannot_split_a_field(
     assert note["fields"]["Question"] == "Одинвопрос"
     assert note["fields"]["Answer"] == "<p>Ответ  с разделителем</p>"
     assert note["fields"]["Id"] == "separator"
+
+
+# --- genanki -----------------------------------------------------------------------------
+
+
+def test_the_collection_is_what_genanki_package_writes(tmp_path: Path) -> None:
+    """``collection_bytes`` writes through genanki's public API, note by note with pinned ids
+    and times. Given the ids and the one time ``Package.write_to_file`` picks itself, both
+    databases must hold the same schema and rows, page for page: a genanki release that
+    writes otherwise fails here (pyproject.toml pins the minor version checked)."""
+    design = CardTemplates("{{Question}}\n", "{{FrontSide}}\n<hr id=answer>\n{{Answer}}\n", "")
+    stamp = 1_700_000_000
+    ids = iter(range(stamp * 1000, stamp * 1000 + 100, 2))  # genanki's counter: note, card
+    layout = {(10, "T"): [], (11, "T::A"): ["a1", "a2"], (12, "T::B"): ["b1"], (19, "T::R"): ["r"]}
+    ours: list[DeckSpec] = []
+
+    def fields(q: str) -> tuple[str, ...]:
+        return f"<b>{q}</b>", "<p>ответ</p>", "", "", "", q, ""
+
+    reference = note_model(design)
+    theirs = []
+    for (deck_id, name), qids in layout.items():
+        rows = [
+            NoteRow(next(ids), f"g-{q}", stamp, fields(q), ("t",), due, suspended=deck_id == 19)
+            for due, q in enumerate(qids, start=1)
+        ]
+        ours.append(DeckSpec(deck_id, name, f"<b>{name}</b>", rows))
+        deck = genanki.Deck(deck_id, name, f"<b>{name}</b>")
+        deck.add_model(reference)
+        for row in rows:
+            note = genanki.Note(reference, list(row.fields), tags=["t"], guid=row.guid, due=row.due)
+            for card in note.cards:
+                card.suspend = row.suspended
+            deck.add_note(note)
+        theirs.append(deck)
+    genanki.Package(theirs).write_to_file(str(tmp_path / "genanki.apkg"), timestamp=stamp)
+    with zipfile.ZipFile(tmp_path / "genanki.apkg") as archive:
+        expected = archive.read("collection.anki2")
+    got = collection_bytes(note_model(design), stamp, ours)
+
+    assert contents(got) == contents(expected)
+    # the 100-byte header differs (a file's change counter, SQLite's version): not the pages
+    assert got[100:] == expected[100:]
+
+    # what the deck relies on: each note keeps its own id and time, its card the next id
+    timed = [
+        DeckSpec(
+            d.deck_id, d.name, d.description, [replace(r, mod=r.note_id // 1000) for r in d.notes]
+        )
+        for d in ours
+    ]
+    conn = sqlite3.connect(":memory:")
+    conn.deserialize(collection_bytes(note_model(design), stamp, timed))
+    notes = conn.execute("SELECT id, guid, mod FROM notes ORDER BY id").fetchall()
+    cards = conn.execute("SELECT id, nid, did, mod, queue, due FROM cards ORDER BY id").fetchall()
+    conn.close()
+    rows = [(d.deck_id, r) for d in timed for r in d.notes]
+    assert notes == [(r.note_id, r.guid, r.mod) for _, r in rows]
+    assert cards == [
+        (r.note_id + 1, r.note_id, did, r.mod, -1 if r.suspended else 0, r.due) for did, r in rows
+    ]
+
+
+def contents(collection: bytes) -> list[str]:
+    """A collection's schema and rows as SQL."""
+    conn = sqlite3.connect(":memory:")
+    conn.deserialize(collection)
+    try:
+        return list(conn.iterdump())
+    finally:
+        conn.close()
 
 
 # --- what an existing subscriber gets ----------------------------------------------------------
@@ -465,16 +540,16 @@ def test_restyled_card_updates_the_note_type_not_the_notes(seed: Path, tmp_path:
 def test_adding_a_field_is_a_migration_merge_note_types_carries_it(
     seed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The rule in pipeline/targets/anki/deck.py: append a field with a fresh id; subscribers import
-    once with "Merge note types" and "Update notes: Always". Without the merge Anki duplicates
-    the note type and skips every update."""
+    """The rule in pipeline/targets/anki/notetype.py: append a field with a fresh id;
+    subscribers import once with "Merge note types" and "Update notes: Always". Without the
+    merge Anki duplicates the note type and skips every update."""
     build_into(seed, tmp_path / "v1")
     plain, merged = new_collection(tmp_path / "plain"), new_collection(tmp_path / "merged")
     for col in (plain, merged):
         import_package(col, deck_of(tmp_path / "v1"))
         answer_all_cards(col, SEED_TITLE)
     question = FieldWriter.question
-    monkeypatch.setattr(anki_renderer, "FIELDS", (*FIELDS, ("Source", 4_121_800_008)))
+    monkeypatch.setattr(anki_notetype, "FIELDS", (*FIELDS, ("Source", 4_121_800_008)))
     monkeypatch.setattr(
         FieldWriter,
         "question",

@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from pipeline.build.contract import OutputFile
+from pipeline.build.out_folder import build_lock
 from pipeline.build.run import check
-from pipeline.build.write import build_lock, write_outputs
 from pipeline.cli import main
 from pipeline.errors import PipelineError
 from tests.support.banks import ROOT, SEED, build_into, run_cli
+from tests.support.write import write_outputs
 
 
 def manifest(dist: Path) -> dict[str, dict[str, object]]:
@@ -114,6 +115,8 @@ KILL_SCRIPT = """
 import sys, time
 from pathlib import Path
 import pipeline.build.write as w
+from pipeline.build.contract import OutputFile
+from tests.support.write import write_outputs
 real = w.Staging.add
 count = 0
 def slow(self, f):
@@ -124,8 +127,8 @@ def slow(self, f):
         time.sleep(60)
     return real(self, f)
 w.Staging.add = slow
-files = [w.OutputFile(f"f{i:03d}.txt", "x", b"new") for i in range(200)]
-w.write_outputs(files, Path(sys.argv[1]))
+files = [OutputFile(f"f{i:03d}.txt", "x", b"new") for i in range(200)]
+write_outputs(files, Path(sys.argv[1]))
 """
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from pipeline.errors import Severity
 from pipeline.source.lockfile import lock_path
-from pipeline.targets.digest import week as digest
+from pipeline.targets.digest.compose import HTML_BUDGET
 from pipeline.targets.digest.message import encoded_size
 from tests.support.banks import SEED, build_into, run_cli
 from tests.support.digest import (
@@ -327,7 +327,7 @@ def test_oversized_week_is_split_into_numbered_parts(write_source: Callable[[str
     for n, name in enumerate(names, start=1):
         html = files[f"digest/{name}.html"].decode()
         check_email_html(html)
-        assert encoded_size(html.encode()) <= digest.HTML_BUDGET
+        assert encoded_size(html.encode()) <= HTML_BUDGET
         assert f"часть {n} из {len(names)}" in html
         subject = parse_eml(files[f"digest/{name}.eml"])["Subject"]
         assert subject.endswith(f": 2026-W49 ({n}/{len(names)})")

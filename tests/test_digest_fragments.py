@@ -1,7 +1,8 @@
 """The digest's fast paths make exactly what the slow ones make.
 
-* :func:`pipeline.mail.build_message` writes the ``.eml`` directly; it must equal the email
-  package's message (:func:`pipeline.mail.build_message_with_email`) byte for byte.
+* :func:`pipeline.targets.digest.message.build_message` writes the ``.eml`` directly; it must
+  equal the email package's message (``build_message_with_email`` in ``tests/support/eml.py``)
+  byte for byte.
 * Per-question fragments (made once, with footnote numbers of their own and the question's
   own images) must give the same files as writing every answer from its tree for each message.
 """
@@ -19,24 +20,26 @@ from typing import Any, TypeVar
 from xml.etree.ElementTree import Element
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pipeline.build.cache import Memo
 from pipeline.build.contract import BuildOptions, OutputFile, RenderContext
-from pipeline.build.fragments import compute_fragments
+from pipeline.build.fragments import compute_fragments, static_key
 from pipeline.source.lockfile import lock_path, read_lock
 from pipeline.source.read import load_source
 from pipeline.source.schedule import plan_schedule
 from pipeline.source.validate import validate
-from pipeline.targets.digest import message as mail
-from pipeline.targets.digest import week as digest
+from pipeline.targets.digest import target as digest
+from pipeline.targets.digest.compose import Digest
 from pipeline.targets.digest.html import Urls
-from pipeline.targets.digest.message import Letter, build_message, build_message_with_email
+from pipeline.targets.digest.keys import WeekKeys
+from pipeline.targets.digest.message import GLUED, Letter, build_message, subject_header
 from pipeline.targets.digest.text import TextWriter
 from pipeline.targets.registry import TARGETS
 from tests.support.banks import NOW, SEED, TEMPLATES
 from tests.support.digest import HEAD
+from tests.support.eml import build_message_with_email, subject_with_email
 
 T = TypeVar("T")
 
@@ -124,20 +127,22 @@ SUBJECT_WORDS = [
         max_size=14,
     ).map(lambda pairs: "".join(word + gap for word, gap in pairs))
 )
+# After a space and a no-break space the package glues the encoded word to what follows:
+# a word ("…wqA==?=Data") or any other text ("…wqA==?=(1/2)").
+@example(subject="Дайджест \xa0Data")
+@example(subject="Дайджест \xa0(1/2)")
+@example(subject="Дайджест \xa0(1/2)  x")  # the same through the package's folding
 def test_subject_line_equals_the_email_package(subject: str) -> None:
-    expected = outcome(lambda s: mail._folded.__wrapped__("Subject", s), subject)
-    ours = outcome(mail.subject_header, subject)
-    if isinstance(expected, bytes) and _GLUED.search(expected):
-        # The email package glues an encoded word to the next word after a no-break space
+    expected = outcome(subject_with_email, subject)
+    ours = outcome(subject_header, subject)
+    if isinstance(expected, bytes) and GLUED.search(expected):
+        # The email package glues an encoded word to the text after a no-break space
         # ("…wqA==?=Data"), which RFC 2047 forbids; ours must read back as the subject.
-        assert isinstance(ours, bytes) and not _GLUED.search(ours)
+        assert isinstance(ours, bytes) and not GLUED.search(ours)
         header = ours.decode("ascii").removeprefix("Subject: ").replace("\r\n", "")
         assert str(make_header(decode_header(header))) == subject
         return
     assert ours == expected
-
-
-_GLUED = mail._GLUED
 
 
 def test_direct_eml_of_long_bodies() -> None:
@@ -305,7 +310,9 @@ def test_fragment_is_plain_data_and_independent_of_the_week() -> None:
     question = ctx.bank.questions[0]
     assert made[question.id] == digest.fragment(question, ctx)
     moved = replace(ctx, now=datetime(2030, 1, 1, tzinfo=UTC))
-    assert digest.fragment_key(moved) == digest.fragment_key(ctx)
+    assert static_key("digest", TARGETS["digest"], moved) == static_key(
+        "digest", TARGETS["digest"], ctx
+    )
     other = replace(
         ctx,
         bank=replace(
@@ -316,7 +323,9 @@ def test_fragment_is_plain_data_and_independent_of_the_week() -> None:
             ),
         ),
     )
-    assert digest.fragment_key(other) != digest.fragment_key(ctx)
+    assert static_key("digest", TARGETS["digest"], other) != static_key(
+        "digest", TARGETS["digest"], ctx
+    )
 
 
 # --- whole weeks from the memo -----------------------------------------------------------------
@@ -327,23 +336,23 @@ def rendered_weeks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Weeks whose HTML is rendered (not known from the memo), in order. A known week made
     again for its bytes (what a build does when the previous output lacks it) is not counted."""
     weeks: list[str] = []
-    html, remade = digest.Digest.html, digest.Digest.remade
+    html, remade = Digest.html, Digest.remade
     remaking: list[str] = []
 
-    def counted(self: digest.Digest, week: str, *args: Any) -> str:
+    def counted(self: Digest, week: str, *args: Any) -> str:
         if not remaking:
             weeks.append(week)
         return html(self, week, *args)
 
-    def uncounted(self: digest.Digest, week: str, questions: Any) -> list[OutputFile]:
+    def uncounted(self: Digest, week: str, questions: Any) -> list[OutputFile]:
         remaking.append(week)
         try:
             return list(remade(self, week, questions))
         finally:
             remaking.pop()
 
-    monkeypatch.setattr(digest.Digest, "html", counted)
-    monkeypatch.setattr(digest.Digest, "remade", uncounted)
+    monkeypatch.setattr(Digest, "html", counted)
+    monkeypatch.setattr(Digest, "remade", uncounted)
     return weeks
 
 
@@ -397,10 +406,9 @@ def test_templates_and_settings_are_part_of_the_key(
 
 
 def week_keys(ctx: RenderContext) -> dict[str, str]:
-    """The memo key of every week (as :func:`digest.render` makes its Digest)."""
-    made = digest.Digest(
+    """The memo key of every week (as :func:`digest.render` makes them)."""
+    made = WeekKeys(
         ctx,
-        digest.load_templates(TEMPLATES / "digest"),
         Urls(
             ctx.bank.settings.newsletter.base_url,
             ctx.bank.content_dir,

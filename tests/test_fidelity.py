@@ -1,4 +1,4 @@
-"""What a reader must see of the source, and what each output shows: pipeline.fidelity.
+"""What a reader must see of the source, and what each output shows: pipeline.markup.fidelity.
 
 Hand-written HTML and text stand in for the outputs, so these tests pin the rules of the check
 itself, independent of the renderers (the build's tests run it on their real output).

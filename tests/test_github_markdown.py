@@ -2,7 +2,7 @@
 deck), the post (TDLib parses it), its pasted twin, the digest's HTML and text parts.
 
 Each case is one answer as people write it and, per output, what a reader must see. The
-build's own loss check (:mod:`pipeline.render.losses`) must find nothing lost either.
+build's own loss check (:mod:`pipeline.build.losses`) must find nothing lost either.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from pipeline.build import losses
-from pipeline.targets.telegram.posts import visible_text
+from pipeline.targets.telegram.text import visible_text
 from tests.support.anki_backend import dump, import_package, new_collection
 from tests.support.banks import build_into
 from tests.support.tdlib import parse_html

@@ -20,17 +20,12 @@ import pytest
 from pipeline.build.cache import Memo
 from pipeline.build.incremental import load_validated
 from pipeline.errors import PipelineError, Pos
+from pipeline.source.images import MAX_IMAGE_BYTES, ImageRefused, read_image, read_image_file
 from pipeline.source.model import Image
 from pipeline.source.read import load_source
-from pipeline.source.validate import (
-    MAX_IMAGE_BYTES,
-    ImageRefused,
-    read_image,
-    read_image_file,
-    validate,
-)
+from pipeline.source.validate import validate
 from pipeline.targets.anki import fields as anki_fields
-from pipeline.targets.telegram import posts as telegram
+from pipeline.targets.telegram import target as telegram
 from tests.support.banks import TEMPLATES, run_cli
 from tests.support.hostile import output_bytes
 

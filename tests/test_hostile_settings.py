@@ -24,16 +24,13 @@ import icalendar
 import pytest
 
 from pipeline.cli import main
+from pipeline.deliver import smtp as mail
 from pipeline.source.lockfile import LOCK_VERSION
+from pipeline.source.mailbox import sender_address
 from pipeline.source.spec import EARLIEST_DAY, LATEST_DAY
-from pipeline.targets.digest import message as mail
-from pipeline.targets.digest.message import (
-    Letter,
-    build_message,
-    build_message_with_email,
-    sender_address,
-)
+from pipeline.targets.digest.message import Letter, build_message
 from tests.support.banks import PINNED_EPOCH, TEMPLATES, dedent, run_cli
+from tests.support.eml import build_message_with_email
 
 BAD = Path(__file__).parent / "fixtures" / "source" / "bad"
 EXPORT = Path(__file__).parent / "fixtures" / "telegram_export" / "result.json"

@@ -13,8 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import PipelineError
-from pipeline.importer.markdown import Span, answer_markdown, to_blocks, to_items
-from pipeline.importer.telegram_export import ImportResult, convert, read_export
+from pipeline.importer.markdown import answer_markdown
+from pipeline.importer.post_text import Span, to_blocks, to_items
+from pipeline.importer.posts import ImportResult, convert
+from pipeline.importer.telegram_export import read_export
 from pipeline.importer.yaml_writer import inline_scalar, text_value
 from pipeline.source.spec import core_type
 from tests.support.banks import run_cli

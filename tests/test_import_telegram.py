@@ -15,15 +15,11 @@ from typing import Any
 
 import pytest
 
-from pipeline.importer.telegram_export import (
-    convert,
-    merged_text,
-    new_file_text,
-    open_bank,
-    plan_import,
-    read_export,
-    slugify,
-)
+from pipeline.importer.bank import merged_text, new_file_text, open_bank
+from pipeline.importer.ids import slugify
+from pipeline.importer.plan import plan_import
+from pipeline.importer.posts import convert
+from pipeline.importer.telegram_export import read_export
 from pipeline.importer.yaml_writer import read_back
 from pipeline.source.read import load_source
 from pipeline.source.validate import validate

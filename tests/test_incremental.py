@@ -14,10 +14,10 @@ import pytest
 
 from pipeline.build.contract import BuildOptions, OutputFile
 from pipeline.build.run import build
-from pipeline.build.write import write_outputs
 from pipeline.errors import PipelineError
-from pipeline.targets.digest.week import _make_weeks as _real_make_weeks
+from pipeline.targets.digest.weeks import _make_weeks as _real_make_weeks
 from tests.support.banks import NOW, SEED, TEMPLATES
+from tests.support.write import manifest_entry, write_outputs
 
 
 def seed_copy(tmp_path: Path) -> tuple[Path, BuildOptions]:
@@ -277,7 +277,7 @@ def test_cache_entries_a_build_asked_for_survive_its_save(tmp_path: Path) -> Non
 def test_unchanged_digest_weeks_are_linked_without_being_assembled(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipeline.targets.digest import week as digest
+    from pipeline.targets.digest import compose as digest
 
     source, options = seed_copy(tmp_path)
     build(options)
@@ -341,7 +341,7 @@ def test_manifest_lines_are_json_of_each_entry(tmp_path: Path) -> None:
     ]
     written = write_outputs(files, out)
     lines = (out / "manifest.json").read_text(encoding="utf-8").splitlines()[2:-2]
-    entries = [w.manifest_entry() for w in sorted(written, key=lambda w: w.path)]
+    entries = [manifest_entry(w) for w in sorted(written, key=lambda w: w.path)]
     assert [line.strip().rstrip(",") for line in lines] == [
         json.dumps(e, ensure_ascii=False) for e in entries
     ]
@@ -403,7 +403,7 @@ def test_a_known_week_is_made_again_when_the_output_is_gone(
 ) -> None:
     # A week linked by digest keeps only its files' digests in the cache: without dist/ it is
     # made again from its fragments, and must come out byte for byte as it was.
-    from pipeline.targets.digest import week as digest
+    from pipeline.targets.digest import compose as digest
 
     source, options = seed_copy(tmp_path)
     build(options)
@@ -481,7 +481,7 @@ def test_the_writer_copies_where_it_cannot_link(tmp_path: Path) -> None:
 def test_digest_weeks_made_by_worker_processes_match_serial_ones(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipeline.targets.digest import week as digest
+    from pipeline.targets.digest import weeks as digest
 
     _, options = seed_copy(tmp_path)
     serial = {f.path: f.sha256 for f in build(replace_cache(options, None)).files}
@@ -502,7 +502,7 @@ def _make_weeks_noting_the_process(jobs):  # type: ignore[no-untyped-def]
 def test_a_template_error_in_a_digest_worker_is_reported_as_without_workers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipeline.targets.digest import week as digest
+    from pipeline.targets.digest import weeks as digest
 
     _, options = seed_copy(tmp_path)
     templates = tmp_path / "templates"
@@ -574,7 +574,7 @@ def test_a_changed_lock_file_means_a_new_build(tmp_path: Path) -> None:
 def test_a_split_week_is_remembered_and_warned_about_where_its_questions_now_are(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipeline.targets.digest import week as digest
+    from pipeline.targets.digest import compose as digest
     from tests.support.digest import long_week
 
     (tmp_path / "content").mkdir()
@@ -617,7 +617,7 @@ def test_a_split_week_is_remembered_and_warned_about_where_its_questions_now_are
 def test_split_weeks_made_by_worker_processes_match_serial_ones(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipeline.targets.digest import week as digest
+    from pipeline.targets.digest import weeks as digest
     from tests.support.digest import long_week
 
     (tmp_path / "content").mkdir()

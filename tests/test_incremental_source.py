@@ -1,4 +1,4 @@
-"""Loading again after an edit (pipeline.incremental) gives exactly what a full validation gives."""
+"""Loading again after an edit (pipeline.build.incremental) gives what a full validation gives."""
 
 from __future__ import annotations
 

@@ -290,7 +290,7 @@ GOLDEN = ROOT / "tests" / "golden" / "public"
 def test_hard_answers_in_every_output_match_their_golden_files(
     built: Built, qid: str, tmp_path: Path
 ) -> None:
-    from pipeline.targets.digest import week as digest
+    from pipeline.targets.digest import target as digest
     from tests.support.anki_backend import dump, import_package, new_collection
     from tests.test_digest_fragments import context
 

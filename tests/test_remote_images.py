@@ -19,14 +19,9 @@ import pytest
 import trustme
 
 from pipeline.build import remote_images
-from pipeline.build.remote_images import (
-    CACHE_SUBDIR,
-    Fetched,
-    Limits,
-    cache_key,
-    fetch_images,
-    sniff,
-)
+from pipeline.build.fetch import Limits
+from pipeline.build.remote_images import CACHE_SUBDIR, Fetched, cache_key, fetch_images
+from pipeline.source.images import sniff
 
 Route = Callable[["_Handler"], None]
 Fetch = Callable[..., dict[str, Fetched]]
@@ -547,7 +542,8 @@ def test_stalled_tls_handshake_is_cut_off_and_the_host_not_dialled_again(
     ],
 )
 def test_sniff(head: bytes, expected: tuple[str, str] | None) -> None:
-    assert sniff(head) == expected
+    kind = sniff(head)
+    assert (None if kind is None else (kind.media_type, kind.ext)) == expected
 
 
 def test_nothing_to_fetch_touches_nothing(cache: Path) -> None:

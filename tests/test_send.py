@@ -24,7 +24,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from pipeline.targets.digest.message import EXIT_CODES
+from pipeline.deliver.smtp import EXIT_CODES
 from tests.support.banks import ROOT, SEED
 from tests.support.digest import files_of, render_digest
 

@@ -13,9 +13,9 @@ import pytest
 
 from pipeline.build.contract import OutputFile
 from pipeline.build.run import check
-from pipeline.build.write import write_outputs
 from pipeline.cli import main
 from pipeline.errors import PipelineError
+from tests.support.write import write_outputs
 
 BAD = Path(__file__).parent / "fixtures" / "source" / "bad"
 EMPTY_MESSAGE = (

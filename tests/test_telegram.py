@@ -14,7 +14,13 @@ from pipeline.errors import PipelineError, Severity
 from pipeline.targets.telegram import text as tt
 from tests.support.banks import SEED, build_into
 from tests.support.tdlib import check_post, parse_html, parse_markdown
-from tests.support.telegram import assert_calendar_is_icalendars, calendar_bank, edge_source, png
+from tests.support.telegram import (
+    assert_calendar_is_icalendars,
+    calendar_bank,
+    edge_source,
+    entries,
+    png,
+)
 
 GOLDEN = Path(__file__).parent / "golden" / "telegram"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
@@ -169,8 +175,6 @@ def test_calendar_is_what_icalendar_writes_for_the_whole_calendar(
     build_into(source, tmp_path / "dist")
     assert_calendar_is_icalendars(tmp_path / "dist")
     # Some post numbers were split by folding (the digit-by-digit path was taken).
-    from tests.test_telegram_desk import entries
-
     got = (tmp_path / "dist" / "telegram" / "schedule.ics").read_bytes()
     desk = entries(tmp_path / "dist" / "telegram" / "index.html")
     assert any(f"{stem}.html".encode() not in got for e in desk for stem in e["stems"])
@@ -371,10 +375,12 @@ def test_fragment_does_not_depend_on_the_slot(tmp_path: Path) -> None:
 
     from pipeline.build.cache import Memo
     from pipeline.build.contract import BuildOptions, RenderContext
+    from pipeline.build.fragments import static_key
     from pipeline.source.read import load_source
     from pipeline.source.schedule import plan_schedule
     from pipeline.source.validate import validate
-    from pipeline.targets.telegram import posts as telegram
+    from pipeline.targets.registry import TARGETS
+    from pipeline.targets.telegram import target as telegram
     from tests.support.banks import TEMPLATES
 
     bank = validate(load_source(SEED)).bank
@@ -383,7 +389,10 @@ def test_fragment_does_not_depend_on_the_slot(tmp_path: Path) -> None:
         schedule = plan_schedule(bank, {}, now)
         ctx = RenderContext(bank, schedule, {}, now, BuildOptions(templates=TEMPLATES), Memo())
         made.append(
-            (telegram.fragment_key(ctx), [telegram.fragment(q, ctx) for q in bank.questions])
+            (
+                static_key("telegram", TARGETS["telegram"], ctx),
+                [telegram.fragment(q, ctx) for q in bank.questions],
+            )
         )
     assert made[0] == made[1]
     assert b"\x01" in made[0][1][0]["event"]  # the number is a placeholder

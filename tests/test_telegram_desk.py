@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from pipeline.targets.telegram import text as tt
-from pipeline.targets.telegram.posts import visible_text
+from pipeline.targets.telegram.text import visible_text
 from tests.support.banks import build_into
 from tests.support.browser import dump_dom, screenshot
 from tests.support.tdlib import parse_html
-from tests.support.telegram import edge_source
+from tests.support.telegram import DESK_DATA, edge_source, entries
 
 ALLOWED = {
     "b",
@@ -62,18 +62,6 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     build_into(edge_source(write), tmp / "dist")
     return tmp / "dist" / "telegram" / "index.html"
-
-
-DATA = '<script id="posts" type="application/json">'
-
-
-def entries(page: Path) -> list[dict[str, Any]]:
-    """The desk's data: one entry per post, in publishing order."""
-    html = page.read_text(encoding="utf-8")
-    raw = re.search(re.escape(DATA) + "(.*?)</script>", html, re.S)
-    assert raw is not None
-    data: list[dict[str, Any]] = json.loads(raw.group(1))
-    return data
 
 
 def payloads(page: Path) -> dict[str, dict[str, Any]]:
@@ -148,7 +136,7 @@ def test_desk_data_cannot_end_its_script(tmp_path: Path, write_source: Any) -> N
         """)
     build_into(source, tmp_path / "dist")
     page = (tmp_path / "dist" / "telegram" / "index.html").read_text(encoding="utf-8")
-    script = page.index(DATA) + len(DATA)
+    script = page.index(DESK_DATA) + len(DESK_DATA)
     assert "<" not in page[script : page.index("</script>", script)]
     data = payloads(tmp_path / "dist" / "telegram" / "index.html")
     assert "</script>" in data["001-q"]["markdown"]

@@ -1,6 +1,6 @@
 """The staging folder's file writer: a small process the build feeds through a pipe.
 
-``python -I pipeline/_writer.py STAGING PREVIOUS`` reads frames from standard input until it
+``python -I pipeline/build/_writer.py STAGING PREVIOUS`` reads frames from standard input until it
 closes and, for each, links the file from the previous build (``L``) or writes the bytes
 that follow (``W``). Creating tens of thousands of files is seconds of file-system time;
 in its own process it runs beside the renderers instead of between them (threads would

@@ -5,10 +5,9 @@ build slower. Values are stored with :mod:`marshal` (plain data only: no code is
 from the cache, unlike pickle) in SQLite, keyed by content, so a stale entry can never be
 used for changed content.
 
-* :class:`Memo`: ``memo.get(namespace, key, compute)`` returns what ``compute()`` returned in
-  an earlier build for the same key. Renderers key their per-question work on
-  ``question.fingerprint`` plus whatever else it depends on (templates, settings, slot).
-  Only entries used by the latest build are kept.
+* :class:`Memo`: values stored under keys made by :mod:`pipeline.build.keys` (the one key
+  policy: records of what a value is made from, plus the code). Only entries used by the
+  latest build are kept.
 * :func:`input_key`: a digest of everything a build reads (source, templates, images, the
   pipeline's own code, options; the lock file apart). When it and the lock equal the last
   successful build's and that build's output is intact, the build has nothing to do.
@@ -21,19 +20,20 @@ import json
 import marshal
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pipeline.build.contract import Fragments, Store
-from pipeline.build.write import MANIFEST, plain_files, write_file_atomic
+from pipeline.build.keys import code_digest, folder_digest
+from pipeline.build.out_folder import MANIFEST
+from pipeline.build.write import plain_files, write_file_atomic
 
 T = TypeVar("T")
 MEMO_FILE = "memo.sqlite"
 #: Unused rows are dropped once there are more than this many (and a fifth of the used ones).
 PRUNE_MIN = 100
 STAMP_FILE = "last-build.json"
-_PACKAGE = Path(__file__).resolve().parents[1]  # the whole pipeline package
 
 
 class Memo:
@@ -63,19 +63,6 @@ class Memo:
                 self._db.execute("CREATE TABLE IF NOT EXISTS memo (k TEXT PRIMARY KEY, v BLOB)")
             except sqlite3.Error:
                 self._db = None  # an unusable cache only costs time
-
-    def get(self, namespace: str, key: str, compute: Callable[[], T]) -> T:
-        """The cached value for ``(namespace, key)``, else ``compute()`` (then remembered).
-
-        Values must be plain data (str, bytes, numbers, None, and tuples/lists/dicts of them).
-        """
-        full = f"{namespace}\x00{key}"
-        cached = self.lookup(full)
-        if cached is not None:
-            return cached  # type: ignore[no-any-return]
-        value = compute()
-        self.store(full, value)
-        return value
 
     def lookup(self, full: str) -> Any | None:
         """The stored value for a full key, or None (values are never None)."""
@@ -204,27 +191,6 @@ class FragmentView(Fragments):
         return len(self._keys)
 
 
-def _hash_files(h: Any, paths: Iterable[Path], root: Path) -> None:
-    for path in sorted(paths):
-        if path.is_file():
-            h.update(str(path.relative_to(root)).encode() + b"\0")
-            h.update(hashlib.sha256(path.read_bytes()).digest())
-
-
-def code_digest() -> str:
-    """Digest of the pipeline's own code: part of every cache key, so an upgrade (a new
-    Markdown rule, a stricter sanitiser) never serves results made by older code."""
-    global _CODE_DIGEST
-    if _CODE_DIGEST is None:
-        h = hashlib.sha256()
-        _hash_files(h, _PACKAGE.rglob("*.py"), _PACKAGE)
-        _CODE_DIGEST = h.hexdigest()[:16]
-    return _CODE_DIGEST
-
-
-_CODE_DIGEST: str | None = None
-
-
 def input_key(
     source: Path, lock: Path, templates: Path, options: Iterable[object], skip: Iterable[Path]
 ) -> str:
@@ -254,7 +220,7 @@ def input_key(
                 )
         except (OSError, RuntimeError):  # a loop of links: validation says so if it matters
             h.update(f"{path.relative_to(content)}\0unreadable\0".encode())
-    _hash_files(h, templates.rglob("*") if templates.is_dir() else [], templates)
+    h.update(folder_digest(templates).encode())
     h.update(code_digest().encode())
     h.update(repr(tuple(options)).encode())
     h.update(os.environ.get("SOURCE_DATE_EPOCH", "").encode())

@@ -64,9 +64,9 @@ class BuildOptions:
 class RenderContext:
     """Everything a renderer may look at. Renderers are pure: no I/O, no clock.
 
-    ``memo`` keeps per-question results between builds: wrap expensive per-question work in
-    ``ctx.memo.get(namespace, key, compute)`` with a key built from ``question.fingerprint``
-    and whatever else the result depends on (see :mod:`pipeline.cache`).
+    ``memo`` keeps results between builds: a target that caches work of its own (a whole
+    week's message, a zipped deck) stores it under a key from
+    :func:`pipeline.build.keys.memo_key`, made of the records the result is made from.
     """
 
     bank: Bank
@@ -98,8 +98,8 @@ class Rendered:
 Renderer = Callable[[RenderContext], Rendered]
 
 
-def _no_key(ctx: RenderContext) -> str:
-    return ""
+def _nothing_more(ctx: RenderContext) -> None:
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,15 +109,19 @@ class Target:
     ``fragment(question, ctx)`` is the per-question work (serialising the question's Markdown
     tree for this target): pure, returning plain data (str, bytes, numbers, None, tuples,
     lists, dicts). The build runs it for every question once, all targets together while the
-    question's tree is in memory, reuses earlier results from the cache when the question's
-    ``fingerprint`` and ``fragment_key(ctx)`` (whatever else the fragment depends on:
-    templates, settings, a version) are unchanged, and spreads cold work over the cores.
+    question's tree is in memory, and spreads cold work over the cores. A fragment is reused
+    from the cache while its key is unchanged; the build derives the key
+    (:mod:`pipeline.build.keys`) from the question's canonical record (every field), the
+    files in ``templates`` (a folder of the build's templates), all the settings, the code and
+    its libraries, and ``context(ctx)``: whatever else of the build a fragment reads (the
+    bank's size, the schedule...), as plain data; nothing by default.
     ``render(ctx)`` then reads ``ctx.fragments[name][question.id]`` and makes the files.
     """
 
     render: Renderer
     fragment: Callable[[Question, RenderContext], Any] | None = None
-    fragment_key: Callable[[RenderContext], str] = _no_key
+    templates: str = ""  # its folder in the templates (``anki`` for templates/anki/)
+    context: Callable[[RenderContext], Any] = _nothing_more
 
 
 @dataclass(frozen=True, slots=True)

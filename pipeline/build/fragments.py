@@ -2,7 +2,8 @@
 
 A question's fragment for a target is made once, while its Markdown tree is in memory, and
 kept in the cache (:mod:`pipeline.build.cache`) under a key derived from the question's whole
-record, the target's templates and the package's code (:func:`pipeline.build.cache.fragment_key`).
+record, the target's templates, the settings and the code (:func:`static_key`, with
+:mod:`pipeline.build.keys`).
 The check of what each output lost (:mod:`pipeline.build.losses`) runs here too, as it needs
 every target's fragment of the question.
 """
@@ -16,9 +17,9 @@ from multiprocessing import get_all_start_methods, get_context
 from typing import Any
 
 from pipeline.build import losses
-from pipeline.build.cache import FragmentView, code_digest
+from pipeline.build.cache import FragmentView
 from pipeline.build.contract import RenderContext, Target
-from pipeline.source.model import Question
+from pipeline.build.keys import folder_digest, memo_key
 
 #: Below this many questions to (re)compute, a process pool costs more than it saves.
 PARALLEL_MIN = 400
@@ -28,31 +29,38 @@ def compute_fragments(ctx: RenderContext, targets: Mapping[str, Target]) -> dict
     """Every target's fragment for every question: from the cache, else computed (spread
     over the cores when there are many). Fragments stay in the memo and load on access."""
     makers = {name: t for name, t in targets.items() if t.fragment is not None}
-    extra = {name: f"{t.fragment_key(ctx)}\x00{code_digest()}" for name, t in makers.items()}
-    if LOSSES_HOST in extra:  # its fragment carries the check of what every output lost
-        extra[LOSSES_HOST] = "\x00".join([str(losses.VERSION), *extra.values()])
-    keys: dict[str, dict[str, str]] = {name: {} for name in extra}
+    static = {name: static_key(name, t, ctx) for name, t in makers.items()}
+    if LOSSES_HOST in static:  # its fragment carries the check of what every output lost
+        static[LOSSES_HOST] = memo_key("fragment+losses", static)
+    keys: dict[str, dict[str, str]] = {name: {} for name in static}
     missing: list[int] = []
     for i, q in enumerate(ctx.bank.questions):
-        for name in extra:
-            keys[name][q.id] = _fragment_key(name, q, extra[name])
-        if not all(ctx.memo.contains(keys[name][q.id]) for name in extra):
+        for name in static:
+            keys[name][q.id] = f"{static[name]}\0{q.fingerprint}"
+        if not all(ctx.memo.contains(keys[name][q.id]) for name in static):
             missing.append(i)
     for i, values in _compute_missing(ctx, makers, missing):
         qid = ctx.bank.questions[i].id
         for name, value in values.items():
             ctx.memo.store(keys[name][qid], value)
-    return {name: FragmentView(ctx.memo, keys[name]) for name in extra}
+    return {name: FragmentView(ctx.memo, keys[name]) for name in static}
 
 
-#: The target whose fragment carries the warnings of :func:`pipeline.render.losses.check`
+#: The target whose fragment carries the warnings of :func:`pipeline.build.losses.check`
 #: (its renderer reports a fragment's warnings at the question): one cached entry read that
 #: is read anyway, instead of 10,000 more on every rebuild. Its key covers every target's.
 LOSSES_HOST = "telegram"
 
 
-def _fragment_key(name: str, q: Question, extra: str) -> str:
-    return f"fragment:{name}\x00{q.fingerprint}\x00{extra}"
+def static_key(name: str, target: Target, ctx: RenderContext) -> str:
+    """What a target's fragments depend on besides the question (whose fingerprint is its
+    whole record): the target's templates, every setting, its ``context``, and the code."""
+    return memo_key(
+        f"fragment:{name}",
+        folder_digest(ctx.options.templates / target.templates) if target.templates else "",
+        ctx.bank.settings,
+        target.context(ctx),
+    )
 
 
 _WORK: tuple[RenderContext, Mapping[str, Target]] | None = None

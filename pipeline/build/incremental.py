@@ -15,8 +15,8 @@ question is one item of the ``questions:`` list, written as its own block of lin
 This is a shortcut, never a second dialect: whenever anything is not plainly clean (a YAML or
 validation error anywhere, an alias to an anchor in another item, document markers, duplicate
 ids, a layout the cutter does not recognise) the whole file goes through
-:func:`pipeline.source.load_source` and :func:`pipeline.validate.validate`, which give the
-located messages. Warnings do not need that: an item's own (a TODO) are cached with it and
+:func:`pipeline.source.read.load_source` and :func:`pipeline.source.validate.validate`, which
+give the located messages. Warnings do not need that: an item's own (a TODO) are cached with it and
 moved like its positions, and repeated question texts are found across the items here, with
 the same message. An item with local images is cached with each file's identity (inode, size,
 modification and change times): any change to a file, or a path that now resolves elsewhere,
@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -36,9 +35,13 @@ from zoneinfo import ZoneInfo
 
 from yaml.nodes import SequenceNode
 
-from pipeline.build.cache import Memo, code_digest
+from pipeline.build import records
+from pipeline.build.cache import Memo
+from pipeline.build.keys import memo_key
 from pipeline.errors import PipelineError, Pos, Problem, Severity
-from pipeline.source.model import Bank, Image, Question, Quiz, Settings
+from pipeline.source.fields import QUESTION, SOURCE
+from pipeline.source.images import ImageRefused, image_path, read_image_file, refused_by_place
+from pipeline.source.model import Bank, Image, Question, Settings
 from pipeline.source.read import (
     Document,
     check_aliases,
@@ -49,17 +52,11 @@ from pipeline.source.read import (
 )
 from pipeline.source.spec import INVALID, Checker
 from pipeline.source.validate import (
-    QUESTION,
-    SOURCE,
-    ImageRefused,
     Validated,
-    _normalise,
-    _question,
-    _settings,
-    image_path,
-    read_image_file,
-    refused_by_place,
+    normalise,
+    question_of,
     same_text,
+    settings_of,
     validate,
 )
 
@@ -160,14 +157,13 @@ def _from_blocks(source: Path, display: str, text: str, memo: Memo) -> Validated
         raise _Unclean
     settings = _settings_of(source, display, blocks)
     tz = ZoneInfo(settings.schedule.timezone)
-    context = f"{code_digest()}\x00{display}\x00{settings.schedule.timezone}\x00"
     content = source.parent.resolve()  # where images are found
     questions = []
     warnings: list[Problem] = []
     seen_ids: set[str] = set()
     first_text: dict[str, tuple[str, Pos]] = {}
     for index, (line, block) in enumerate(blocks.items):
-        key = f"{NAMESPACE}\x00{hashlib.sha256((context + block).encode()).hexdigest()}"
+        key = memo_key(NAMESPACE, display, settings.schedule.timezone, block)
         entry = memo.lookup(key) if memo.contains(key) else None
         cached = (
             None
@@ -204,7 +200,7 @@ def _settings_of(source: Path, display: str, blocks: Blocks) -> Settings:
     data = SOURCE.convert(doc.root, "", check)
     if data is INVALID or check.problems:
         raise _Unclean
-    return _settings(data)
+    return settings_of(data)
 
 
 def _document(source: Path, display: str, text: str) -> Document:
@@ -232,10 +228,10 @@ def _validate_block(
     data = QUESTION.convert(item, path, check)
     if data is INVALID or _has_error(check):
         raise _Unclean
-    question = _question(doc, check, data, dict(data["__positions__"]), 0, item, path, tz)
+    question = question_of(doc, check, data, dict(data["__positions__"]), 0, item, path, tz)
     if question is None or _has_error(check):
         raise _Unclean
-    return question, _normalise(question.question), tuple(check.problems)
+    return question, normalise(question.question), tuple(check.problems)
 
 
 def _has_error(check: Checker) -> bool:
@@ -276,37 +272,26 @@ def _moved_problem(p: Problem, index: int, lines: int) -> Problem:
     )
 
 
-# --- the cache entry: plain data (see pipeline.cache) ------------------------------------------
+# --- the cache entry: plain data (see pipeline.build.records) ----------------------------------
 
 
 def _plain(q: Question, normalised: str, warnings: tuple[Problem, ...]) -> tuple[Any, ...] | None:
-    """The entry for a validated item; None when an image changed while it was read."""
-    images = []
+    """The entry for a validated item (every field: :mod:`pipeline.build.records`), with each
+    image file's identity; None when an image changed while it was read."""
+    identities = []
     for img in q.images:
         identity = _identity(img.path)
         # Read again after the identity is taken: equal bytes mean the identity is theirs.
         if identity is None or _file_sha256(img.path) != img.digest:
             return None
-        images.append((img.src, str(img.path), *_lc(img.pos), img.digest, identity))
-    quiz = q.quiz
+        identities.append(identity)
     return (
-        q.id,
-        q.question,
-        q.answer,
-        q.grades,
-        q.tags,
-        q.header,
-        _plain_time(q.publish_at),
-        None
-        if quiz is None
-        else (quiz.question, quiz.options, quiz.correct, quiz.explanation, *_lc(quiz.pos)),
-        _lc(q.pos),
-        tuple((name, *_lc(p)) for name, p in q.positions.items()),
+        records.encode(q),
         normalised,
         q.fingerprint,
         # (Every warning here has a place: see _has_error.)
         tuple((*_lc(w.pos), w.path, w.message) for w in warnings if w.pos is not None),
-        tuple(images),
+        tuple(identities),
     )
 
 
@@ -328,42 +313,24 @@ def _file_sha256(path: Path) -> str | None:
         return None
 
 
-def _images_from(
-    plain: tuple[tuple[Any, ...], ...], source: Path, content: Path, display: str, lines: int
-) -> tuple[Image, ...] | None:
-    """A cached item's images, or None when a file changed, its path resolves elsewhere or
-    validation's rules for an image's place refuse it: the item is then validated again, and
-    :func:`pipeline.validate._image` gives the verdict (one gate). An unchanged identity
-    means unchanged bytes, which passed :func:`read_image_file` when they were cached."""
-    images = []
-    for src, path, line, col, digest, identity in plain:
+def _images_hold(
+    images: tuple[Image, ...], identities: tuple[Any, ...], source: Path, content: Path
+) -> bool:
+    """Whether a cached item's images are still the files it was validated with: False when
+    a file changed, its path resolves elsewhere or validation's rules for an image's place
+    refuse it; the item is then validated again, and :func:`pipeline.source.images` gives
+    the verdict (one gate). An unchanged identity means unchanged bytes, which passed
+    :func:`read_image_file` when they were cached."""
+    for img, identity in zip(images, identities, strict=True):
         try:
-            target = image_path(content, src)
+            target = image_path(content, img.src)
         except ImageRefused:
-            return None
-        if str(target) != path or _identity(target) != tuple(identity):
-            return None
-        if not target.is_relative_to(content) or refused_by_place(source, content, src, target):
-            return None
-        images.append(Image(src, target, Pos(display, line + lines, col), digest))
-    return tuple(images)
-
-
-def _plain_time(value: datetime | None) -> tuple[str, bool] | None:
-    """A pinned time as (ISO text, read in the schedule's zone): the source's own offset
-    when it gave one (what fromisoformat reads back), else the zone (part of the key)."""
-    if value is None:
-        return None
-    in_zone = isinstance(value.tzinfo, ZoneInfo)
-    return (value.replace(tzinfo=None) if in_zone else value).isoformat(), in_zone
-
-
-def _time_from(plain: tuple[str, bool] | None, tz: ZoneInfo) -> datetime | None:
-    if plain is None:
-        return None
-    text, in_zone = plain
-    value = datetime.fromisoformat(text)
-    return value.replace(tzinfo=tz) if in_zone else value
+            return False
+        if target != img.path or _identity(target) != tuple(identity):
+            return False
+        if not target.is_relative_to(content) or refused_by_place(source, content, img.src, target):
+            return False
+    return True
 
 
 def _lc(p: Pos) -> tuple[int, int]:
@@ -381,29 +348,10 @@ def _question_from(
 ) -> tuple[Question, str, tuple[Problem, ...]] | None:
     """A cached question at item ``index``, its block starting ``lines`` lines down; None
     when one of its images changed (``content``: the resolved folder images are found in)."""
-    (qid, question, answer, grades, tags, header, at, quiz, pos, positions) = entry[:10]
-    normalised, fp, own, plain_images = entry[10:]
-    images = _images_from(plain_images, source, content, display, lines) if plain_images else ()
-    if images is None:
+    plain, normalised, fp, own, identities = entry
+    q = replace(records.decode(plain, display, lines, tz), index=index)
+    if q.images and not _images_hold(q.images, identities, source, content):
         return None
-    q = Question(
-        id=qid,
-        question=question,
-        answer=answer,
-        grades=grades,
-        tags=tags,
-        header=header,
-        publish_at=_time_from(at, tz),
-        quiz=None
-        if quiz is None
-        else Quiz(quiz[0], quiz[1], quiz[2], quiz[3], Pos(display, quiz[4] + lines, quiz[5])),
-        images=images,
-        index=index,
-        pos=Pos(display, pos[0] + lines, pos[1]),
-        positions=MappingProxyType(
-            {name: Pos(display, ln + lines, col) for name, ln, col in positions}
-        ),
-    )
     q.__dict__["fingerprint"] = fp  # what the cached property would compute again
     warnings = tuple(
         _moved_problem(Problem(Pos(display, ln, col), path, text, Severity.WARNING), index, lines)

@@ -3,7 +3,7 @@
 Runs on every question whose fragments the build makes (so it is cached with them and costs
 nothing on a rebuild), after every target has made its fragment. For each output a reader
 sees (the Anki card, the Telegram post and its pasted twin, the digest's HTML and plain text)
-it compares with the source, using :mod:`pipeline.fidelity`'s tokeniser on both sides:
+it compares with the source, using :mod:`pipeline.markup.fidelity`'s tokeniser on both sides:
 
 * the words (outside markup and URLs; for the digest, outside math, which it may show as
   Unicode): any source word the output shows fewer times than the source has it;
@@ -29,11 +29,8 @@ from typing import Any
 from pipeline.errors import Severity
 from pipeline.markup import fidelity, sanitize
 from pipeline.source.model import Question
-from pipeline.targets.telegram.posts import visible_text
-from pipeline.targets.telegram.text import link_target
+from pipeline.targets.telegram.text import link_target, visible_text
 
-#: Bump when what is compared changes (cached results are then made again).
-VERSION = 3
 #: Send-time Markdown markers of the Telegram twin (bold, italic, strike, spoiler), and its
 #: code (fenced blocks, spans) where markers are text.
 _MARKERS = re.compile(r"\*\*|__|~~|\|\|")
@@ -56,98 +53,122 @@ def check(q: Question, made: Mapping[str, Any], base_url: str | None) -> list[li
     """``[field, path, message, severity]`` for each output of ``q`` that lost something;
     ``made`` holds every target's fragment of ``q`` (a target that failed is skipped);
     ``base_url``: where the digest publishes local images (none: it shows their alt text)."""
-    source = sanitize.clean_controls(f"{q.question}\n\n{q.answer}")  # as the parse reads it
-    words = fidelity.source_words(source)
-    items = fidelity.source_list_items(q.question) + fidelity.source_list_items(q.answer)
-    order: list[str] | None = None
-    plain: tuple[Counter[str], list[str]] | None = None
-    shown = {img.src for img in q.images}
-    images = sum(1 for src in fidelity.source_images(source) if src.strip() in shown)
-    problems: list[list[Any]] = []
-
-    def report(output: str, seen: Counter[str], seen_items: int, *, math: bool = True) -> None:
-        nonlocal order, plain
-        if math:
-            lost = _lost(words, seen)
-            if lost:
-                order = order if order is not None else fidelity.word_list(source)
-                first = fidelity.missing_words(words, seen, order)
-        else:
-            if plain is None:
-                plain = (
-                    fidelity.source_words(source, math=False),
-                    fidelity.word_list(source, math=False),
-                )
-            lost = _lost(plain[0], seen)
-            first = fidelity.missing_words(plain[0], seen, plain[1]) if lost else []
-        if lost:
-            problems.append(
-                _problem(
-                    q,
-                    f"{output} does not show {lost} word(s) of the source; first: "
-                    + ", ".join(first),
-                )
-            )
-        if seen_items < items:
-            problems.append(
-                _problem(q, f"{output} shows {seen_items} of the source's {items} list items")
-            )
-
+    found = _Check(q)
     embed = _obsidian_embed(q)
     if embed:
-        problems.append(
-            _problem(
-                q,
-                f"'{embed}' is Obsidian's embed, not Markdown: no output shows the image; "
-                "write ![alt](path) instead",
-            )
+        found.problem(
+            f"'{embed}' is Obsidian's embed, not Markdown: no output shows the image; "
+            "write ![alt](path) instead"
         )
     anki = made.get("anki")
     if isinstance(anki, tuple | list) and anki:
-        card = f"{anki[0][0]}\n{anki[0][1]}"
-        report("the Anki card", fidelity.html_words(card), fidelity.html_list_items(card))
-        _images(q, "the Anki card", len(fidelity.html_images(card)), images, problems)
+        _check_card(found, anki)
     post = made.get("telegram")
     if isinstance(post, dict) and "parts" in post:
-        texts = [
-            text if text is not None else visible_text(html.decode())
-            for html, _, text in post["parts"]
-        ]
-        joined = "\n\n".join(texts)
-        pages = "\n".join(html.decode() for html, _, _ in post["parts"])
-        for src in fidelity.source_images(source):  # the rest are photos of their own
-            if src.strip() not in shown and not _linked(src, pages):
-                problems.append(
-                    _problem(q, f"the Telegram post shows neither the image '{src}' nor a link")
-                )
-        report("the Telegram post", fidelity.text_words(joined), fidelity.text_list_items(joined))
-        twin = _twin_text("\n\n".join(md.decode() for _, md, _ in post["parts"]))
-        report(
-            "the Telegram post's text twin",
-            fidelity.text_words(twin),
-            fidelity.text_list_items(twin),
-        )
+        _check_post(found, post)
     digest = made.get("digest")
     if isinstance(digest, dict) and "segments" in digest:
-        page = digest["title_html"] + "\n" + "\n".join(s[1] for s in digest["segments"])
-        report(
-            "the digest (HTML)",
-            fidelity.html_words(page),
-            fidelity.html_list_items(page),
+        _check_digest(found, digest, base_url)
+    return found.problems
+
+
+class _Check:
+    """One question's source, read once, and the losses found in its outputs so far."""
+
+    def __init__(self, q: Question) -> None:
+        self.q = q
+        self.source = sanitize.clean_controls(f"{q.question}\n\n{q.answer}")  # as parsed
+        self.words = fidelity.source_words(self.source)
+        self.items = fidelity.source_list_items(q.question) + fidelity.source_list_items(q.answer)
+        self.order: list[str] | None = None  # the source's words in order, once needed
+        self.plain: tuple[Counter[str], list[str]] | None = None  # the same without math
+        self.shown = {img.src for img in q.images}
+        self.images = sum(
+            1 for src in fidelity.source_images(self.source) if src.strip() in self.shown
+        )
+        self.problems: list[list[Any]] = []
+
+    def problem(self, message: str) -> None:
+        self.problems.append(_problem(self.q, message))
+
+    def report(
+        self, output: str, seen: Counter[str], seen_items: int, *, math: bool = True
+    ) -> None:
+        """Words and list items of one output (``math=False``: formulas are not counted)."""
+        lost, first = self.missing(seen) if math else self.missing_without_math(seen)
+        if lost:
+            self.problem(
+                f"{output} does not show {lost} word(s) of the source; first: " + ", ".join(first)
+            )
+        if seen_items < self.items:
+            self.problem(f"{output} shows {seen_items} of the source's {self.items} list items")
+
+    def missing(self, seen: Counter[str]) -> tuple[int, list[str]]:
+        lost = _lost(self.words, seen)
+        if not lost:
+            return 0, []
+        if self.order is None:
+            self.order = fidelity.word_list(self.source)
+        return lost, fidelity.missing_words(self.words, seen, self.order)
+
+    def missing_without_math(self, seen: Counter[str]) -> tuple[int, list[str]]:
+        if self.plain is None:
+            self.plain = (
+                fidelity.source_words(self.source, math=False),
+                fidelity.word_list(self.source, math=False),
+            )
+        words, order = self.plain
+        lost = _lost(words, seen)
+        return lost, fidelity.missing_words(words, seen, order) if lost else []
+
+    def images_shown(self, output: str, seen: int, expected: int) -> None:
+        if seen < expected:
+            self.problem(f"{output} shows {seen} of the answer's {expected} images")
+
+
+def _check_card(found: _Check, anki: Any) -> None:
+    card = f"{anki[0][0]}\n{anki[0][1]}"
+    found.report("the Anki card", fidelity.html_words(card), fidelity.html_list_items(card))
+    found.images_shown("the Anki card", len(fidelity.html_images(card)), found.images)
+
+
+def _check_post(found: _Check, post: dict[str, Any]) -> None:
+    """The Telegram post as the apps show it, and its pasted Markdown twin."""
+    texts = [
+        text if text is not None else visible_text(html.decode()) for html, _, text in post["parts"]
+    ]
+    joined = "\n\n".join(texts)
+    pages = "\n".join(html.decode() for html, _, _ in post["parts"])
+    for src in fidelity.source_images(found.source):  # the rest are photos of their own
+        if src.strip() not in found.shown and not _linked(src, pages):
+            found.problem(f"the Telegram post shows neither the image '{src}' nor a link")
+    found.report("the Telegram post", fidelity.text_words(joined), fidelity.text_list_items(joined))
+    twin = _twin_text("\n\n".join(md.decode() for _, md, _ in post["parts"]))
+    found.report(
+        "the Telegram post's text twin", fidelity.text_words(twin), fidelity.text_list_items(twin)
+    )
+
+
+def _check_digest(found: _Check, digest: dict[str, Any], base_url: str | None) -> None:
+    """The digest's HTML part (and its text part, when it has one); math is not counted."""
+    page = digest["title_html"] + "\n" + "\n".join(s[1] for s in digest["segments"])
+    found.report(
+        "the digest (HTML)",
+        fidelity.html_words(page),
+        fidelity.html_list_items(page),
+        math=False,
+    )
+    remote = sum(1 for img in found.q.images if img.src.startswith(("http://", "https://")))
+    published = found.images if base_url else remote
+    found.images_shown("the digest (HTML)", len(fidelity.html_images(page)), published)
+    if digest.get("text") is not None:
+        text = f"{digest['title_text']}\n\n{digest['text']}"
+        found.report(
+            "the digest (text)",
+            fidelity.text_words(text),
+            fidelity.text_list_items(text),
             math=False,
         )
-        remote = sum(1 for img in q.images if img.src.startswith(("http://", "https://")))
-        published = images if base_url else remote
-        _images(q, "the digest (HTML)", len(fidelity.html_images(page)), published, problems)
-        if digest.get("text") is not None:
-            text = f"{digest['title_text']}\n\n{digest['text']}"
-            report(
-                "the digest (text)",
-                fidelity.text_words(text),
-                fidelity.text_list_items(text),
-                math=False,
-            )
-    return problems
 
 
 _EMBED = re.compile(r"!\[\[[^\]\n]{1,200}\]\]")
@@ -179,11 +200,6 @@ def _linked(src: str, page: str) -> bool:
 
 def _lost(source: Counter[str], seen: Counter[str]) -> int:
     return sum(n - seen.get(w, 0) for w, n in source.items() if n > seen.get(w, 0))
-
-
-def _images(q: Question, output: str, seen: int, expected: int, problems: list[list[Any]]) -> None:
-    if seen < expected:
-        problems.append(_problem(q, f"{output} shows {seen} of the answer's {expected} images"))
 
 
 def _problem(q: Question, message: str) -> list[Any]:

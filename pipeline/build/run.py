@@ -38,17 +38,9 @@ from pipeline.build.contract import (
 )
 from pipeline.build.fragments import compute_fragments
 from pipeline.build.incremental import load_validated
+from pipeline.build.out_folder import MANIFEST, build_lock, folder_marks, guard_out_dir, real_path
 from pipeline.build.remote_images import attach_remote_images
-from pipeline.build.write import (
-    MANIFEST,
-    Staging,
-    WrittenFile,
-    build_lock,
-    folder_marks,
-    guard_out_dir,
-    real_path,
-    write_file_atomic,
-)
+from pipeline.build.write import Staging, WrittenFile, write_file_atomic
 from pipeline.errors import PipelineError, Pos, Problem, Severity, UsageError
 from pipeline.source.lockfile import dump_lock, lock_path, read_lock
 from pipeline.source.model import Bank
@@ -268,7 +260,7 @@ def _remember_build(options: BuildOptions, report: BuildReport, key: str) -> Non
             "questions": report.questions,
             "warnings": warnings,
             # The folders as this build left them: the next one need not walk every file to
-            # know that nothing foreign was added (see write.guard_out_dir).
+            # know that nothing foreign was added (see out_folder.guard_out_dir).
             "out": _real_out(options),
             "out_folders": folder_marks(options.out, (f.path for f in report.files)),
         },

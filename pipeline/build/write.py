@@ -1,4 +1,4 @@
-"""Stage 5, write: the only code that touches ``dist/``.
+"""Stage 5, write: the only code that writes ``dist/``.
 
 Outputs are written, as renderers yield them, into a staging folder beside ``dist/`` (unchanged
 files hard-linked from the previous build) and swapped in with one atomic
@@ -7,9 +7,10 @@ start. A failed or killed build therefore leaves the previous ``dist/`` whole. (
 fsynced: a killed process loses nothing the kernel has; a power cut is not covered.) Paths are
 checked before anything is written: no duplicates, nothing absolute or outside ``dist/``.
 ``manifest.json`` lists every other file in ``dist/`` with its kind, question ids and sha256,
-under a marker naming this pipeline: a folder is replaced only when that manifest proves the
-build wrote everything in it (:func:`guard_out_dir`). A symbolic link to the output folder is
-followed: the lock, the staging folder and the swap act on the real folder, the link stays.
+under a marker naming this pipeline; whether a folder may be replaced at all, and what the
+previous build's manifest lists, is :mod:`pipeline.build.out_folder`. A symbolic link to the
+output folder is followed: the staging folder and the swap act on the real folder, the link
+stays. :func:`write_file_atomic` replaces a single file the same way (the lock file, a source).
 """
 
 from __future__ import annotations
@@ -26,25 +27,21 @@ import shutil
 import stat
 import subprocess
 import sys
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from pipeline.build import _writer
 from pipeline.build.contract import KnownFile, LaterFile, OutputFile
-from pipeline.errors import PipelineError, Problem, UsageError
+from pipeline.build.out_folder import (
+    GENERATOR,
+    MANIFEST,
+    MANIFEST_FORMAT,
+    previous_manifest,
+    real_path,
+)
+from pipeline.errors import PipelineError, Problem
 
-MANIFEST = "manifest.json"
-#: The marker only this build writes at the top of its manifest: a folder holding a
-#: ``manifest.json`` without it (a web app's) is not an earlier build and is never replaced.
-GENERATOR = "ds-interview-pipeline"
-MANIFEST_FORMAT = 1
-#: Files a fresh checkout's dist/ holds beside (or instead of) a build: the committed README
-#: and the usual placeholder. The build's own README replaces the first.
-FOLDER_KEEPERS = frozenset({"README.md", ".gitkeep"})
-#: How many of the files the build did not write a refusal names (the count says the rest).
-SHOWN_FOREIGN = 3
 #: Written into every build so the folder explains itself (it is the committed dist/README.md).
 DIST_README = (
     "Build output. `make build` fills this folder; nothing here is committed except this file.\n"
@@ -66,9 +63,6 @@ class WrittenFile:
     def data(self) -> bytes:
         """The bytes on disk (read on demand: the build does not keep outputs in memory)."""
         return (self.root / self.path).read_bytes()
-
-    def manifest_entry(self) -> dict[str, object]:
-        return {"path": self.path, "kind": self.kind, "ids": list(self.ids), "sha256": self.sha256}
 
 
 #: Names of letters, digits, ``_.-`` joined by "/": plain paths at a glance (the usual case,
@@ -92,183 +86,6 @@ def _path_problem(path: str) -> str | None:
     return None
 
 
-def previous_manifest(out_dir: Path) -> dict[str, str]:
-    """path -> sha256 of the build now in ``out_dir`` (empty when there is none)."""
-    found = _read_manifest(out_dir)
-    return dict(found[1]) if found is not None else {}
-
-
-class OutputFolderRefused(PipelineError, UsageError):
-    """``--out`` names a folder the build must not replace: a usage error (exit 2), and still
-    a :class:`PipelineError` for callers of the library that catch those."""
-
-    def __reduce__(self) -> tuple[type[PipelineError], tuple[list[Problem]]]:
-        return (OutputFolderRefused, (self.problems,))
-
-
-def real_path(path: Path) -> Path:
-    """``path`` with every symbolic link resolved: the folder the kernel would write to."""
-    try:
-        return path.resolve()
-    except RuntimeError:  # Python < 3.13 reports a loop of links this way
-        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(path)) from None
-
-
-def guard_out_dir(
-    out_dir: Path, source: Path | None = None, known: Mapping[str, list[int]] | None = None
-) -> None:
-    """Refuse to replace a folder that is not a previous build output (or holds the source).
-
-    The build replaces the whole folder, so a folder is accepted only when empty or missing,
-    holding only the committed README (a fresh checkout), or when its ``manifest.json``
-    carries this pipeline's marker and lists every file in it; a manifest from before the
-    marker counts when every file in the folder has the listed sha256.
-
-    ``known``: :func:`folder_marks` of the folder as the last build left it. When every one of
-    its folders is still the same folder, unmodified (a file added, removed or renamed in a
-    folder changes its modification time), nothing can have been added: the walk of every
-    file is skipped (0.13 s at 10,000 questions, on every rebuild).
-    """
-    out = real_path(out_dir)
-    shown = f"{str(out_dir).rstrip('/')}/"
-    cwd, home = real_path(Path.cwd()), real_path(Path.home())
-    message = ""
-    if out == Path(out.anchor):
-        message = f"refusing to use {shown} as the output folder: it is the file system root"
-    elif out.exists() and not out.is_dir():
-        message = f"{out_dir} is a file, not a folder"
-    elif source is not None and real_path(source).is_relative_to(out):
-        message = f"the output folder {shown} contains the source {source}"
-    elif cwd.is_relative_to(out) or home.is_relative_to(out):
-        what = "current folder" if cwd.is_relative_to(out) else "home folder"
-        it = "is" if out in (cwd, home) else "holds"
-        message = f"refusing to use {shown} as the output folder: it {it} the {what}"
-    elif out.is_dir() and not (known and _marks_hold(out, known)):
-        why, foreign = _foreign_files(out)
-        if foreign:
-            n = len(foreign)
-            names = ", ".join(map(repr, foreign[:SHOWN_FOREIGN]))
-            if n > SHOWN_FOREIGN:
-                names += f" and {n - SHOWN_FOREIGN} more"
-            files = f"{n} file{'s' if n != 1 else ''} the build did not write ({names})"
-            where = f"is not a build output ({why}) and holds {files}"
-            if not why:
-                where = f"holds {files}, beside an earlier build"
-            message = (
-                f"{shown} {where}; the build replaces the whole folder, so move "
-                f"{'it' if n == 1 else 'them'} away or choose an empty or new --out"
-            )
-    if message:
-        raise OutputFolderRefused([Problem(None, "--out", message)])
-
-
-def folder_marks(out_dir: Path, paths: Iterable[str]) -> dict[str, list[int]]:
-    """Identity and modification time of the output folder and each folder holding one of
-    ``paths`` (the files a build wrote), for :func:`guard_out_dir`'s ``known``."""
-    out = real_path(out_dir)
-    marks = {}
-    for folder in {"", *(str(PurePosixPath(p).parent).removeprefix(".") for p in paths)}:
-        st = os.stat(out / folder, follow_symlinks=False)
-        marks[folder] = [st.st_ino, st.st_mtime_ns]
-    return marks
-
-
-def _marks_hold(out: Path, known: Mapping[str, list[int]]) -> bool:
-    if "" not in known:
-        return False
-    for folder, (ino, mtime) in known.items():
-        try:
-            st = os.stat(out / folder, follow_symlinks=False)
-        except OSError:
-            return False
-        if not stat.S_ISDIR(st.st_mode) or [st.st_ino, st.st_mtime_ns] != [ino, mtime]:
-            return False
-    return True
-
-
-def _foreign_files(out: Path) -> tuple[str, list[str]]:
-    """Why the folder is not (only) an earlier build ("" when it is one), and the sorted
-    paths in it the build did not write (an empty folder shown with a trailing "/")."""
-    files, others = _tree(str(out))
-    manifest = _read_manifest(out) if MANIFEST in files else None
-    if manifest is None:  # not a build at all: everything but the checkout's README counts
-        why = f"its {MANIFEST} was not written by this pipeline"
-        if MANIFEST not in files and MANIFEST not in others:
-            why = f"no {MANIFEST}"
-        return why, sorted([p for p in files if p not in FOLDER_KEEPERS] + others)
-    # An earlier build, maybe damaged: links and empty folders in it hold no data (removing
-    # a link never touches its target), and a file holding bytes the build wrote under
-    # another name (a renamed output) loses nothing either. Only other files count.
-    marked, listed = manifest
-    foreign = [p for p in files if p not in listed and p not in FOLDER_KEEPERS and p != MANIFEST]
-    if not marked:  # before the marker: proven only by every listed file's bytes
-        foreign += [p for p in files if p in listed and _file_sha256(out / p) != listed[p]]
-    if foreign:  # rare (a damaged build, a stray file): only these are read
-        made = set(listed.values())
-        foreign = [p for p in foreign if p in listed or _file_sha256(out / p) not in made]
-    return "", sorted(foreign)
-
-
-def _tree(top: str) -> tuple[list[str], list[str]]:
-    """Relative paths of the regular files under ``top`` and of everything else there (links,
-    sockets, empty folders): links are never followed. A loop, not recursion: a hostile
-    folder may be nested deeper than Python's stack."""
-    files: list[str] = []
-    others: list[str] = []
-    pending = [(top, "")]
-    while pending:
-        folder, prefix = pending.pop()
-        empty = True
-        with os.scandir(folder) as found:
-            for entry in found:
-                empty = False
-                rel = prefix + entry.name
-                if entry.is_dir(follow_symlinks=False):
-                    pending.append((entry.path, rel + "/"))
-                elif entry.is_file(follow_symlinks=False):
-                    files.append(rel)
-                else:
-                    others.append(rel)
-        if empty and prefix:
-            others.append(prefix)  # an empty folder: the build never leaves one
-    return files, others
-
-
-#: The last manifest read, by its file's identity: the guard and the staging folder both
-#: need it, and parsing a big build's manifest twice cost a fifth of a second at 100,000.
-_last_manifest: dict[tuple[int, ...], tuple[bool, dict[str, str]] | None] = {}
-
-
-def _read_manifest(out: Path) -> tuple[bool, dict[str, str]] | None:
-    """(carries this pipeline's marker, path -> sha256) of the folder's manifest, or None
-    when it is not one this pipeline wrote (another tool's manifest, a broken file)."""
-    try:
-        with open(out / MANIFEST, "rb") as handle:
-            seen = os.fstat(handle.fileno())  # any change to the file changes one of these
-            key = (seen.st_dev, seen.st_ino, seen.st_size, seen.st_mtime_ns, seen.st_ctime_ns)
-            if key in _last_manifest:
-                return _last_manifest[key]
-            data = json.loads(handle.read())
-        listed = {e["path"]: e["sha256"] for e in data["outputs"]}
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    found: tuple[bool, dict[str, str]] | None = None
-    if not all(isinstance(p, str) and isinstance(d, str) for p, d in listed.items()):
-        found = None
-    elif data.get("generator") == GENERATOR and data.get("format") == MANIFEST_FORMAT:
-        found = (True, listed)
-    elif set(data) == {"outputs"}:  # builds before the marker wrote only this key
-        found = (False, listed)
-    _last_manifest.clear()
-    _last_manifest[key] = found
-    return found
-
-
-def _file_sha256(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
 class Staging:
     """The next output folder, written file by file beside the current one.
 
@@ -276,7 +93,7 @@ class Staging:
     so unchanged outputs keep their inode and modification time. :meth:`commit` adds the
     README and manifest and swaps the folder in atomically; :meth:`discard` drops it.
 
-    The links and writes themselves happen in a writer process (:mod:`pipeline._writer`)
+    The links and writes themselves happen in a writer process (:mod:`pipeline.build._writer`)
     fed through a pipe, beside the rendering: tens of thousands of small files cost seconds
     of file-system time, and threads would wait for the renderers' GIL after every call.
     """
@@ -428,7 +245,9 @@ def _made(f: KnownFile) -> bytes:
     return data
 
 
-_json_str = json.encoder.encode_basestring  # a JSON string literal, non-ASCII kept
+#: A JSON string literal, non-ASCII kept: for a str, ``encode`` is json's C quoting, as fast
+#: as ``json.dumps`` of a whole entry is slow (its encoder is made anew on each call).
+_json_str = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _manifest_line(w: WrittenFile) -> str:
@@ -442,48 +261,6 @@ def _manifest_line(w: WrittenFile) -> str:
 def _write(dest: str, data: bytes) -> None:
     with open(dest, "wb") as handle:
         handle.write(data)
-
-
-@contextmanager
-def build_lock(out_dir: Path) -> Iterator[None]:
-    """One build at a time per output folder; a second one gets a clear message.
-
-    The lock is kept beside the real folder, so every path to it (a symbolic link, ``..``)
-    takes the same lock."""
-    real = real_path(out_dir)
-    real.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = real.parent / f".{real.name}.lock"
-    with open(lock_path, "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise PipelineError(
-                [
-                    Problem(
-                        None,
-                        "",
-                        f"another build is writing {out_dir}/ "
-                        f"(lock {lock_path} is held); wait for it to "
-                        "finish",
-                    )
-                ]
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def write_outputs(files: Iterable[OutputFile], out_dir: Path) -> list[WrittenFile]:
-    """Write ``files`` (plus README and manifest) as the new ``out_dir``, atomically."""
-    staging = Staging(out_dir)
-    try:
-        for f in files:
-            staging.add(f)
-        return staging.commit()
-    except BaseException:
-        staging.discard()
-        raise
 
 
 def recover(out_dir: Path) -> None:

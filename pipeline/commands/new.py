@@ -15,9 +15,9 @@ from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from pipeline.build.write import write_file_atomic
 from pipeline.errors import PipelineError, Problem
-from pipeline.source.lockfile import lock_path, read_lock
+from pipeline.source.fields import SLUG
+from pipeline.source.lockfile import used_ids
 from pipeline.source.read import load_source
-from pipeline.source.validate import SLUG
 
 TEMPLATE = """\
 - id: {id}
@@ -27,18 +27,6 @@ TEMPLATE = """\
   grades: [{grades}]
   tags: []
 """
-
-
-def used_ids(source: Path, listed: Sequence[str]) -> set[str]:
-    """Ids in the source plus every id the lock file remembers (removed ids stay taken)."""
-    ids = set(listed)
-    for section in read_lock(lock_path(source)).values():
-        if isinstance(section, dict):
-            for key, value in section.items():
-                ids.add(key)
-                if isinstance(value, dict):
-                    ids.update(value)
-    return ids
 
 
 def append_question(source: Path, qid: str | None, grades: Sequence[str] | None) -> tuple[str, int]:

@@ -1,4 +1,4 @@
-"""The JSON Schema of the source format, generated from :data:`pipeline.validate.SOURCE`.
+"""The JSON Schema of the source format, generated from :data:`pipeline.source.fields.SOURCE`.
 
 ``schema/questions.schema.json`` is this function's output, committed so editors can use it
 (the example source points at it with a ``yaml-language-server`` comment); a test keeps the
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pipeline.source.validate import SOURCE
+from pipeline.source.fields import SOURCE
 
 SCHEMA_ID = "https://example.org/ds-interview-pipeline/questions.schema.json"
 

@@ -1,7 +1,7 @@
-"""``pipeline send``: the command-line face of :func:`pipeline.mail.send_eml`.
+"""``pipeline send``: the command-line face of :func:`pipeline.deliver.smtp.send_eml`.
 
-Arguments, the one-line report and the exit codes (see :class:`pipeline.mail.SendError`)
-live here, so :mod:`pipeline.mail` stays a library that never prints.
+Arguments, the one-line report and the exit codes (see :class:`pipeline.deliver.smtp.SendError`)
+live here, so :mod:`pipeline.deliver.smtp` stays a library that never prints.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import os
 import sys
 from pathlib import Path
 
+from pipeline.deliver.smtp import MAX_EML_BYTES, SendError, parse_server, send_eml
 from pipeline.errors import UsageError
 from pipeline.source.read import FileTooLarge, check_regular_file
-from pipeline.targets.digest.message import MAX_EML_BYTES, SendError, parse_server, send_eml
 
 
 def configure_send(p: argparse.ArgumentParser) -> None:

@@ -10,8 +10,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.errors import UsageError
+
+if TYPE_CHECKING:
+    from pipeline.importer.plan import ImportPlan
 
 HELP = "convert a Telegram Desktop export (result.json) into questions"
 DESCRIPTION = """\
@@ -55,7 +59,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def command(args: argparse.Namespace) -> int:
     """Run the import and print its report."""
-    from pipeline.importer.telegram_export import plan_import, write_plan
+    from pipeline.importer.plan import plan_import, write_plan  # loads Markdown and YAML
 
     merge = args.merge is not None
     target: Path = args.merge if merge else args.out
@@ -75,10 +79,7 @@ def command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_report(plan: object, written: bool, dry_run: bool) -> None:
-    from pipeline.importer.telegram_export import ImportPlan
-
-    assert isinstance(plan, ImportPlan)
+def _print_report(plan: ImportPlan, written: bool, dry_run: bool) -> None:
     result = plan.result
     out = sys.stdout
     n = len(result.imported)

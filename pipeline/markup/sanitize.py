@@ -36,12 +36,12 @@ another scheme keeps its text and loses its target. What each output then keeps:
   ``text-align`` on table cells and ``open`` on ``<details>``. Images: local files (and
   fetched remote ones) are packed under a hashed name; anything else shows its alt text,
   linked when it is an http(s) image.
-* Digest HTML (``pipeline.render.digest_html``): links must be absolute http(s) or mailto
+* Digest HTML (``pipeline.targets.digest.html``): links must be absolute http(s) or mailto
   (relative ones resolve against ``newsletter.base_url`` or lose their target); local images
   are published under ``base_url``, fetched remote ones keep their address, others show their
   alt text and link. Styles come only from the template's CSS (inlined by css-inline). The
   plain-text part and ``.txt`` hold visible text only.
-* Telegram posts (``pipeline.render.telegram_text``): the tree reduced to Telegram's set:
+* Telegram posts (``pipeline.targets.telegram.text``): the tree reduced to Telegram's set:
   b/strong, i/em, u/ins, s/del/strike, code/kbd, pre, blockquote and ``a href`` for http(s)
   URLs Telegram accepts; block tags become line breaks and bullets, sub/sup Unicode, the rest
   plain text. Text loses what Telegram's Markdown would drop (bidi overrides U+202A-U+202E

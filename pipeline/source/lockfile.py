@@ -8,6 +8,7 @@ question was given on the calendar. Building an unchanged source leaves it byte-
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,3 +48,15 @@ def dump_lock(sections: dict[str, Any]) -> bytes:
     """Stable bytes: sorted keys, one entry per line, so diffs in review stay small."""
     data = {"version": LOCK_VERSION, "sections": sections}
     return (json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode()
+
+
+def used_ids(source: Path, listed: Sequence[str]) -> set[str]:
+    """Ids in the source plus every id the lock file remembers (removed ids stay taken)."""
+    ids = set(listed)
+    for section in read_lock(lock_path(source)).values():
+        if isinstance(section, dict):
+            for key, value in section.items():
+                ids.add(key)
+                if isinstance(value, dict):
+                    ids.update(value)
+    return ids

@@ -1,13 +1,12 @@
 """The validated question bank: frozen values that remember where they came from.
 
-Nothing downstream of :mod:`pipeline.validate` sees YAML; it sees these types. Every question
+Nothing downstream of :mod:`pipeline.source.validate` sees YAML; it sees these types. Every question
 keeps the position of each field, so later stages (rendering, limits) can still point the editor
 at ``questions.yaml:42:5``.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -19,6 +18,7 @@ from xml.etree.ElementTree import Element
 from zoneinfo import ZoneInfo
 
 from pipeline.errors import PipelineError, Pos, Problem
+from pipeline.source.record import NOT_CONTENT, record_digest
 
 Grade = Literal["junior", "middle", "senior"]
 #: Canonical grade order: new cards, subdecks and badges follow it.
@@ -34,8 +34,8 @@ class Image:
     """A local image referenced from Markdown; ``path`` is resolved and known to exist."""
 
     src: str  # as written in the Markdown
-    path: Path
-    pos: Pos
+    path: Path = field(metadata=NOT_CONTENT)  # where this machine has it: the bytes count
+    pos: Pos = field(metadata=NOT_CONTENT)
     digest: str = ""  # sha256 of the file's bytes (part of the question's fingerprint)
 
 
@@ -47,7 +47,7 @@ class Quiz:
     options: tuple[str, ...]
     correct: int  # 0-based index into options
     explanation: str | None
-    pos: Pos
+    pos: Pos = field(metadata=NOT_CONTENT)
 
 
 @dataclass(frozen=True)
@@ -69,9 +69,11 @@ class Question:
     publish_at: datetime | None  # pinned publish time, time-zone aware
     quiz: Quiz | None
     images: tuple[Image, ...]
-    index: int  # 0-based position in the source
-    pos: Pos  # the list item
-    positions: Mapping[str, Pos] = field(default_factory=lambda: MappingProxyType({}))
+    index: int = field(metadata=NOT_CONTENT)  # 0-based position in the source
+    pos: Pos = field(metadata=NOT_CONTENT)  # the list item
+    positions: Mapping[str, Pos] = field(
+        default_factory=lambda: MappingProxyType({}), metadata=NOT_CONTENT
+    )
 
     @cached_property
     def doc(self) -> Element:
@@ -95,20 +97,9 @@ class Question:
 
     @cached_property
     def fingerprint(self) -> str:
-        """sha256 of everything the question's outputs are made from (not its position)."""
-        quiz = self.quiz
-        parts = (
-            self.id,
-            self.question,
-            self.answer,
-            self.grades,
-            self.tags,
-            self.header,
-            self.publish_at.isoformat() if self.publish_at else None,
-            (quiz.question, quiz.options, quiz.correct, quiz.explanation) if quiz else None,
-            tuple((i.src, i.digest) for i in self.images),
-        )
-        return hashlib.sha256(repr(parts).encode()).hexdigest()
+        """sha256 of the question's canonical record: every field but where it sits in the
+        file (:mod:`pipeline.source.record`). A new field is part of it with no change here."""
+        return record_digest(self)
 
     @property
     def primary_grade(self) -> Grade:

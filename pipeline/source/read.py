@@ -1,10 +1,10 @@
 """Stage 1, load: bytes on disk -> a YAML node tree with positions.
 
 Only this module touches PyYAML. It composes nodes (it never constructs Python objects), so
-typing is decided by :mod:`pipeline.validate` from the text the editor wrote: ``no`` stays the
-word "no", ``2024-01-01`` stays a string. Problems that make the file unreadable (not a
-regular file, too large, encoding, syntax, tabs, emptiness, alias bombs, explicit tags) stop
-here with one located message.
+typing is decided by :mod:`pipeline.source.validate` from the text the editor wrote: ``no``
+stays the word "no", ``2024-01-01`` stays a string. Problems that make the file unreadable
+(not a regular file, too large, encoding, syntax, tabs, emptiness, alias bombs, explicit
+tags) stop here with one located message.
 """
 
 from __future__ import annotations
@@ -241,7 +241,7 @@ def compose(text: str, display: str) -> Node:
 
 def _clean_scalars(root: Node) -> None:
     """Every text of the source loses its control characters here, once (see
-    :data:`pipeline.sanitize.CONTROLS`): settings, ids, questions, answers alike."""
+    :data:`pipeline.markup.sanitize.CONTROLS`): settings, ids, questions, answers alike."""
     stack = [root]
     while stack:
         node = stack.pop()

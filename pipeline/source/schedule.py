@@ -10,7 +10,7 @@ Rules, in the order they apply:
    valid slot (the weekly slots or the start date changed) is planned again.
 3. Everything else fills the free weekly slots in source order, from ``schedule.start`` (default:
    the build day) but never before the build time, skipping taken slots, up to the last day
-   the outputs can express (:data:`~pipeline.spec.LATEST_DAY`): questions left without a slot
+   the outputs can express (:data:`~pipeline.source.spec.LATEST_DAY`): questions left without a slot
    are an error located at the first of them.
 
 So appending questions never moves existing ones, and a slot in the past never changes.
@@ -161,7 +161,7 @@ def _is_slot(settings: ScheduleSettings, start: date, at: datetime) -> bool:
 
 def _slots(settings: ScheduleSettings, start: date, now: datetime) -> Iterator[datetime]:
     """Weekly slots from ``start`` on, in time order, skipping those not after ``now``, up to
-    :data:`~pipeline.spec.LATEST_DAY` (beyond it no output can say when a post is due)."""
+    :data:`~pipeline.source.spec.LATEST_DAY` (beyond it no output can say when a post is due)."""
     tz = settings.tz
     by_time = sorted(settings.slots, key=lambda s: s.at)
     day = max(start, now.date())

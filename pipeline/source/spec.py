@@ -445,10 +445,8 @@ def parse_start(text: str) -> date:
 
 def parse_sender(text: str) -> str:
     """``newsletter.from``, checked by the function the digest writes it with
-    (:func:`pipeline.mail.sender_address`)."""
-    from pipeline.targets.digest.message import (
-        sender_address,  # smtplib and ssl load only for a from: key
-    )
+    (:func:`pipeline.source.mailbox.sender_address`)."""
+    from pipeline.source.mailbox import sender_address  # the email package loads only if needed
 
     sender_address(text)
     return text

@@ -14,8 +14,9 @@ from pipeline.source.lockfile import lock_path, read_lock
 from pipeline.source.read import load_source
 from pipeline.source.schedule import plan_schedule
 from pipeline.source.validate import validate
-from pipeline.targets.digest import week as digest
+from pipeline.targets.digest.compose import HTML_BUDGET
 from pipeline.targets.digest.message import encoded_size
+from pipeline.targets.digest.target import render
 from tests.support.banks import NOW, TEMPLATES
 
 
@@ -26,7 +27,7 @@ def render_digest(source: Path, **options: object) -> Rendered:
     schedule = plan_schedule(validated.bank, lock.get("schedule", {}), NOW)
     opts = BuildOptions(source=source, templates=TEMPLATES, now=NOW)
     opts = replace(opts, **options)  # type: ignore[arg-type]
-    rendered = digest.render(RenderContext(validated.bank, schedule, lock, NOW, opts, Memo()))
+    rendered = render(RenderContext(validated.bank, schedule, lock, NOW, opts, Memo()))
     rendered.files = list(rendered.files)  # files come as a generator; warnings after them
     return rendered
 
@@ -109,7 +110,7 @@ def check_email_html(html: str) -> None:
     assert len("".join(parsed.styles).encode()) < 16 * 1024
     assert not re.search(r"display\s*:\s*(inline-)?(flex|grid)|var\(", "".join(parsed.styles))
     assert "\t" not in "".join(p for p in re.findall(r"<pre[^>]*>(.*?)</pre>", html, re.S))
-    assert encoded_size(html.encode()) <= digest.HTML_BUDGET
+    assert encoded_size(html.encode()) <= HTML_BUDGET
 
 
 class Elements(HTMLParser):

@@ -1,13 +1,29 @@
-"""Small banks for the calendar and the check that every calendar file is iCalendar."""
+"""Telegram test helpers: small banks (the calendar's, the edge cases), the desk's data as the
+page holds it, and the check that every calendar file is what icalendar writes."""
 
 from __future__ import annotations
 
+import json
+import re
 import struct
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tests.support.banks import dedent
+
+#: Where the desk page holds its data (one JSON list of the posts).
+DESK_DATA = '<script id="posts" type="application/json">'
+
+
+def entries(page: Path) -> list[dict[str, Any]]:
+    """The desk's data: one entry per post, in publishing order."""
+    html = page.read_text(encoding="utf-8")
+    raw = re.search(re.escape(DESK_DATA) + "(.*?)</script>", html, re.S)
+    assert raw is not None
+    data: list[dict[str, Any]] = json.loads(raw.group(1))
+    return data
 
 
 def calendar_bank(questions: str) -> str:
@@ -32,9 +48,8 @@ def plain_calendar(dist: Path, slug: str, url: str | None) -> bytes:
 
     from icalendar import Alarm, Calendar, Event
 
-    from pipeline.targets.telegram.posts import visible_text
+    from pipeline.targets.telegram.text import visible_text
     from tests.support.banks import NOW
-    from tests.test_telegram_desk import entries
 
     data = entries(dist / "telegram" / "index.html")
     cal = Calendar()

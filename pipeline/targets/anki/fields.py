@@ -11,12 +11,12 @@ with :func:`pipeline.markup.to_html` and three hooks:
 * math stays ``\\(…\\)`` / ``\\[…\\]`` (:func:`pipeline.markup.mathjax`): Anki's own MathJax
   renders it;
 * local images are packed into the deck under a flat, content-hashed name (see
-  :func:`media_name`; the hash is the validator's :attr:`pipeline.model.Image.digest`, so
-  fields never read image files) and ``src`` is rewritten to it; http(s) images stay links.
-  Only packing the deck reads the bytes (:func:`pipeline.validate.read_image`).
+  :func:`media_name`; the hash is the validator's :attr:`pipeline.source.model.Image.digest`,
+  so fields never read image files) and ``src`` is rewritten to it; http(s) images stay
+  links. Only packing the deck reads the bytes (:func:`pipeline.source.images.read_image`).
 
-Raw HTML from the source is cleaned by :mod:`pipeline.sanitize` inside ``to_html``: one policy
-for every output.
+Raw HTML from the source is cleaned by :mod:`pipeline.markup.sanitize` inside ``to_html``: one
+policy for every output.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
 from pipeline import markup
+from pipeline.source.images import read_image
 from pipeline.source.model import Image, Question
-from pipeline.source.validate import read_image
 
 #: Pygments styles for code on a light card and in night mode.
 LIGHT_STYLE = "default"
@@ -47,8 +47,6 @@ _CODE = "pre > code"
 _SAFE_EXT = re.compile(r"^\.[a-z0-9]{1,8}$")
 #: Anki's separator between a note's fields: never inside one.
 FIELD_SEPARATOR = "\x1f"
-#: Bump whenever the fragment (:meth:`NoteText.fragment`) or the fields' HTML change.
-FRAGMENT_VERSION = 3
 
 #: A note's fields, tags, media names, content digest and GUID, as the cache stores them.
 Fragment = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], str, str]
@@ -135,7 +133,8 @@ class FieldWriter:
         return markup.to_html(root, image_src=image_src, code_block=self.code_block)
 
     def question(self, q: Question) -> NoteText:
-        """Fields (order of :data:`pipeline.render.anki.FIELDS`) and tags of a live question."""
+        """Fields (in the order of :data:`pipeline.targets.anki.notetype.FIELDS`) and tags of a
+        live question."""
         images = {img.src: media_name(self.slug, img) for img in q.images}
         used: list[str] = []
         title = self.html(markup.inline_children(q.title_doc), images, used)

@@ -10,8 +10,8 @@ Email differs from the Anki card enough to need its own writer rather than hooks
   (else the link is dropped, keeping its text), local images are published under that URL and
   SVG/``data:`` images never appear (no client shows them reliably) — the alt text does;
 * blockquotes become one-cell tables, because padding only works on ``<td>`` everywhere;
-* formulas are Unicode text (:mod:`pipeline.render.digest_math`): no MathJax in a mailbox;
-* raw HTML is cleaned by :mod:`pipeline.sanitize`, then its URLs get the same rules as
+* formulas are Unicode text (:mod:`pipeline.targets.digest.math`): no MathJax in a mailbox;
+* raw HTML is cleaned by :mod:`pipeline.markup.sanitize`, then its URLs get the same rules as
   Markdown's and its tables the same class (a second nh3 pass: the allow-list is unchanged).
 
 The output uses tags and a few classes only; the stylesheet in ``templates/digest/`` is
