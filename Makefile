@@ -6,10 +6,10 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help build test check lint types bench clean
+.PHONY: help build test test-fast check lint types bench same clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-7s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ build: $(STAMP) ## validate content/questions.yaml and build dist/
 test: $(STAMP) ## run the whole test suite
 	$(PY) -m pytest
 
+test-fast: $(STAMP) ## the suite without the slow tests (real Anki, Chromium, SMTP, big banks)
+	$(PY) -m pytest -q -m "not slow"
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check pipeline tests
 	$(VENV)/bin/ruff format --check pipeline tests
@@ -34,6 +37,9 @@ check: lint types test ## lint, type-check and test
 
 bench: $(STAMP) ## time synthetic banks against a naive script
 	$(PY) bench/bench.py
+
+same: $(STAMP) ## build every bank with HEAD and the working tree: byte-identical outputs?
+	$(PY) bench/same_outputs.py
 
 clean: ## remove build output, caches and .venv
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

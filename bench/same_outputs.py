@@ -4,9 +4,11 @@
 
 A refactoring must not change a byte of any output. For each bank (the seed, the tests'
 banks, the public bank, a synthetic one), both versions build a copy of the bank's folder
-(so the lock file each writes stays in the copy) at the same pinned time, with no cache and
-no network, then every output file is compared byte for byte, and so are the lock files.
-Exits 1 and names the files when anything differs.
+(so the lock file each writes stays in the copy) at the same pinned time, with a cache of
+their own and no network. Then the bank's last question is removed and the first answer
+edited, and both build again from their caches (a removed question stays in the deck as a
+notice; the lock remembers it). After each round every output file is compared byte for
+byte, and so are the lock files. Exits 1 and names the files when anything differs.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ BANKS = {
 }
 
 
-def build(code: Path, source: Path, out: Path) -> None:
+def build(code: Path, source: Path, out: Path, cache: Path) -> None:
     env = dict(os.environ, SOURCE_DATE_EPOCH=PINNED_EPOCH, PYTHONPATH=str(code))
     done = subprocess.run(
         [
@@ -57,6 +59,18 @@ def build(code: Path, source: Path, out: Path) -> None:
     )
     if done.returncode:
         raise SystemExit(f"{code}: build of {source} failed:\n{done.stderr}")
+
+
+def edit(source: Path) -> None:
+    """Remove the bank's last question and change the first answer's first line."""
+    text = source.read_text(encoding="utf-8")
+    items = [i for i in range(len(text)) if text.startswith("\n  - id:", i)]
+    if len(items) > 1:
+        text = text[: items[-1] + 1]
+    answer = text.index("answer:")
+    end = text.index("\n", answer)
+    text = text[:end] + " (правка)" + text[end:] if text[end - 1] not in "|>" else text
+    source.write_text(text, encoding="utf-8")
 
 
 def differences(a: Path, b: Path) -> list[str]:
@@ -89,16 +103,23 @@ def main() -> int:
             synthetic_bank.write_text(synthetic.bank_yaml(300), encoding="utf-8")
             for name, source in {**BANKS, "synthetic": synthetic_bank}.items():
                 total = 0
-                for side, code in (("old", old_code), ("new", ROOT)):
-                    folder = work / side / name
-                    shutil.copytree(source.parent, folder, ignore=shutil.ignore_patterns("*.lock"))
-                    build(code, folder / source.name, work / side / f"{name}-dist")
-                for kind in ("dist", "folder"):
-                    old = work / "old" / (f"{name}-dist" if kind == "dist" else name)
-                    new = work / "new" / (f"{name}-dist" if kind == "dist" else name)
-                    found = differences(old, new)
-                    failures += [f"{name}: {d}" for d in found]
-                    total += sum(1 for p in old.rglob("*") if p.is_file())
+                for round_ in ("first", "edited"):
+                    for side, code in (("old", old_code), ("new", ROOT)):
+                        folder = work / side / name
+                        if round_ == "first":
+                            shutil.copytree(
+                                source.parent, folder, ignore=shutil.ignore_patterns("*.lock")
+                            )
+                        else:
+                            edit(folder / source.name)
+                        cache = work / side / f"{name}-cache"
+                        build(code, folder / source.name, work / side / f"{name}-dist", cache)
+                    for kind in ("dist", "folder"):
+                        old = work / "old" / (f"{name}-dist" if kind == "dist" else name)
+                        new = work / "new" / (f"{name}-dist" if kind == "dist" else name)
+                        found = differences(old, new)
+                        failures += [f"{name} ({round_}): {d}" for d in found]
+                        total += sum(1 for p in old.rglob("*") if p.is_file())
                 print(f"{name:12} {total:6} files compared", flush=True)
         finally:
             subprocess.run(
