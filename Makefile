@@ -23,8 +23,8 @@ build: $(STAMP) ## validate content/questions.yaml and build dist/
 test: $(STAMP) ## run the whole test suite
 	$(PY) -m pytest
 
-test-fast: $(STAMP) ## the suite without the slow tests (real Anki, Chromium, SMTP, big banks)
-	$(PY) -m pytest -q -m "not slow"
+test-fast: $(STAMP) ## the quick loop: no slow tests, a tenth of the generated examples
+	PIPELINE_TESTS=fast $(PY) -m pytest -q -m "not slow"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check pipeline tests

@@ -1,6 +1,6 @@
 """Content pipeline: one YAML bank of interview questions -> Anki deck, Telegram posts, digest.
 
-The library entry point is :func:`pipeline.build.build`; the CLI (``python -m pipeline``) is a
+The library entry point is :func:`pipeline.build.run.build`; the CLI (``python -m pipeline``) is a
 thin wrapper around it.
 """
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.build import run
 from pipeline.build.contract import Target
+from pipeline.targets import registry
 from tests.support.banks import ROOT, SEED, build_into
 
 PACKAGE = ROOT / "pipeline"
@@ -192,7 +192,7 @@ def test_the_readme_walkthrough_adds_an_output(
     entry = registry_lines.strip().splitlines()[-1].strip().rstrip(",")
     name, _, call = entry.partition(": ")
     target = eval(call, {"Target": Target, "plainlist": module})
-    monkeypatch.setattr(run, "TARGETS", {**run.TARGETS, ast.literal_eval(name): target})
+    monkeypatch.setattr(registry, "TARGETS", {**registry.TARGETS, ast.literal_eval(name): target})
     source = tmp_path / "content" / "questions.yaml"
     source.parent.mkdir()
     shutil.copy(SEED, source)

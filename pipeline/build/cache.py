@@ -20,6 +20,7 @@ import json
 import marshal
 import os
 import sqlite3
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -207,24 +208,45 @@ def input_key(
     # Other files next to the source (images) by name, size and modification time: cheap,
     # and any change makes the build look at them properly.
     content = source.parent
-    for path in sorted(content.rglob("*")):
-        if any(part.startswith(".") for part in path.relative_to(content).parts):
-            continue
+    not_hashed = {os.path.abspath(source), os.path.abspath(lock)}
+    for path in _content_files(content, skipped):
+        name = os.path.relpath(path, content)
         try:
-            if any(path.resolve().is_relative_to(s) for s in skipped):
+            if os.path.abspath(path) in not_hashed:
                 continue
-            if path.is_file() and path not in (source, lock):
-                stat = path.stat()
-                h.update(
-                    f"{path.relative_to(content)}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode()
-                )
+            if os.path.islink(path) and any(
+                _resolved(Path(path)).is_relative_to(s) for s in skipped
+            ):
+                continue
+            st = os.stat(path)
+            if stat.S_ISREG(st.st_mode):
+                h.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
         except (OSError, RuntimeError):  # a loop of links: validation says so if it matters
-            h.update(f"{path.relative_to(content)}\0unreadable\0".encode())
+            h.update(f"{name}\0unreadable\0".encode())
     h.update(folder_digest(templates).encode())
     h.update(code_digest().encode())
     h.update(repr(tuple(options)).encode())
     h.update(os.environ.get("SOURCE_DATE_EPOCH", "").encode())
     return h.hexdigest()
+
+
+def _content_files(content: Path, skipped: list[Path]) -> Iterator[str]:
+    """Every file under ``content`` but hidden ones and those in a ``skipped`` folder, in
+    order. Folders are pruned as a whole: the output folder may lie inside the content
+    folder, and resolving each of its 20,000 files took a second of every rebuild."""
+    for top, folders, files in os.walk(content):
+        folders[:] = sorted(
+            name
+            for name in folders
+            if not name.startswith(".") and not _inside(os.path.join(top, name), skipped)
+        )
+        yield from (os.path.join(top, name) for name in sorted(files) if not name.startswith("."))
+
+
+def _inside(path: str, folders: list[Path]) -> bool:
+    """Whether ``path``, links resolved, lies in one of ``folders``."""
+    real = _resolved(Path(path))
+    return any(real.is_relative_to(folder) for folder in folders)
 
 
 def _resolved(path: Path) -> Path:

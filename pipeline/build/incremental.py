@@ -20,7 +20,7 @@ give the located messages. Warnings do not need that: an item's own (a TODO) are
 moved like its positions, and repeated question texts are found across the items here, with
 the same message. An item with local images is cached with each file's identity (inode, size,
 modification and change times): any change to a file, or a path that now resolves elsewhere,
-validates the item again. ``tests/test_incremental_source.py`` checks the two paths agree.
+validates the item again. ``tests/build/test_incremental_source.py`` checks the two paths agree.
 """
 
 from __future__ import annotations
@@ -349,7 +349,8 @@ def _question_from(
     """A cached question at item ``index``, its block starting ``lines`` lines down; None
     when one of its images changed (``content``: the resolved folder images are found in)."""
     plain, normalised, fp, own, identities = entry
-    q = replace(records.decode(plain, display, lines, tz), index=index)
+    cls, fields = records.decode_fields(plain, display, lines, tz)
+    q = cls(**(fields | {"index": index}))
     if q.images and not _images_hold(q.images, identities, source, content):
         return None
     q.__dict__["fingerprint"] = fp  # what the cached property would compute again

@@ -9,8 +9,9 @@ restored with no change here. Values are tagged tuples :mod:`marshal` can store:
   by where the item's block now starts;
 * a time ``("T", ISO text, in the schedule's zone)``: a time read without an offset is
   restored in the schedule's zone (part of the entry's key), one with an offset keeps it;
-* a dataclass of the model ``("D", name, fields...)``, a mapping ``("M", pairs)``, a tuple
-  ``("U", items)``, a path ``("F", text)``; str, int, float, bool and None stay as they are.
+* a dataclass of the model ``("D", name, fields...)``, a mapping ``("M", pairs)`` (of
+  positions ``("MP", (name, line, col)...)``), a tuple ``("U", items)`` (of plain values
+  ``("u", tuple)``), a path ``("F", text)``; str, int, float, bool and None stay as they are.
 """
 
 from __future__ import annotations
@@ -32,11 +33,14 @@ _TYPES: dict[str, type] = {
     for name, value in vars(model).items()
     if isinstance(value, type) and dataclasses.is_dataclass(value)
 }
+_PLAIN = (str, int, float, bool, type(None))
+#: Field names of each dataclass, in order (``dataclasses.fields`` is slow to ask 10,000 times).
+_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def encode(value: Any) -> Any:
     """``value`` as tagged plain data (see the module docstring)."""
-    if value is None or isinstance(value, str | bool | int | float):
+    if isinstance(value, _PLAIN):
         return value
     if isinstance(value, Pos):
         return ("P", value.line, value.col)
@@ -44,11 +48,14 @@ def encode(value: Any) -> Any:
         in_zone = isinstance(value.tzinfo, ZoneInfo)
         return ("T", (value.replace(tzinfo=None) if in_zone else value).isoformat(), in_zone)
     if dataclasses.is_dataclass(value) and type(value).__name__ in _TYPES:
-        fields = dataclasses.fields(value)
-        return ("D", type(value).__name__, *(encode(getattr(value, f.name)) for f in fields))
+        return ("D", type(value).__name__, *(encode(getattr(value, n)) for n in _names(value)))
     if isinstance(value, Mapping):
+        if all(isinstance(v, Pos) for v in value.values()):  # positions: the common case
+            return ("MP", tuple((k, p.line, p.col) for k, p in value.items()))
         return ("M", tuple((k, encode(v)) for k, v in value.items()))
     if isinstance(value, tuple):
+        if all(isinstance(v, _PLAIN) for v in value):  # grades, tags: stored as they are
+            return ("u", value)
         return ("U", tuple(encode(v) for v in value))
     if isinstance(value, Path):
         return ("F", str(value))
@@ -57,23 +64,42 @@ def encode(value: Any) -> Any:
 
 def decode(plain: Any, display: str, lines: int, tz: ZoneInfo) -> Any:
     """The value :func:`encode` was given, positions in ``display`` moved ``lines`` down."""
-    if not isinstance(plain, tuple):
+    if type(plain) is not tuple:
         return plain
     tag = plain[0]
+    if tag == "D":
+        cls, fields = decode_fields(plain, display, lines, tz)
+        return cls(**fields)
     if tag == "P":
         return Pos(display, plain[1] + lines, plain[2])
+    if tag == "u":
+        return plain[1]
+    if tag == "MP":
+        return MappingProxyType({k: Pos(display, ln + lines, col) for k, ln, col in plain[1]})
     if tag == "T":
         value = datetime.fromisoformat(plain[1])
         return value.replace(tzinfo=tz) if plain[2] else value
-    if tag == "D":
-        cls = _TYPES[plain[1]]
-        names = [f.name for f in dataclasses.fields(cls)]
-        values = (decode(v, display, lines, tz) for v in plain[2:])
-        return cls(**dict(zip(names, values, strict=True)))
-    if tag == "M":
-        return MappingProxyType({k: decode(v, display, lines, tz) for k, v in plain[1]})
     if tag == "U":
         return tuple(decode(v, display, lines, tz) for v in plain[1])
+    if tag == "M":
+        return MappingProxyType({k: decode(v, display, lines, tz) for k, v in plain[1]})
     if tag == "F":
         return Path(plain[1])
     raise ValueError(f"not a cache entry: {tag!r}")
+
+
+def decode_fields(
+    plain: tuple[Any, ...], display: str, lines: int, tz: ZoneInfo
+) -> tuple[type, dict[str, Any]]:
+    """A ``("D", ...)`` entry's class and field values (to make it with some replaced)."""
+    cls = _TYPES[plain[1]]
+    values = (decode(v, display, lines, tz) for v in plain[2:])
+    return cls, dict(zip(_names(cls), values, strict=True))
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    cls = value if isinstance(value, type) else type(value)
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names

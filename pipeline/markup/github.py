@@ -6,7 +6,7 @@ of text, a rule or heading underline ending its block) and takes fenced code out
 :class:`FenceFormat`, which keeps each fence's language and text and leaves a placeholder
 (:data:`STASH_RE`) that :mod:`pipeline.markup.html` turns back into a ``<pre><code>``.
 
-The pass is linear in the number of lines (tests/test_linear_time.py): each line is read
+The pass is linear in the number of lines (tests/markup/test_linear_time.py): each line is read
 once, by :class:`_Lines`, a small state machine (open list items, an open fence, an indented
 code block, the previous line).
 """

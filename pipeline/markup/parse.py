@@ -61,7 +61,7 @@ class Parser:
         """The tree of ``text``: the stages of :meth:`markdown.Markdown.convert` up to its
         tree (preprocessors, block parser, tree processors), through the Markdown instance's
         public attributes, without serialising it to HTML (the writers serialise the tree).
-        tests/test_markup.py checks that ``convert`` still runs these stages."""
+        tests/markup/test_markup.py checks that ``convert`` still runs these stages."""
         md = self.md
         md.reset()
         lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
@@ -86,7 +86,7 @@ _local = threading.local()
 #: line breaks) and punctuation no inline rule uses (no escape, emphasis, code, link, HTML,
 #: entity, math, table or strike character), and does not end with a space (no hard break).
 #: Most question titles look like this; the parser would return one paragraph holding the text
-#: as is. tests/test_markup.py checks this against the parser, near misses included.
+#: as is. tests/markup/test_markup.py checks this against the parser, near misses included.
 _PLAIN_PUNCTUATION = re.escape(".,?:;!'\"()«»—–%/…№-")
 _PLAIN = re.compile(
     rf"[^\W\d_](?:(?:[^\W_]|[ {_PLAIN_PUNCTUATION}])*(?:[^\W_]|[{_PLAIN_PUNCTUATION}]))?"

@@ -55,6 +55,18 @@ def canonical(value: Any) -> Any:
 
 
 def record_digest(*values: Any) -> str:
-    """sha256 (hex) of the values' canonical records."""
-    text = json.dumps([canonical(v) for v in values], ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    """sha256 (hex) of the values' canonical records, each framed by its kind and length (a
+    string goes in as its UTF-8 bytes: the keys of whole YAML blocks need no JSON pass)."""
+    h = hashlib.sha256()
+    for value in values:
+        if isinstance(value, str):
+            data, kind = value.encode("utf-8", "surrogatepass"), b"s"
+        else:
+            record = canonical(value)
+            data, kind = (
+                json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode(),
+                b"j",
+            )
+        h.update(b"%s%d:" % (kind, len(data)))
+        h.update(data)
+    return h.hexdigest()

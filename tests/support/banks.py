@@ -13,6 +13,7 @@ from pipeline.build.contract import BuildOptions
 from pipeline.build.run import BuildReport, build
 
 ROOT = Path(__file__).resolve().parents[2]
+TESTS = ROOT / "tests"
 
 
 SEED = ROOT / "content" / "questions.yaml"
@@ -36,7 +37,7 @@ def build_into(source: Path, out: Path, **options: object) -> BuildReport:
         "out": out,
         "templates": TEMPLATES,
         "now": NOW,
-        "offline": True,  # tests reach no network (remote images: tests/test_remote_images.py)
+        "offline": True,  # tests reach no network (remote images: build/test_remote_images.py)
     }
     opts.update(options)
     return build(BuildOptions(**opts))  # type: ignore[arg-type]

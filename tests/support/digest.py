@@ -15,7 +15,9 @@ from pipeline.source.read import load_source
 from pipeline.source.schedule import plan_schedule
 from pipeline.source.validate import validate
 from pipeline.targets.digest.compose import HTML_BUDGET
-from pipeline.targets.digest.message import encoded_size
+from pipeline.targets.digest.message import (
+    encoded_size,
+)
 from pipeline.targets.digest.target import render
 from tests.support.banks import NOW, TEMPLATES
 
@@ -160,3 +162,11 @@ def long_week(count: int) -> str:
 
 
 LONG_ANSWER = ("Длинный ответ про градиентный бустинг и регуляризацию. " * 40 + "\n\n") * 6
+
+
+def context(source: Path) -> RenderContext:
+    validated = validate(load_source(source))
+    lock = read_lock(lock_path(source))
+    schedule = plan_schedule(validated.bank, lock.get("schedule", {}), NOW)
+    options = BuildOptions(source=source, templates=TEMPLATES, now=NOW)
+    return RenderContext(validated.bank, schedule, lock, NOW, options, Memo())

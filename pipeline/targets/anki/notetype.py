@@ -15,7 +15,7 @@ field is a migration: append it at the end with a fresh pinned id, announce it, 
 subscribers to import that one package with "Merge note types" ticked and "Update notes" set
 to "Always" (Anki 23.10+; merging matches fields by these ids and marks the notes modified at
 import time, so "if newer" would skip the new content). Reviews survive; the subscriber's own
-edits to notes are overwritten that once. ``tests/test_anki.py`` plays exactly this.
+edits to notes are overwritten that once. ``tests/targets/anki/test_anki.py`` plays exactly this.
 """
 
 from __future__ import annotations

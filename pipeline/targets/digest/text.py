@@ -262,8 +262,8 @@ def _fill(text: str, width: int) -> str:
 
     For such text textwrap's chunks are the words and the spaces between them, and its greedy
     loop comes down to: each line runs up to the last space at most ``width`` characters from
-    its start; a word longer than ``width`` stands alone on its line. tests/test_digest_wrap.py
-    checks this against textwrap.
+    its start; a word longer than ``width`` stands alone on its line.
+    tests/targets/digest/test_digest_wrap.py checks this against textwrap.
     """
     lines = []
     start, end = 0, len(text)

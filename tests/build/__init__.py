@@ -1,0 +1,1 @@
+"""Tests of pipeline/build/: the stages, the cache and its keys, rebuilds, remote images."""

@@ -1,0 +1,1 @@
+"""The small commands (schema, new, stats)."""

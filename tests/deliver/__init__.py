@@ -1,0 +1,1 @@
+"""pipeline send, against a real SMTP server on 127.0.0.1."""

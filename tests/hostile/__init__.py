@@ -1,0 +1,1 @@
+"""Hostile inputs through every command: located errors, never a traceback or a loss."""

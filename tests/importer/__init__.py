@@ -1,0 +1,1 @@
+"""pipeline import-telegram on real and broken exports."""

@@ -1,0 +1,1 @@
+"""Tests of pipeline/markup/: the parse, GitHub habits, the loss check's tokeniser, linear time."""

@@ -1,0 +1,1 @@
+"""A real public bank (CC BY 4.0) through every output."""

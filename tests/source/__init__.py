@@ -1,0 +1,1 @@
+"""Tests of pipeline/source/: reading, validating and scheduling the bank."""

@@ -1,0 +1,1 @@
+"""Tests of each output, read by its real reader."""

@@ -1,0 +1,1 @@
+"""The Anki deck, imported by Anki's own backend and drawn by Chromium."""

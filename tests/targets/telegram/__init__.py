@@ -1,0 +1,1 @@
+"""Telegram posts, checked by TDLib; the desk and the calendar."""
