@@ -37,7 +37,7 @@ from yaml.nodes import SequenceNode
 
 from pipeline.build import records
 from pipeline.build.cache import Memo
-from pipeline.build.keys import memo_key
+from pipeline.build.keys import text_keys
 from pipeline.errors import PipelineError, Pos, Problem, Severity
 from pipeline.source.fields import QUESTION, SOURCE
 from pipeline.source.images import ImageRefused, image_path, read_image_file, refused_by_place
@@ -157,13 +157,14 @@ def _from_blocks(source: Path, display: str, text: str, memo: Memo) -> Validated
         raise _Unclean
     settings = _settings_of(source, display, blocks)
     tz = ZoneInfo(settings.schedule.timezone)
+    keys_of = text_keys(NAMESPACE, display, settings.schedule.timezone)  # and each block
     content = source.parent.resolve()  # where images are found
     questions = []
     warnings: list[Problem] = []
     seen_ids: set[str] = set()
     first_text: dict[str, tuple[str, Pos]] = {}
     for index, (line, block) in enumerate(blocks.items):
-        key = memo_key(NAMESPACE, display, settings.schedule.timezone, block)
+        key = keys_of(block)
         entry = memo.lookup(key) if memo.contains(key) else None
         cached = (
             None

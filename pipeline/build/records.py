@@ -93,7 +93,7 @@ def decode_fields(
 ) -> tuple[type, dict[str, Any]]:
     """A ``("D", ...)`` entry's class and field values (to make it with some replaced)."""
     cls = _TYPES[plain[1]]
-    values = (decode(v, display, lines, tz) for v in plain[2:])
+    values = [v if type(v) is not tuple else decode(v, display, lines, tz) for v in plain[2:]]
     return cls, dict(zip(_names(cls), values, strict=True))
 
 

@@ -79,6 +79,7 @@ def build(options: BuildOptions) -> BuildReport:
     current = clock.stage("check:unchanged", _unchanged_build, options, key)
     if current is not None:
         return replace(current, timings=clock.times)
+    registered = targets()  # before the bank: their modules are frozen with it (gc.freeze)
     now = build_time(options.now)
     stamp = read_stamp(options.cache) if options.cache is not None else None
     known = stamp.get("out_folders") if stamp and stamp.get("out") == _real_out(options) else None
@@ -106,7 +107,7 @@ def build(options: BuildOptions) -> BuildReport:
             )
             gc.freeze()
             try:
-                return _build_bank(options, clock, now, validated, memo, targets(), key)
+                return _build_bank(options, clock, now, validated, memo, registered, key)
             finally:
                 gc.unfreeze()
 
