@@ -1,4 +1,5 @@
-"""The build, as a list of stages: load -> validate -> plan -> render -> write.
+"""The build, as a list of stages: load and validate -> remote images -> plan -> fragments ->
+render -> write.
 
 Library first: :func:`build` returns a report and raises :class:`PipelineError` for content
 problems; it never prints or exits (that is :mod:`pipeline.cli`'s job).
@@ -52,8 +53,9 @@ _T = TypeVar("_T")
 def targets() -> Mapping[str, Target]:
     """The registered outputs (:data:`pipeline.targets.registry.TARGETS`).
 
-    Imported on first use, not with this module: a build that finds nothing changed never
-    loads the renderers and their libraries, which was half of its time (0.2 of 0.4 s).
+    Imported when a build has work, not with this module: a build that finds nothing changed
+    never loads the renderers and their libraries, which was half of its time (0.2 of
+    0.4 s). :func:`build` asks before it loads the bank, so their objects are frozen with it.
     There is no cycle to hide: targets never import the build (tests/test_layout.py).
     """
     from pipeline.targets import registry
