@@ -64,12 +64,13 @@ def build(code: Path, source: Path, out: Path, cache: Path) -> None:
 def edit(source: Path) -> None:
     """Remove the bank's last question and change the first answer's first line."""
     text = source.read_text(encoding="utf-8")
-    items = [i for i in range(len(text)) if text.startswith("\n  - id:", i)]
-    if len(items) > 1:
-        text = text[: items[-1] + 1]
-    answer = text.index("answer:")
-    end = text.index("\n", answer)
-    text = text[:end] + " (правка)" + text[end:] if text[end - 1] not in "|>" else text
+    first, last = text.find("\n  - id:"), text.rfind("\n  - id:")
+    if last > first:  # more than one question: drop the last
+        text = text[: last + 1]
+    end = text.index("\n", text.index("answer:"))
+    if text[end - 1] in "|>":  # a block: its first line is the next one
+        end = text.index("\n", end + 1)
+    text = text[:end] + " (правка)" + text[end:]
     source.write_text(text, encoding="utf-8")
 
 

@@ -23,14 +23,13 @@ import sqlite3
 import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from pipeline.build.contract import Fragments, Store
 from pipeline.build.keys import code_digest, folder_digest
 from pipeline.build.out_folder import MANIFEST
 from pipeline.build.write import plain_files, write_file_atomic
 
-T = TypeVar("T")
 MEMO_FILE = "memo.sqlite"
 #: Unused rows are dropped once there are more than this many (and a fifth of the used ones).
 PRUNE_MIN = 100

@@ -82,8 +82,9 @@ def memo_key(namespace: str, *parts: Any) -> str:
 
 
 def text_keys(namespace: str, *parts: Any) -> Callable[[str], str]:
-    """``memo_key(namespace, *parts, text)`` as a function of ``text``, for many texts: the
-    parts are hashed once (the incremental load keys 10,000 YAML blocks a build)."""
+    """Keys of many texts made from the same parts (and the code): ``key(text)`` continues a
+    hash fed the parts once, so the incremental load keys 10,000 YAML blocks for the price
+    of hashing them. (Not equal to :func:`memo_key` of the same values: another framing.)"""
     start = hashlib.sha256(bytes.fromhex(record_digest(code_digest(), *parts)))
 
     def key(text: str) -> str:
