@@ -28,6 +28,11 @@ This module only re-exports the names callers use as ``markup.X``; the work is d
 * :mod:`~pipeline.markup.limits`: fields too large or too deep are refused;
 * :mod:`~pipeline.markup.extension`: the GithubMarkdown extension and its small processors;
 * :mod:`~pipeline.markup.github`: lists and fences as GitHub reads them (one pass);
+* :mod:`~pipeline.markup.angles`: a ``<`` that opens no HTML (``a<b``) stays text for the
+  HTML block extractor and the depth check;
+* :mod:`~pipeline.markup.containers`: Markdown inside ``<details>`` and other containers
+  (md_in_html's extractor, marking only the tags it reads as blocks);
+* :mod:`~pipeline.markup.codetext`: tags written in code are text for the depth check;
 * :mod:`~pipeline.markup.math`: math patterns;
 * :mod:`~pipeline.markup.html`: raw HTML and fences back into elements, the vocabulary;
 * :mod:`~pipeline.markup.tree`: reading the tree (writers' helpers);

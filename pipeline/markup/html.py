@@ -327,22 +327,26 @@ def _is_block(text: str) -> bool:
 
 
 def _expand_placeholders(parent: Element, make: Callable[[re.Match[str]], Element]) -> None:
-    """Split ``parent.text`` and each child's tail wherever a placeholder stands."""
-    pieces = _split(parent.text, make)
-    if pieces is not None:
-        parent.text, new = pieces
-        for offset, el in enumerate(new):
-            parent.insert(offset, el)
-    i = 0
-    while i < len(parent):
-        child = parent[i]
-        pieces = _split(child.tail, make)
+    """Split ``parent.text`` and each child's tail wherever a placeholder stands.
+
+    The children are rebuilt in one assignment: an insert per placeholder moved every later
+    sibling, quadratic in the children of one paragraph (100,000 placeholders took 1.6 s,
+    against 0.07 s for 10,000; tests/markup/test_linear_time.py).
+    """
+    head = _split(parent.text, make)
+    tails = [(child, _split(child.tail, make)) for child in parent]
+    if head is None and all(pieces is None for _, pieces in tails):
+        return
+    children: list[Element] = []
+    if head is not None:
+        parent.text, new = head
+        children += new
+    for child, pieces in tails:
+        children.append(child)
         if pieces is not None:
             child.tail, new = pieces
-            for offset, el in enumerate(new, start=1):
-                parent.insert(i + offset, el)
-            i += len(new)
-        i += 1
+            children += new
+    parent[:] = children
 
 
 def _split(

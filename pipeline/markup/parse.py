@@ -14,7 +14,10 @@ from xml.etree.ElementTree import Element, SubElement
 import markdown
 
 from pipeline.markup import sanitize
-from pipeline.markup.extension import CONTAINER_OPEN, GithubMarkdown
+from pipeline.markup.angles import escape_stray_angles
+from pipeline.markup.codetext import mask_code
+from pipeline.markup.containers import CONTAINER_OPEN
+from pipeline.markup.extension import GithubMarkdown
 from pipeline.markup.github import FenceFormat
 from pipeline.markup.limits import TOO_DEEP, MarkupLimitError, check_depth, check_limits
 
@@ -106,8 +109,6 @@ def parse_markdown(text: str) -> Element:
     """Parse Markdown into the tree described in :mod:`pipeline.markup` (root is ``<div>``)."""
     check_limits(text)
     text = sanitize.clean_controls(text)
-    if CONTAINER_OPEN.search(text):  # md_in_html makes elements of them: bound the depth
-        check_depth(text)
     if is_plain_text(text):  # the tree the parser makes for it, without the parser's cost
         root = Element("div")
         SubElement(root, "p").text = text
@@ -115,12 +116,34 @@ def parse_markdown(text: str) -> Element:
     parser: Parser | None = getattr(_local, "parser", None)
     if parser is None:
         parser = _local.parser = Parser()
+    if CONTAINER_OPEN.search(text):  # md_in_html makes elements of them: bound the depth
+        _check_depth(text, parser.md.block_level_elements)
     try:
         root = parser.parse(text)
     except RecursionError:
         _local.parser = None  # its state is unknown after the unwind
         raise MarkupLimitError(TOO_DEEP) from None
     return root
+
+
+def _check_depth(text: str, block_tags: list[str]) -> None:
+    """Refuse raw HTML nested too deep, measured as Markdown reads the field: a ``<`` that
+    opens no HTML (``a<b``) is text, not a tag holding the rest of the field.
+
+    A field found too deep is measured again with its code masked (a tag written in a fence,
+    a code span or indented code is text): 101 code samples each holding an unclosed ``<div>``
+    were refused. Only then: the mask takes refusals away and adds none, since a closing tag
+    in code may well close what it seems to (md_in_html's extractor reads the ``</details>``
+    of ``<details>x `</details>``` as the element's end), and a field without code is
+    measured, and its message worded, exactly as before.
+    """
+    try:
+        check_depth(escape_stray_angles(text, block_tags))
+    except MarkupLimitError:
+        masked = mask_code(text)
+        if masked == text:
+            raise
+        check_depth(escape_stray_angles(masked, block_tags))
 
 
 _IMAGE_HINT = re.compile(r"!\[|<img", re.I)
