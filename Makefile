@@ -6,19 +6,26 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help build test test-fast check lint types bench same clean
+.PHONY: help build test test-fast check lint types bench bench-preview same clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+# One line per step; pip and the build stay --quiet but still print their warnings and errors.
+PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,dev]'
-	touch $(STAMP)
+	@echo "creating $(VENV)…"
+	@$(PYTHON) -m venv $(VENV)
+	@echo "updating pip…"
+	@$(PIP) --upgrade pip
+	@echo "installing dependencies (about a minute the first time)…"
+	@$(PIP) -e '.[test,dev]'
+	@touch $(STAMP)
 
 build: $(STAMP) ## validate content/questions.yaml and build dist/
-	$(PY) -m pipeline build
+	@echo "building dist/…"
+	@$(PY) -m pipeline build --source content/questions.yaml --out dist --cache .cache/pipeline
 
 test: $(STAMP) ## run the whole test suite
 	$(PY) -m pytest
@@ -35,8 +42,12 @@ types: $(STAMP)
 
 check: lint types test ## lint, type-check and test
 
-bench: $(STAMP) ## time synthetic banks against a naive script
+bench: $(STAMP) ## time synthetic banks against a naive script, then the live preview
 	$(PY) bench/bench.py
+	$(PY) bench/preview.py
+
+bench-preview: $(STAMP) ## time the live preview in Chromium: edit to page, start-up, memory
+	$(PY) bench/preview.py
 
 same: $(STAMP) ## build every bank with HEAD and the working tree: byte-identical outputs?
 	$(PY) bench/same_outputs.py

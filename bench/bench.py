@@ -93,6 +93,8 @@ def bench_size(n: int, repeat: int, work: Path, bank: Path | None = None) -> dic
         str(source),
         "--out",
         str(out),
+        "--cache",
+        str(cache / "pipeline"),
         "--templates",
         str(ROOT / "templates"),
     ]

@@ -10,8 +10,9 @@ import argparse
 import json
 import os
 import sys
-from collections import Counter
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -21,15 +22,20 @@ from pipeline.errors import PipelineError, Problem, UsageError
 from pipeline.source.read import load_source
 from pipeline.source.validate import validate
 
-DEFAULT_SOURCE = Path("content/questions.yaml")
-DEFAULT_OUT = Path("dist")
-DEFAULT_CACHE = Path(".cache/pipeline")
+# Defaults follow the bank (pipeline.commands.project): --source is questions.yaml, else
+# content/questions.yaml; --out and --cache lie beside the bank, wherever the command runs.
+DEFAULT_SOURCE = "questions.yaml, else content/questions.yaml"
+DEFAULT_OUT = "dist/ beside the source"
+DEFAULT_CACHE = ".cache/pipeline/ beside the source"
 
 Command = Callable[[argparse.Namespace], int]
 
 
 def cmd_build(args: argparse.Namespace) -> int:
     """Validate the source and write every output into the output folder."""
+    from pipeline.commands.project import default_cache, default_out
+
+    args.out = args.out or default_out(args.source)
     options = BuildOptions(
         source=args.source,
         out=args.out,
@@ -37,22 +43,31 @@ def cmd_build(args: argparse.Namespace) -> int:
         until=args.until,
         week=args.week,
         templates=args.templates,
-        cache=None if args.no_cache else args.cache,
+        cache=None if args.no_cache else args.cache or default_cache(args.source),
         offline=args.offline,
     )
-    report = build(options)
+    if args.verbose:
+        _print_templates(options)
+    from pipeline.commands.progress import TerminalProgress, summary
+
+    started = time.monotonic()
+    # Progress only for a person watching: not in a log or a pipe, not with -q.
+    progress = None if args.quiet or not sys.stderr.isatty() else TerminalProgress(sys.stderr)
+    try:
+        report = build(replace(options, progress=progress))
+    finally:
+        if progress is not None:
+            progress.close()  # errors and warnings then start on a clean line
     _print_warnings(report.warnings)
     if os.environ.get("PIPELINE_TIMINGS"):
         print(f"timings: {json.dumps(report.timings)}", file=sys.stderr)
-    counts = Counter(f.kind for f in report.files)
-    summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
-    if report.unchanged:
-        print(
-            f"nothing changed since the last build: {args.out}/ is current "
-            f"({report.questions} questions: {summary})"
+    kinds = (f.kind for f in report.files)
+    seconds = time.monotonic() - started
+    print(
+        summary(
+            report.questions, str(args.out), kinds, len(report.warnings), seconds, report.unchanged
         )
-    else:
-        print(f"built {report.questions} questions into {args.out}/: {summary}")
+    )
     return 0
 
 
@@ -60,8 +75,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
     """Find everything ``build`` would refuse (the build's own stages); write nothing."""
     bank, warnings = check(args.source, args.templates)
     _print_warnings(warnings)
-    print(f"{args.source}: {len(bank.questions)} questions, no errors")
+    # Errors would have stopped above (exit 1); the warnings are counted so none goes unseen.
+    counts = (_counted(len(bank.questions), "question"), _counted(0, "error"))
+    print(f"{args.source}: {', '.join(counts)}, {_counted(len(warnings), 'warning')}")
     return 0
+
+
+def _counted(n: int, noun: str) -> str:
+    """``1 warning``, ``3 warnings``: English plurals of the summary's nouns."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
@@ -101,33 +123,31 @@ def _date(text: str) -> date:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="pipeline", description=__doc__.splitlines()[0])
-    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    from pipeline.commands import help as texts  # what --help shows editors, with examples
+
+    top = argparse.ArgumentParser(
+        prog="pipeline",
+        description=texts.DESCRIPTION,
+        epilog=texts.EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
 
     def add(name: str, func: Command, help_text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text[0].upper() + help_text[1:] + ".",
+            epilog=texts.EPILOGS.get(name),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         p.set_defaults(func=func)
         return p
 
-    def source_flag(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--source",
-            type=Path,
-            default=DEFAULT_SOURCE,
-            help=f"the question bank (default: {DEFAULT_SOURCE})",
-        )
-
-    p = add("build", cmd_build, "validate the source and build every output")
+    p = add("build", cmd_build, "validate the bank and build every output into dist/")
     source_flag(p)
-    p.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})"
-    )
-    p.add_argument(
-        "--templates",
-        type=Path,
-        default=Path("templates"),
-        help="the templates folder (default: templates)",
-    )
+    out_flags(p)
+    templates_flag(p, verbose=True)
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
     p.add_argument(
         "--offline",
@@ -135,13 +155,13 @@ def parser() -> argparse.ArgumentParser:
         help="fetch no remote images (those already in the cache are used; the others are "
         "shown as their alt text and a link, with a warning)",
     )
-    p.add_argument(
-        "--cache",
-        type=Path,
-        default=DEFAULT_CACHE,
-        help=f"the build's cache folder, safe to delete (default: {DEFAULT_CACHE})",
-    )
     p.add_argument("--no-cache", action="store_true", help="build everything from scratch")
+    p.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="draw no progress (it is drawn only when stderr is a terminal)",
+    )
     p.add_argument(
         "--until",
         type=_date,
@@ -149,16 +169,11 @@ def parser() -> argparse.ArgumentParser:
         help="deck and digest: only questions published by this day",
     )
     p.add_argument("--week", metavar="YYYY-Www", help="digest: only this ISO week")
-    p = add("validate", cmd_validate, "find everything build would refuse; write nothing")
+    p = add("validate", cmd_validate, "list every problem build would refuse; write nothing")
     source_flag(p)
-    p.add_argument(
-        "--templates",
-        type=Path,
-        help="the templates folder the build uses (default: templates, or the pipeline's "
-        "own when there is none)",
-    )
-    source_flag(p := add("stats", cmd_stats, "questions per grade and tag"))
-    p = add("new", cmd_new, "append a scaffolded question with a fresh id")
+    templates_flag(p)
+    source_flag(p := add("stats", cmd_stats, "count the questions per grade and per tag"))
+    p = add("new", cmd_new, "append a question skeleton with a fresh id, to fill in")
     source_flag(p)
     p.add_argument("--id", help="the id to use (default: a fresh 'new-question-N')")
     p.add_argument(
@@ -167,7 +182,8 @@ def parser() -> argparse.ArgumentParser:
         choices=("junior", "middle", "senior"),
         help="grade(s) of the new question (default: junior)",
     )
-    p = add("schema", cmd_schema, "print the JSON Schema of the source format")
+    init_flags(add("init", cmd_init, "start a question bank of your own, ready to build"))
+    p = add("schema", cmd_schema, "print the JSON Schema editors use to check the bank")
     p.add_argument("--output", type=Path, help="write it to this file instead")
     from pipeline.importer import (
         cli as importer_cli,  # import-telegram: options and report live there
@@ -180,6 +196,94 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    """Write a new content repository: a bank that builds, its schema, .gitignore, README."""
+    from pipeline.commands.init import init_project
+
+    written, kept = init_project(args.folder, templates=args.templates, force=args.force)
+    where = f"{str(args.folder).rstrip('/')}/"
+    print(f"created in {where}: {', '.join(written) or 'nothing new'}")
+    if kept:
+        print(f"kept as they were: {', '.join(kept)}")
+    go = "" if args.folder == Path(".") else f"cd {where} && "
+    print(f"next: {go}pipeline build   (see README.md there)")
+    return 0
+
+
+def source_flag(p: argparse.ArgumentParser) -> None:
+    """``--source``, found by default (pipeline.commands.project.default_source)."""
+    p.add_argument(
+        "--source",
+        type=Path,
+        help=f"the question bank (default: {DEFAULT_SOURCE}, in the working folder)",
+    )
+
+
+def out_flags(p: argparse.ArgumentParser) -> None:
+    """Where build writes: ``--out`` and ``--cache``, by default beside the source."""
+    p.add_argument("--out", type=Path, help=f"output folder (default: {DEFAULT_OUT})")
+    p.add_argument(
+        "--cache",
+        type=Path,
+        help=f"the build's cache folder, safe to delete (default: {DEFAULT_CACHE})",
+    )
+
+
+def templates_flag(p: argparse.ArgumentParser, *, verbose: bool = False) -> None:
+    """``--templates DIR`` of build and validate (the look-up order: BuildOptions), and
+    build's ``-v``, which shows that order."""
+    p.add_argument(
+        "--templates",
+        type=Path,
+        metavar="DIR",
+        help="a templates folder to look in first; each of its folders (anki/, telegram/, "
+        "digest/) is taken from the first of DIR, templates/ beside the source and the "
+        "pipeline's own defaults that has it",
+    )
+    if verbose:
+        p.add_argument(
+            "-v",
+            "--verbose",
+            action="store_true",
+            help="say where each templates folder is taken from, and where it was looked for",
+        )
+
+
+def init_flags(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``init``."""
+    p.add_argument(
+        "folder", nargs="?", type=Path, default=Path("."), metavar="DIR", help="(default: .)"
+    )
+    p.add_argument(
+        "--templates", action="store_true", help="also copy the default templates, to restyle"
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write into a folder that has files; files already there are kept, not replaced",
+    )
+
+
+def _print_templates(options: BuildOptions) -> None:
+    """``build -v``: where templates are looked for, in order, and where each folder is from."""
+    from pipeline.build.contract import packaged_templates
+
+    kinds = {
+        os.path.abspath(packaged_templates()): "the pipeline's defaults",
+        os.path.abspath(options.source.parent / "templates"): "beside the source",
+        **({os.path.abspath(options.templates): "--templates"} if options.templates else {}),
+    }
+    print(
+        "templates: each folder is taken whole from the first of these that has it:",
+        file=sys.stderr,
+    )
+    for n, root in enumerate(options.template_roots(), 1):
+        there = "" if root.is_dir() else ", missing"
+        print(f"  {n}. {root}/ ({kinds[os.path.abspath(root)]}{there})", file=sys.stderr)
+    for name, folder in options.template_folders().items():
+        print(f"  {name}/ from {folder}/", file=sys.stderr)
+
+
 def _print_warnings(warnings: Sequence[Problem]) -> None:
     for w in warnings:
         print(str(w), file=sys.stderr)
@@ -188,6 +292,10 @@ def _print_warnings(warnings: Sequence[Problem]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        if "source" in vars(args) and args.source is None:
+            from pipeline.commands.project import default_source
+
+            args.source = default_source()
         return int(args.func(args))
     # Usage first: a refused --out is both a usage error and a PipelineError (for the
     # library's callers), and it is the user's request that is wrong, not the content.

@@ -29,7 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("pipeline.build.contract", "pipeline.build.keys"),
     ("pipeline.targets",),
     ("pipeline.build",),
-    ("pipeline.deliver", "pipeline.importer", "pipeline.commands"),
+    ("pipeline.deliver", "pipeline.importer", "pipeline.commands", "pipeline.preview"),
     ("pipeline.cli", "pipeline.__main__"),
 )
 MAX_MODULE_LINES = 500

@@ -192,7 +192,11 @@ class FragmentView(Fragments):
 
 
 def input_key(
-    source: Path, lock: Path, templates: Path, options: Iterable[object], skip: Iterable[Path]
+    source: Path,
+    lock: Path,
+    templates: Iterable[Path],
+    options: Iterable[object],
+    skip: Iterable[Path],
 ) -> str:
     """Digest of everything a build reads but the lock file; equal keys (and an equal lock,
     see :func:`file_digest`) mean equal outputs. Taken before the build reads anything, so a
@@ -222,7 +226,8 @@ def input_key(
                 h.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
         except (OSError, RuntimeError):  # a loop of links: validation says so if it matters
             h.update(f"{name}\0unreadable\0".encode())
-    h.update(folder_digest(templates).encode())
+    for folder in templates:  # the folders the build takes its templates from, wherever
+        h.update(f"{folder}\0{folder_digest(folder)}\0".encode())
     h.update(code_digest().encode())
     h.update(repr(tuple(options)).encode())
     h.update(os.environ.get("SOURCE_DATE_EPOCH", "").encode())

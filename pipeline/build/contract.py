@@ -4,7 +4,8 @@ A leaf: it imports nothing of the pipeline, so targets (:mod:`pipeline.targets`)
 without importing the orchestrator (:mod:`pipeline.build.run`), and the orchestrator imports
 the targets' registry without a cycle.
 
-* :class:`BuildOptions`: what the editor asked for (source, output folder, templates, ...).
+* :class:`BuildOptions`: what the editor asked for (source, output folder, templates, ...),
+  and where each target's templates folder is found (:meth:`BuildOptions.template_folder`).
 * :class:`RenderContext`: everything a target may look at: the validated bank, the planned
   schedule, the previous lock, the build's "now", the options, the cache (:class:`Store`) and
   the per-question fragments (:class:`Fragments`) of every target.
@@ -15,6 +16,7 @@ the targets' registry without a cycle.
 
 from __future__ import annotations
 
+import os
 from abc import abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
@@ -47,6 +49,29 @@ class Fragments(Mapping[str, Any]):
         """The ids about to be read, in that order: they may then load a batch at a time."""
 
 
+def packaged_templates() -> Path:
+    """The default templates that come with the pipeline.
+
+    Installed from a wheel, they are ``pipeline/_templates/`` (setup.py maps the repository's
+    top-level ``templates/`` there); run from a checkout (an editable install, or the
+    repository on ``PYTHONPATH``) they are that ``templates/`` itself, beside the package. Both
+    are found from this file, not through the import system, so a checkout never picks up the
+    templates of another one that happens to be installed.
+    """
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "_templates"
+    return installed if installed.is_dir() else package.parent / "templates"
+
+
+#: How a build tells its caller how far it is, as ``progress(stage, done, total)``: each stage
+#: announces itself with ``(stage, 0, 0)`` as it starts (``load+validate``, ``images:remote``,
+#: ``plan``, ``fragments``, ``render:<target>``, ``write:lock``, ``write:swap``,
+#: ``cache:save``); a long one then counts its work, ``(stage, done, total)``, as parts of it
+#: finish (``fragments``: per question, or per chunk a worker process finished). Always
+#: called in the build's own process. The build never prints: drawing is the caller's.
+Progress = Callable[[str, int, int], None]
+
+
 @dataclass(frozen=True, slots=True)
 class BuildOptions:
     source: Path = Path("content/questions.yaml")
@@ -55,9 +80,53 @@ class BuildOptions:
     until: date | None = None  # deck and digest: only what is published by this day
     week: str | None = None  # digest: only this ISO week (2026-W49)
     now: datetime | None = None  # default: SOURCE_DATE_EPOCH, else the clock
-    templates: Path = Path("templates")
+    templates: Path | None = None  # --templates: looked in first (see template_folder)
     cache: Path | None = None  # the build's cache folder; None: no cache (the CLI uses one)
     offline: bool = False  # remote images: only those already in the cache, no network
+    # Told of the build's progress (see Progress); not an input: no key or comparison sees it.
+    progress: Progress | None = field(default=None, compare=False, repr=False)
+
+    def template_roots(self) -> tuple[Path, ...]:
+        """Where templates are looked for, first to last: ``--templates``, the ``templates/``
+        folder beside the source, the packaged defaults (:func:`packaged_templates`)."""
+        beside = self.source.parent / "templates"
+        given = () if self.templates is None else (self.templates,)
+        roots: dict[str, Path] = {}  # one look in each folder, however it is named
+        for root in (*given, beside, packaged_templates()):
+            roots.setdefault(os.path.abspath(root), root)
+        return tuple(roots.values())
+
+    def template_folder(self, name: str) -> Path:
+        """The folder a target's templates come from (``anki`` -> ``.../anki``).
+
+        Decided per target folder, not per file: the first root that has the folder gives
+        all of it, so a ``templates/`` beside the source holding only ``anki/`` restyles the
+        deck and leaves the posts and the digest to the packaged defaults, and a design is
+        never a mix of two folders' files. When no root has it, the packaged path is given
+        (its files are then reported missing, with :meth:`template_search`).
+        """
+        roots = self.template_roots()
+        for root in roots:
+            if (root / name).is_dir():
+                return root / name
+        return roots[-1] / name
+
+    def template_search(self, name: str) -> str:
+        """The look-up order for a target's folder, as messages show it."""
+        roots = ", ".join(f"{root / name}/" for root in self.template_roots())
+        return f"the folder is taken whole from the first that exists of: {roots}"
+
+    def template_folders(self) -> dict[str, Path]:
+        """Every templates folder any root has (``anki``, ``telegram``...), sorted by name, and
+        where the build takes it from: what the templates of a build are."""
+        names = {
+            entry.name
+            for root in self.template_roots()
+            if root.is_dir()
+            for entry in root.iterdir()
+            if entry.is_dir() and not entry.name.startswith((".", "__"))
+        }
+        return {name: self.template_folder(name) for name in sorted(names)}
 
 
 @dataclass(frozen=True, slots=True)

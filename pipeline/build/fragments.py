@@ -39,10 +39,18 @@ def compute_fragments(ctx: RenderContext, targets: Mapping[str, Target]) -> dict
             keys[name][q.id] = f"{static[name]}\0{q.fingerprint}"
         if not all(ctx.memo.contains(keys[name][q.id]) for name in static):
             missing.append(i)
-    for i, values in _compute_missing(ctx, makers, missing):
-        qid = ctx.bank.questions[i].id
-        for name, value in values.items():
-            ctx.memo.store(keys[name][qid], value)
+    progress = ctx.options.progress  # told after each question, or each worker's chunk
+    if progress is not None:
+        progress("fragments", 0, len(missing))
+    done = 0
+    for chunk in _compute_missing(ctx, makers, missing):
+        for i, values in chunk:
+            qid = ctx.bank.questions[i].id
+            for name, value in values.items():
+                ctx.memo.store(keys[name][qid], value)
+        done += len(chunk)
+        if progress is not None:
+            progress("fragments", done, len(missing))
     return {name: FragmentView(ctx.memo, keys[name]) for name in static}
 
 
@@ -57,7 +65,7 @@ def static_key(name: str, target: Target, ctx: RenderContext) -> str:
     whole record): the target's templates, every setting, its ``context``, and the code."""
     return memo_key(
         f"fragment:{name}",
-        folder_digest(ctx.options.templates / target.templates) if target.templates else "",
+        folder_digest(ctx.options.template_folder(target.templates)) if target.templates else "",
         ctx.bank.settings,
         target.context(ctx),
     )
@@ -88,20 +96,20 @@ def _fragments_of(indices: list[int]) -> list[tuple[int, dict[str, Any]]]:
 
 def _compute_missing(
     ctx: RenderContext, makers: Mapping[str, Target], missing: list[int]
-) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Fragments of the ``missing`` questions, yielded as they are ready."""
+) -> Iterator[list[tuple[int, dict[str, Any]]]]:
+    """Fragments of the ``missing`` questions, yielded as they are ready: a question at a
+    time, or a worker's whole chunk."""
     global _WORK
     _WORK = (ctx, makers)
     try:
         workers = min(os.cpu_count() or 1, 8)
         if len(missing) < PARALLEL_MIN or workers < 2 or "fork" not in get_all_start_methods():
             for i in missing:
-                yield from _fragments_of([i])
+                yield _fragments_of([i])
             return
         # Forked workers inherit the context; only indices go out and plain data comes back.
         chunks = [missing[k : k + 50] for k in range(0, len(missing), 50)]
         with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
-            for chunk in pool.map(_fragments_of, chunks):
-                yield from chunk
+            yield from pool.map(_fragments_of, chunks)
     finally:
         _WORK = None

@@ -5,8 +5,8 @@ is empty or missing, holds only the committed README, or is an earlier build who
 ``manifest.json`` (under a marker naming this pipeline) lists every file in it. The same
 manifest, read back (:func:`previous_manifest`), tells the staging folder
 (:mod:`pipeline.build.write`) which outputs are unchanged. :func:`build_lock` lets one build
-at a time write a folder. A symbolic link to the output folder is followed: the checks and the
-lock act on the real folder (:func:`real_path`).
+at a time write a folder (and use a cache folder). A symbolic link to the output folder is
+followed: the checks and the lock act on the real folder (:func:`real_path`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import json
 import os
 import stat
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path, PurePosixPath
 
 from pipeline.errors import PipelineError, Problem, UsageError
@@ -212,31 +212,56 @@ def _file_sha256(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-@contextmanager
-def build_lock(out_dir: Path) -> Iterator[None]:
-    """One build at a time per output folder; a second one gets a clear message.
+#: The build's lock file, inside its cache folder.
+CACHE_LOCK = "build.lock"
 
-    The lock is kept beside the real folder, so every path to it (a symbolic link, ``..``)
-    takes the same lock."""
+
+@contextmanager
+def build_lock(out_dir: Path, cache: Path | None = None) -> Iterator[None]:
+    """One build at a time per output folder, and per cache folder; a second one gets a clear
+    message (exit 1) instead of waiting.
+
+    Two advisory locks (``flock``; the kernel drops them when a build dies, so a killed build
+    never leaves one held):
+
+    * the folder that holds the output folder, locked as an open directory: everything a build
+      writes outside its cache happens there (the staging folder, the swap, clearing what a
+      killed build left), so this alone keeps two builds, with a cache or without, from
+      writing one output folder, and no lock file is left beside it. The price: builds into
+      two folders side by side (``site/a`` and ``site/b``) do not run at once either.
+    * ``<cache>/build.lock``: the cache and its record of the last build. It stays in the
+      cache folder, which is the build's own (safe to delete with the rest).
+
+    Every path to the output folder (a symbolic link, ``..``) takes the same lock: the folder
+    is resolved first. The folder holding it is created when missing, so the caller must
+    remove it again when the build fails (:func:`pipeline.build.run.build` does).
+    """
     real = real_path(out_dir)
     real.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = real.parent / f".{real.name}.lock"
-    with open(lock_path, "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise PipelineError(
-                [
-                    Problem(
-                        None,
-                        "",
-                        f"another build is writing {out_dir}/ "
-                        f"(lock {lock_path} is held); wait for it to "
-                        "finish",
-                    )
-                ]
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with ExitStack() as held:
+        folder = os.open(real.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        held.callback(os.close, folder)
+        _hold(
+            held,
+            folder,
+            f"another build is writing {out_dir}/ or a folder beside it in {real.parent}/",
+        )
+        if cache is not None:
+            cache.mkdir(parents=True, exist_ok=True)
+            lock = cache / CACHE_LOCK
+            handle = held.enter_context(open(lock, "a"))
+            _hold(
+                held,
+                handle.fileno(),
+                f"another build is using the cache {cache}/ (lock {lock} is held)",
+            )
+        yield
+
+
+def _hold(held: ExitStack, fd: int, busy: str) -> None:
+    """Take an exclusive lock on ``fd`` now, released when ``held`` closes; else refuse."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise PipelineError([Problem(None, "", f"{busy}; wait for it to finish")]) from None
+    held.callback(fcntl.flock, fd, fcntl.LOCK_UN)

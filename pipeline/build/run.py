@@ -11,9 +11,10 @@ import gc
 import hashlib
 import json
 import os
+import shutil
 import time
-from collections.abc import Callable, Mapping
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +34,7 @@ from pipeline.build.contract import (
     KnownFile,
     LaterFile,
     OutputFile,
+    Progress,
     RenderContext,
     Rendered,
     Target,
@@ -75,7 +77,8 @@ class BuildReport:
 
 def build(options: BuildOptions) -> BuildReport:
     """Build every output from the source; leave ``dist/`` untouched on any problem."""
-    clock = _Stopwatch()
+    given_templates(options.templates)
+    clock = _Stopwatch(options.progress)
     # Before anything is read: an input saved while the build runs makes the next one run.
     key = _input_key(options) if options.cache is not None and options.source.is_file() else ""
     current = clock.stage("check:unchanged", _unchanged_build, options, key)
@@ -86,8 +89,11 @@ def build(options: BuildOptions) -> BuildReport:
     stamp = read_stamp(options.cache) if options.cache is not None else None
     known = stamp.get("out_folders") if stamp and stamp.get("out") == _real_out(options) else None
     guard_out_dir(options.out, options.source, known)
-    # One build at a time per output folder: it also guards the cache they share.
-    with build_lock(options.out):
+    # One build at a time per output folder and per cache (build_lock). A build that fails
+    # removes the folders it created (the cache, those holding --out) once it has let go of
+    # its locks: a refused build leaves nothing behind.
+    created = [_first_missing(real_path(options.out).parent), _first_missing(options.cache)]
+    with _removed_on_failure(created), build_lock(options.out, options.cache):
         memo = Memo(options.cache)
         # The bank lives for the whole build: keep the cyclic collector from rescanning its
         # millions of objects on every allocation burst, while it is made (the YAML nodes hold
@@ -202,6 +208,7 @@ def _render_all(
     """
     results = {}
     for name, target in targets.items():
+        clock.announce(f"render:{name}")
         start = time.perf_counter()
         result = target.render(ctx)
         for f in result.files:
@@ -239,10 +246,40 @@ def _input_key(options: BuildOptions) -> str:
     return input_key(
         options.source,
         lock_path(options.source),
-        options.templates,
+        list(options.template_folders().values()),
         _key_parts(options),
         skip=not_input,
     )
+
+
+def given_templates(templates: Path | None) -> None:
+    """Refuse a ``--templates`` that is not a folder (a typo would silently mean the defaults)."""
+    if templates is not None and not templates.is_dir():
+        raise UsageError(f"--templates {templates}: no such folder")
+
+
+def _first_missing(folder: Path | None) -> Path | None:
+    """The outermost of ``folder`` and its parents that does not exist yet: what creating
+    ``folder`` would add (None when it exists already, or is None)."""
+    if folder is None:
+        return None
+    missing = None
+    here = Path(os.path.abspath(folder))
+    while not os.path.lexists(here):
+        missing, here = here, here.parent
+    return missing
+
+
+@contextmanager
+def _removed_on_failure(created: list[Path | None]) -> Iterator[None]:
+    """Remove the folders in ``created`` (each made by this build) when the build fails."""
+    try:
+        yield
+    except BaseException:
+        for folder in created:
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def _key_parts(options: BuildOptions) -> tuple[object, ...]:
@@ -287,22 +324,25 @@ def _real_out(options: BuildOptions) -> str:
 
 
 class _Stopwatch:
-    """Per-stage wall time, for ``PIPELINE_TIMINGS=1`` and the benchmark."""
+    """Per-stage wall time, for ``PIPELINE_TIMINGS=1`` and the benchmark; each stage is also
+    announced to the caller's ``progress`` when there is one (see :data:`Progress`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, progress: Progress | None = None) -> None:
         self.times: dict[str, float] = {}
+        self.progress = progress
+
+    def announce(self, name: str) -> None:
+        """Tell the caller that stage ``name`` starts."""
+        if self.progress is not None:
+            self.progress(name, 0, 0)
 
     def stage(self, name: str, func: Callable[..., _T], *args: Any) -> _T:
+        self.announce(name)
         start = time.perf_counter()
         try:
             return func(*args)
         finally:
             self.times[name] = round(time.perf_counter() - start, 4)
-
-
-#: The templates beside the pipeline's code: what :func:`check` renders with when the working
-#: folder has no ``templates/`` (a content repository validating in a pre-commit hook).
-SHIPPED_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
 def check(
@@ -316,11 +356,11 @@ def check(
     fragments and files (a post template, an email too large, a quiz Telegram refuses), the
     check of what each output lost. The files are dropped as they come; the lock, the cache
     and ``dist/`` are not touched, and no remote image is fetched (those only ever warn).
-    ``templates`` defaults to ``templates/`` in the working folder, else
-    :data:`SHIPPED_TEMPLATES`.
+    Templates are looked for as the build looks for them (``BuildOptions.template_folder``):
+    ``templates`` (``--templates``), then ``templates/`` beside the source, then the packaged
+    defaults.
     """
-    if templates is None:
-        templates = Path("templates") if Path("templates").is_dir() else SHIPPED_TEMPLATES
+    given_templates(templates)
     options = BuildOptions(source=source, templates=templates, now=now, offline=True)
     memo = Memo()  # in memory: the build's cache folder is not written
     validated = load_validated(source, memo)

@@ -1,8 +1,9 @@
 """``pipeline new``: append a question skeleton to the source with a fresh, never-used id.
 
 The text is inserted right after the last question (the file's comments and layout are kept),
-and the result is validated before the file is replaced: the command never leaves a source
-that does not load.
+separated from it the way the file separates its questions (the blank lines between its last
+two; one blank line when it has a single question), and the result is validated before the
+file is replaced: the command never leaves a source that does not load.
 """
 
 from __future__ import annotations
@@ -77,13 +78,15 @@ def append_question(source: Path, qid: str | None, grades: Sequence[str] | None)
         indent, insert_at = 2, len(lines)
     block = TEMPLATE.format(id=qid, grades=", ".join(grades or ["junior"]))
     block = "".join(" " * max(indent, 0) + line for line in block.splitlines(keepends=True))
+    blank = _blank_lines_between(doc.text, items)
+    block = "\n" * blank + block
     if insert_at > 0 and not lines[insert_at - 1].endswith("\n"):
         lines[insert_at - 1] += "\n"
     lines[insert_at:insert_at] = [block]
     text = "".join(lines)
     _check_still_loads(source, text)
     write_file_atomic(source, text.encode("utf-8"))
-    return qid, insert_at + 1
+    return qid, insert_at + blank + 1
 
 
 def _end_line(text: str, line: int, column: int) -> int:
@@ -93,6 +96,20 @@ def _end_line(text: str, line: int, column: int) -> int:
     while end > 0 and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")):
         end -= 1
     return end
+
+
+def _blank_lines_between(text: str, items: SequenceNode) -> int:
+    """How many blank lines the file puts between two questions: those right after the end of
+    the second-to-last question (comments may follow them); 1 when there is no such pair."""
+    if len(items.value) < 2:
+        return 1
+    lines = text.splitlines()
+    last_start = items.value[-1].start_mark.line  # the line of its first key, after "- "
+    end = _end_line(text, last_start, 0)  # the line after the previous question's content
+    blank = 0
+    while end + blank < last_start and not lines[end + blank].strip():
+        blank += 1
+    return blank
 
 
 def _check_still_loads(source: Path, text: str) -> None:

@@ -15,9 +15,23 @@ from pipeline.deliver.smtp import MAX_EML_BYTES, SendError, parse_server, send_e
 from pipeline.errors import UsageError
 from pipeline.source.read import FileTooLarge, check_regular_file
 
+EPILOG = """\
+examples:
+  pipeline send dist/digest/2026-W49.eml --to reader@example.org --dry-run
+  pipeline send dist/digest/2026-W49.eml --to reader@example.org --smtp localhost:1025
+  SMTP_USER=me SMTP_PASSWORD=secret pipeline send dist/digest/2026-W49.eml \\
+      --to a@example.org --to b@example.org --smtp smtp.example.org --starttls
+
+The login comes from SMTP_USER and SMTP_PASSWORD (never printed). The file is sent as built,
+with a To: header added. Exit codes: 0 sent, 2 usage, 3 cannot connect, 4 login refused,
+5 a recipient refused, 6 another refusal by the server.
+"""
+
 
 def configure_send(p: argparse.ArgumentParser) -> None:
     """Arguments of ``pipeline send`` (called by :mod:`pipeline.cli`)."""
+    p.epilog = EPILOG
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument(
         "eml", type=Path, metavar="PATH.eml", help="a built message, e.g. dist/digest/2026-W49.eml"
     )

@@ -25,11 +25,21 @@ reposts, service messages and posts without a grade are skipped and listed in th
 Either write a new file (--out) or append to an existing bank (--merge), never duplicating a
 question already there (same id or same question text).
 """
+EPILOG = """\
+examples:
+  pipeline import-telegram ~/Downloads/ChatExport/result.json --out content/imported.yaml
+  pipeline import-telegram ~/Downloads/ChatExport --merge content/questions.yaml --dry-run
+  pipeline import-telegram result.json --merge content/questions.yaml --include-ungraded
+
+In Telegram Desktop: the channel's menu, Export chat history, format "Machine-readable JSON"
+(photos are not imported). Run with --dry-run first to read the report; then validate.
+"""
 
 
 def configure(p: argparse.ArgumentParser) -> None:
     """Add the subcommand's arguments to its parser."""
     p.description = DESCRIPTION
+    p.epilog = EPILOG
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument(
         "export",

@@ -9,7 +9,7 @@ patterns (:data:`SLUG` and the others) are shared with the commands that write a
 
 from __future__ import annotations
 
-from pipeline.source.model import GRADES
+from pipeline.source.model import CHANNEL_NAME, GRADES, SENDER_ADDRESS
 from pipeline.source.spec import (
     Choice,
     FieldSpec,
@@ -113,7 +113,13 @@ SOURCE = Record(
             Record(
                 description="The Telegram channel.",
                 fields={
-                    "name": FieldSpec(Text("Channel name.", max_lines=0)),
+                    "name": FieldSpec(
+                        Text(
+                            "Channel name; the deck's and the digest's titles and the "
+                            f"sender's name default to it (default: '{CHANNEL_NAME}').",
+                            max_lines=0,
+                        )
+                    ),
                     "url": FieldSpec(
                         Text("https://t.me/...", pattern=URL, expect="an http(s) URL")
                     ),
@@ -124,7 +130,9 @@ SOURCE = Record(
             Record(
                 description="The Anki deck.",
                 fields={
-                    "title": FieldSpec(Text("Deck name in Anki.", max_lines=0)),
+                    "title": FieldSpec(
+                        Text("Deck name in Anki (default: channel.name).", max_lines=0)
+                    ),
                     "slug": FieldSpec(
                         Text(
                             "File name: dist/anki/<slug>.apkg.",
@@ -173,10 +181,13 @@ SOURCE = Record(
             Record(
                 description="The weekly email digest.",
                 fields={
-                    "title": FieldSpec(Text("Newsletter title.", max_lines=0)),
+                    "title": FieldSpec(
+                        Text("Newsletter title (default: channel.name).", max_lines=0)
+                    ),
                     "from": FieldSpec(
                         Parsed(
-                            "Sender, e.g. 'Name <digest@example.org>'.",
+                            "Sender, e.g. 'Name <digest@example.org>' "
+                            f"(default: channel.name <{SENDER_ADDRESS}>).",
                             pattern=r"[^<>@\s][^<>]*<[^<>@\s]+@[^<>@\s]+>|[^<>@\s]+@[^<>@\s]+",
                             expect="an address like 'Name <a@example.org>'",
                             max_lines=0,
@@ -184,7 +195,12 @@ SOURCE = Record(
                         )
                     ),
                     "subject": FieldSpec(
-                        Text("Subject; {title}, {week} and {count} are filled in.", max_lines=0)
+                        Text(
+                            "Subject; {title}, {week} (the week's dates, e.g. "
+                            "'1–7 декабря 2026') and {count} are filled in "
+                            "(default: '{title}: {week}').",
+                            max_lines=0,
+                        )
                     ),
                     "base_url": FieldSpec(
                         Text(

@@ -13,7 +13,7 @@ from datetime import date, datetime, time
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
 from xml.etree.ElementTree import Element
 from zoneinfo import ZoneInfo
 
@@ -122,15 +122,35 @@ class Slot:
         return f"{WEEKDAYS[self.weekday]} {self.at:%H:%M}"
 
 
+#: The channel's name when the source gives none. It is the one name default: the deck's
+#: title, the digest's title and the sender's name derive from ``channel.name``
+#: (:func:`derived_settings`) unless the editor sets them. It is the deck title earlier builds
+#: used by default: Anki matches decks by name, so a bank that never set one keeps its deck
+#: (the deck and note-type ids are constants in :mod:`pipeline.targets.anki`, never derived
+#: from a name).
+CHANNEL_NAME = "Вопросы с собеседований по Data Science"
+#: The sender's address when ``newsletter.from`` is not given (its name is the channel's).
+SENDER_ADDRESS = "digest@example.org"
+
+
+def sender_named(name: str) -> str:
+    """The default ``newsletter.from`` for a channel called ``name``: ``Name <address>``.
+
+    Runs of white space (a tab included, which no header may hold) become one space, so any
+    one-line channel name makes a sender :func:`pipeline.source.mailbox.sender_address` takes.
+    """
+    return f"{' '.join(name.split())} <{SENDER_ADDRESS}>"
+
+
 @dataclass(frozen=True, slots=True)
 class ChannelSettings:
-    name: str = "Библиотека собеса по Data Science"
+    name: str = CHANNEL_NAME
     url: str | None = None  # https://t.me/<channel>; links in the digest and the desk
 
 
 @dataclass(frozen=True, slots=True)
 class DeckSettings:
-    title: str = "Вопросы с собеседований по Data Science"
+    title: str = CHANNEL_NAME  # default: channel.name (derived_settings)
     slug: str = "ds-interview"  # dist/anki/<slug>.apkg
 
 
@@ -147,9 +167,10 @@ class ScheduleSettings:
 
 @dataclass(frozen=True, slots=True)
 class NewsletterSettings:
-    title: str = "Еженедельный дайджест вопросов по Data Science"
-    sender: str = "Библиотека собеса по Data Science <digest@example.org>"
-    subject: str = "{title}: {week}"  # {title}, {week} and {count} are filled in
+    title: str = CHANNEL_NAME  # default: channel.name (derived_settings)
+    sender: str = sender_named(CHANNEL_NAME)  # default: channel.name <SENDER_ADDRESS>
+    # {title}, {week} (the week's dates, "1–7 декабря 2026") and {count} are filled in
+    subject: str = "{title}: {week}"
     base_url: str | None = None  # absolute URL where images are published
     unsubscribe: UnsubscribeService = "url"
     unsubscribe_url: str | None = None  # for service 'url' and the List-Unsubscribe header
@@ -161,6 +182,29 @@ class Settings:
     deck: DeckSettings = DeckSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     newsletter: NewsletterSettings = NewsletterSettings()
+
+
+def derived_settings(
+    channel: ChannelSettings,
+    deck: Mapping[str, Any],
+    schedule: ScheduleSettings,
+    newsletter: Mapping[str, Any],
+) -> Settings:
+    """The settings with the names the editor left out taken from ``channel.name``.
+
+    ``deck`` and ``newsletter`` are the keyword arguments the source gave (``sender`` for
+    ``from``); ``deck.title``, ``newsletter.title`` and ``newsletter.from``'s name default to
+    the channel's name, so one setting names the channel everywhere.
+    """
+    name = channel.name
+    return Settings(
+        channel=channel,
+        deck=DeckSettings(**{"title": name, **deck}),
+        schedule=schedule,
+        newsletter=NewsletterSettings(
+            **{"title": name, "sender": sender_named(name), **newsletter}
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)

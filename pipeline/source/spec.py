@@ -311,7 +311,9 @@ class Record(Spec):
                     f"duplicate key '{key}' (first at line "
                     f"{first.line}); a mapping may have each key once",
                 )
-                bad = True
+                # The error is recorded (the build stops), but the mapping still converts with
+                # the first value, so the rules that need the whole mapping (images, the quiz)
+                # report the rest of its problems in the same run.
                 continue
             first_seen[key] = key_node
             spec = self.fields.get(key)

@@ -31,13 +31,12 @@ from pipeline.source.model import (
     GRADES,
     Bank,
     ChannelSettings,
-    DeckSettings,
     Image,
-    NewsletterSettings,
     Question,
     Quiz,
     ScheduleSettings,
     Settings,
+    derived_settings,
 )
 from pipeline.source.read import Document
 from pipeline.source.spec import INVALID, Checker
@@ -85,11 +84,12 @@ def settings_of(data: dict[str, Any]) -> Settings:
         raw = data.get(name, {})
         return {("sender" if k == "from" else k): v for k, v in raw.items() if k != "__positions__"}
 
-    return Settings(
-        channel=ChannelSettings(**section("channel")),
-        deck=DeckSettings(**section("deck")),
-        schedule=ScheduleSettings(**section("schedule")),
-        newsletter=NewsletterSettings(**section("newsletter")),
+    # The deck's and the digest's names follow channel.name unless set (one name default).
+    return derived_settings(
+        ChannelSettings(**section("channel")),
+        section("deck"),
+        ScheduleSettings(**section("schedule")),
+        section("newsletter"),
     )
 
 

@@ -156,10 +156,11 @@ def test_a_killed_build_leaves_the_previous_dist_whole(tmp_path: Path) -> None:
 def test_cli_validate_stats_and_usage_errors() -> None:
     ok = run_cli("validate")
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.strip() == "content/questions.yaml: 9 questions, no errors"
+    assert ok.stdout.strip() == "content/questions.yaml: 9 questions, 0 errors, 0 warnings"
     stats = run_cli("stats")
     assert stats.returncode == 0
-    assert "  junior       8" in stats.stdout and "  metrics                      3" in stats.stdout
+    assert "  junior               8\n" in stats.stdout
+    assert "  metrics              3\n" in stats.stdout  # aligned on recommender-systems
     missing = run_cli("validate", "--source", "no/such.yaml")
     assert missing.returncode == 2
     assert missing.stderr.strip() == "pipeline: error: no/such.yaml: No such file or directory"

@@ -338,6 +338,9 @@ def test_manifest_lines_are_json_of_each_entry(tmp_path: Path) -> None:
     files = [
         OutputFile("a/b.txt", "x", b"1", ("q-1", 'кавычка"\\')),
         OutputFile("c.txt", "пост", b"2"),
+        # What separates two entries in the encoded list, inside a value: not a boundary.
+        OutputFile("d.txt", "x", b"3", ('}, {"path": "e.txt', '"}, {"path": ')),
+        OutputFile("e.txt", '}, {"path": ', b"4", ("q-2",)),
     ]
     written = write_outputs(files, out)
     lines = (out / "manifest.json").read_text(encoding="utf-8").splitlines()[2:-2]

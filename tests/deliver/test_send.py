@@ -150,7 +150,10 @@ def test_digest_arrives_whole(smtp_server: tuple[Inbox, int, dict[str, Any]], em
     message = parse(arrived)
     built = parse(eml.read_bytes())
     assert message["To"] == "reader@example.org"
-    assert message["Subject"] == "Дайджест вопросов с собеседований по Data Science: 2026-W52"
+    assert (
+        message["Subject"]
+        == "Дайджест вопросов с собеседований по Data Science: 21–27 декабря 2026"
+    )
     assert message["From"].addresses[0].display_name == "Библиотека собеса по Data Science"
     assert message["Message-ID"] == built["Message-ID"]
     assert message["Date"] == built["Date"]

@@ -249,14 +249,10 @@ def test_symlinked_out_updates_the_real_folder_and_stays_a_link(
     assert real.is_dir() and not real.is_symlink()
     assert "(v2)" in (real / "telegram" / "001-q-0.txt").read_text(encoding="utf-8")
     assert hostile.manifest_problems(real) == []
-    # The lock sits beside the real folder; no staging folder or stray link is left.
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        ".cache",
-        ".real.lock",
-        "content",
-        "dist",
-        "real",
-    ]
+    # No lock file, staging folder or stray link is left beside it; the cache and its lock
+    # file are beside the source.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["content", "dist", "real"]
+    assert (tmp_path / "content" / ".cache" / "pipeline" / "build.lock").is_file()
 
 
 HOLD_BUILD = """
@@ -298,10 +294,11 @@ def test_two_builds_through_a_symlink_alias_take_one_lock(tmp_path: Path) -> Non
     finally:
         _, err = first.communicate("go\n", timeout=120)
     assert first.returncode == 0, err
-    lock = tmp_path.resolve() / ".dist.lock"
+    # Neither has a cache: the lock is the folder holding the real output folder.
     assert (second.returncode, second.stderr) == (
         1,
-        f"another build is writing alias/ (lock {lock} is held); wait for it to finish\n"
+        f"another build is writing alias/ or a folder beside it in {tmp_path.resolve()}/; "
+        "wait for it to finish\n"
         "1 problem; nothing was written\n",
     )
     assert hostile.manifest_problems(tmp_path / "dist") == []

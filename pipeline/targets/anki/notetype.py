@@ -91,10 +91,21 @@ def note_model(design: CardTemplates) -> genanki.Model:
     )
 
 
-def template_environment(folder: Path) -> Environment:
-    """The Jinja environment for the deck's Jinja templates (one per build)."""
+class _Loader(FileSystemLoader):
+    """The deck's folder, and where else it was looked for (for "template not found")."""
+
+    def __init__(self, folder: Path, searched: str) -> None:
+        super().__init__(folder)
+        self.searched = searched
+
+
+def template_environment(folder: Path, searched: str = "") -> Environment:
+    """The Jinja environment for the deck's Jinja templates (one per build).
+
+    ``searched``: the templates' look-up order (``BuildOptions.template_search``), shown when
+    a file is missing."""
     return Environment(
-        loader=FileSystemLoader(folder),
+        loader=_Loader(folder, searched),
         undefined=StrictUndefined,
         autoescape=select_autoescape(["html"]),
         keep_trailing_newline=False,
@@ -139,6 +150,7 @@ def _source(env: Environment, folder: Path, name: str) -> str:
     try:
         return env.loader.get_source(env, name)[0]
     except TemplateNotFound:
+        searched = env.loader.searched if isinstance(env.loader, _Loader) else ""
         raise PipelineError(
             [
                 Problem(
@@ -146,7 +158,7 @@ def _source(env: Environment, folder: Path, name: str) -> str:
                     "",
                     "template not found: the Anki deck needs front.html, "
                     "back.html, card.css, description.html and removed.html "
-                    f"in {folder}/",
+                    f"in {folder}/" + (f" ({searched})" if searched else ""),
                 )
             ]
         ) from None

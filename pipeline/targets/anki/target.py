@@ -77,8 +77,8 @@ def render(ctx: RenderContext) -> Rendered:
     """
     settings = ctx.bank.settings
     title = settings.deck.title
-    folder = ctx.options.templates / "anki"
-    env = template_environment(folder)
+    folder = ctx.options.template_folder("anki")
+    env = template_environment(folder, ctx.options.template_search("anki"))
     design = load_card_templates(env, folder)
     cached: Mapping[str, Fragment] = ctx.fragments.get("anki", {})
     by_id = {q.id: q for q in ctx.bank.questions}

@@ -226,11 +226,13 @@ class Digest:
         return TextWriter(self.urls, notes).answer(view.question.doc)
 
     def subject(self, week: str, count: int, part: int, parts: int) -> str:
+        """``newsletter.subject`` filled in: ``{week}`` is the week's dates as a reader says
+        them (``1–7 декабря 2026``); the ISO code (``2026-W49``) names only the files."""
         s = self.settings
         # Plain replacement, not str.format: a stray brace in the setting must not crash.
         text = (
             s.subject.replace("{title}", s.title)
-            .replace("{week}", week)
+            .replace("{week}", week_period(week))
             .replace("{count}", str(count))
         )
         return f"{text} ({part}/{parts})" if parts > 1 else text

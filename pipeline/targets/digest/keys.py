@@ -56,7 +56,7 @@ class WeekKeys:
     @cached_property
     def static(self) -> str:
         """What every week's message depends on besides its questions."""
-        folder = self.ctx.options.templates / TEMPLATE_DIR
+        folder = self.ctx.options.template_folder(TEMPLATE_DIR)
         return record_digest(folder_digest(folder), self.ctx.bank.settings, context(self.ctx))
 
     def _images_of(self, q: Question) -> str:

@@ -40,10 +40,12 @@ def render(ctx: RenderContext) -> Rendered:
     ends the files there (the build then stops and keeps the previous output).
     """
     out = Rendered()
+    folder = ctx.options.template_folder(TEMPLATE_DIR)
     try:
-        templates = load_templates(ctx.options.templates / TEMPLATE_DIR)
+        templates = load_templates(folder)
     except TemplateError as exc:
-        out.warnings.append(template_problem(exc, ctx.options.templates / TEMPLATE_DIR))
+        searched = ctx.options.template_search(TEMPLATE_DIR)
+        out.warnings.append(template_problem(exc, folder, searched))
         return out
     weeks = ctx.schedule.until(ctx.options.until).weeks()
     if ctx.options.week:

@@ -76,13 +76,15 @@ def template_source(env: Environment, name: str) -> str:
     return env.loader.get_source(env, name)[0]
 
 
-def template_problem(exc: TemplateError, folder: Path) -> Problem:
-    """A template that failed to load or render, as an error located where possible."""
+def template_problem(exc: TemplateError, folder: Path, searched: str = "") -> Problem:
+    """A template that failed to load or render, as an error located where possible; a
+    missing one says where it was looked for (``searched``: ``BuildOptions.template_search``)."""
     if isinstance(exc, TemplateSyntaxError):
         where = Pos(str(folder / (exc.name or "?")), exc.lineno or 1, 1)
         return Problem(where, "", f"template error: {exc.message}")
     if isinstance(exc, TemplateNotFound):
-        return Problem(None, "", f"template {folder / str(exc.name)} not found")
+        looked = f" ({searched})" if searched else ""
+        return Problem(Pos(str(folder / str(exc.name)), 1, 1), "", f"template not found{looked}")
     return Problem(None, "", f"template error in {folder}: {exc}")
 
 

@@ -132,20 +132,22 @@ def count_text(n: int) -> str:
 
 
 def week_period(week: str) -> str:
-    """``2026-W49`` -> ``30 ноября — 6 декабря 2026`` (Monday to Sunday)."""
+    """The days of ``2026-W49`` (Monday to Sunday) as a reader says them, in Russian.
+
+    ``1–7 декабря 2026`` within a month, ``29 ноября – 5 декабря 2026`` across months,
+    ``29 декабря 2026 – 4 января 2027`` across years: an en dash, genitive month names from
+    :data:`MONTHS` (no locale is consulted, so every machine writes the same bytes).
+    """
     m = WEEK.match(week)
     assert m is not None
     year, number = int(m.group(1)), int(m.group(2))
     first, last = date.fromisocalendar(year, number, 1), date.fromisocalendar(year, number, 7)
+    end = f"{last.day} {MONTHS[last.month - 1]} {last.year}"
     if first.year != last.year:
-        return (
-            f"{first.day} {MONTHS[first.month - 1]} {first.year} — "
-            f"{last.day} {MONTHS[last.month - 1]} {last.year}"
-        )
+        return f"{first.day} {MONTHS[first.month - 1]} {first.year} – {end}"
     if first.month == last.month:
-        return f"{first.day}–{last.day} {MONTHS[last.month - 1]} {last.year}"
-    start = f"{first.day} {MONTHS[first.month - 1]}"
-    return f"{start} — {last.day} {MONTHS[last.month - 1]} {last.year}"
+        return f"{first.day}–{end}"
+    return f"{first.day} {MONTHS[first.month - 1]} – {end}"
 
 
 def preheader(views: Sequence[QuestionView]) -> str:

@@ -54,7 +54,8 @@ class Weeks:
                 Problem(
                     None,
                     "",
-                    f"templates/{TEMPLATE_DIR}/extras.css is over {kib(STYLE_BUDGET)}: "
+                    f"{self.ctx.options.template_folder(TEMPLATE_DIR)}/extras.css is over "
+                    f"{kib(STYLE_BUDGET)}: "
                     "Gmail drops the whole <style> block",
                     Severity.WARNING,
                 )
@@ -66,7 +67,9 @@ class Weeks:
             for week, key in keys.items():
                 yield from self.week(week, weeks[week], out, key, ahead)
         except TemplateError as exc:
-            out.warnings.append(template_problem(exc, self.ctx.options.templates / TEMPLATE_DIR))
+            folder = self.ctx.options.template_folder(TEMPLATE_DIR)
+            searched = self.ctx.options.template_search(TEMPLATE_DIR)
+            out.warnings.append(template_problem(exc, folder, searched))
         finally:
             if ahead is not None:
                 ahead.close()

@@ -40,6 +40,7 @@ from jinja2 import (
     StrictUndefined,
     Template,
     TemplateError,
+    TemplateNotFound,
     TemplateSyntaxError,
     meta,
     select_autoescape,
@@ -95,7 +96,7 @@ def _build_state(ctx: RenderContext) -> _Build:
     global _BUILD
     if _BUILD is not None and _BUILD.ctx is ctx:
         return _BUILD
-    folder = ctx.options.templates / FOLDER
+    folder = ctx.options.template_folder(FOLDER)
     template: Template | None = None
     problem: Problem | None = None
     uses_slot = False
@@ -111,7 +112,7 @@ def _build_state(ctx: RenderContext) -> _Build:
             or list(meta.find_referenced_templates(tree))
         )
     except TemplateError as exc:
-        problem = _template_problem(folder, exc)
+        problem = _template_problem(folder, exc, ctx.options.template_search(FOLDER))
     width = _width(ctx)
     slots: dict[str, tuple[int, datetime]] = {}
     if uses_slot:
@@ -145,10 +146,27 @@ def _environment(folder: Path) -> Environment:
     )
 
 
-def _template_problem(folder: Path, exc: TemplateError) -> Problem:
+def template_problems(folder: Path) -> list[Problem]:
+    """What :func:`render` would report of the post and desk templates in ``folder`` before
+    any post is made (a live preview checks its templates this way after each save)."""
+    env = _environment(folder)
+    try:
+        env.get_template(POST_TEMPLATE)
+        env.get_template(DESK_TEMPLATE)
+    except TemplateError as exc:
+        return [_template_problem(folder, exc)]
+    return []
+
+
+def _template_problem(folder: Path, exc: TemplateError, searched: str = "") -> Problem:
+    """A template that failed to load, located; a missing one says where it was looked for
+    (``searched``: ``BuildOptions.template_search``)."""
     if isinstance(exc, TemplateSyntaxError):
         path = exc.filename or str(folder / (exc.name or "?"))
         return Problem(Pos(path, exc.lineno, 1), "", exc.message or str(exc))
+    if isinstance(exc, TemplateNotFound):
+        where = f" ({searched})" if searched else ""
+        return Problem(Pos(str(folder / str(exc.name)), 1, 1), "", f"template not found{where}")
     return Problem(Pos(str(folder), 1, 1), "", f"template: {exc}")
 
 
@@ -173,7 +191,7 @@ def fragment(q: Question, ctx: RenderContext) -> dict[str, Any]:
     try:
         spans = _post_spans(st.template, q, ctx, question, answer, number, at)
     except TemplateError as exc:
-        p = _template_problem(st.folder, exc)
+        p = _template_problem(st.folder, exc, st.ctx.options.template_search(FOLDER))
         assert p.pos is not None
         return {"error": [p.pos.file, p.pos.line, p.pos.col, p.message]}
     except tt.TemplateError as exc:
@@ -254,13 +272,14 @@ def render(ctx: RenderContext) -> Rendered:
     """
     global _BUILD
     _BUILD = None  # the fragment stage is over: let its build state go
-    folder = ctx.options.templates / FOLDER
+    folder = ctx.options.template_folder(FOLDER)
     env = _environment(folder)
     try:
         env.get_template(POST_TEMPLATE)
         desk_template = env.get_template(DESK_TEMPLATE)
     except TemplateError as exc:
-        return Rendered(warnings=[_template_problem(folder, exc)])
+        searched = ctx.options.template_search(FOLDER)
+        return Rendered(warnings=[_template_problem(folder, exc, searched)])
     problems: list[Problem] = []
     return Rendered(files=_files(ctx, desk_template, problems), warnings=problems)
 
@@ -285,7 +304,7 @@ def _files(
             data = fragment(q, ctx)
         if "error" in data:
             file, line, col, message = data["error"] or (
-                str(ctx.options.templates / FOLDER / POST_TEMPLATE),
+                str(ctx.options.template_folder(FOLDER) / POST_TEMPLATE),
                 1,
                 1,
                 "the post template could not be loaded",
@@ -311,7 +330,8 @@ def _files(
     try:
         page = desk_page(ctx, desk_template, desk)
     except TemplateError as exc:
-        problems[:] = [_template_problem(ctx.options.templates / FOLDER, exc)]
+        folder, searched = ctx.options.template_folder(FOLDER), ctx.options.template_search(FOLDER)
+        problems[:] = [_template_problem(folder, exc, searched)]
         return
     del desk
     yield OutputFile(f"{FOLDER}/index.html", KIND_DESK, page, tuple(ids))

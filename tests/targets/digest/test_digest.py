@@ -260,7 +260,11 @@ def test_eml_structure() -> None:
     for part in (plain, html):
         assert part.get_content_charset() == "utf-8"
         assert part["Content-Transfer-Encoding"] == "base64"
-    assert message["Subject"] == "Дайджест вопросов с собеседований по Data Science: 2026-W52"
+    # The subject says the week's dates; the ISO code names only the files.
+    assert (
+        message["Subject"]
+        == "Дайджест вопросов с собеседований по Data Science: 21–27 декабря 2026"
+    )
     assert message["From"].addresses[0].addr_spec == "digest@example.org"
     # Date: the week's last post (its digest is due then), not the build time.
     assert message["Date"].datetime.isoformat() == "2026-12-24T18:30:00+03:00"
@@ -330,7 +334,7 @@ def test_oversized_week_is_split_into_numbered_parts(write_source: Callable[[str
         assert encoded_size(html.encode()) <= HTML_BUDGET
         assert f"часть {n} из {len(names)}" in html
         subject = parse_eml(files[f"digest/{name}.eml"])["Subject"]
-        assert subject.endswith(f": 2026-W49 ({n}/{len(names)})")
+        assert subject.endswith(f": 30 ноября – 6 декабря 2026 ({n}/{len(names)})")
         seen += re.findall(r"Длинный вопрос номер (\d+)\?</h2>", html)
     # Every question once, in publishing order (day first, then the hour).
     assert seen == [str(n) for n in sorted(range(40), key=lambda n: (n % 6, n // 6))]
