@@ -182,6 +182,11 @@ def parser() -> argparse.ArgumentParser:
         choices=("junior", "middle", "senior"),
         help="grade(s) of the new question (default: junior)",
     )
+    from pipeline.preview import cli as preview_cli  # serve: options and server live there
+
+    source_flag(p := add("serve", preview_cli.command, preview_cli.HELP))
+    templates_flag(p)
+    preview_cli.configure(p)
     init_flags(add("init", cmd_init, "start a question bank of your own, ready to build"))
     p = add("schema", cmd_schema, "print the JSON Schema editors use to check the bank")
     p.add_argument("--output", type=Path, help="write it to this file instead")

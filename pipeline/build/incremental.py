@@ -72,11 +72,22 @@ class _Unclean(Exception):
     """The shortcut does not apply: validate the whole file."""
 
 
-def load_validated(source: Path, memo: Memo) -> Validated:
-    """``validate(load_source(source))``, reusing the questions of earlier builds."""
+#: Questions a long-lived caller keeps between loads (``pipeline serve``): an item whose
+#: block text (its key), index and first line are unchanged is taken as it is.
+Kept = dict[tuple[str, int, int], tuple[Question, str, tuple[Problem, ...]]]
+
+
+def load_validated(source: Path, memo: Memo, kept: Kept | None = None) -> Validated:
+    """``validate(load_source(source))``, reusing the questions of earlier builds.
+
+    ``kept``: a process that loads the same source again and again keeps the questions
+    themselves here, so an unchanged item in an unchanged place is not even decoded from
+    the memo (at 10,000 questions, decoding their positions is most of a reload); it is
+    refilled with this load's items. Items with images are always checked again.
+    """
     display, text = read_source(source)
     try:
-        return _from_blocks(source, display, text, memo)
+        return _from_blocks(source, display, text, memo, kept)
     except (_Unclean, PipelineError):
         return validate(load_source(source))
 
@@ -151,7 +162,9 @@ def _only_blank(text: str) -> bool:
     return all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.split("\n"))
 
 
-def _from_blocks(source: Path, display: str, text: str, memo: Memo) -> Validated:
+def _from_blocks(
+    source: Path, display: str, text: str, memo: Memo, kept: Kept | None = None
+) -> Validated:
     blocks = split(text)
     if blocks is None or not blocks.items:
         raise _Unclean
@@ -163,23 +176,15 @@ def _from_blocks(source: Path, display: str, text: str, memo: Memo) -> Validated
     warnings: list[Problem] = []
     seen_ids: set[str] = set()
     first_text: dict[str, tuple[str, Pos]] = {}
+    keep: Kept = {}
     for index, (line, block) in enumerate(blocks.items):
         key = keys_of(block)
-        entry = memo.lookup(key) if memo.contains(key) else None
-        cached = (
-            None
-            if entry is None
-            else _question_from(entry, source, content, display, index, line, tz)
-        )
-        if cached is not None:
-            question, normalised, own = cached
-        else:
-            fresh, normalised, own = _validate_block(source, display, block, tz)
-            plain = _plain(fresh, normalised, own)
-            if plain is not None:
-                memo.store(key, plain)
-            question = _moved(fresh, index, line)
-            own = tuple(_moved_problem(p, index, line) for p in own)
+        item = None if kept is None else kept.get((key, index, line))
+        if item is None:
+            item = _item(source, display, block, memo, key, (content, index, line, tz))
+        question, normalised, own = item
+        if not question.images:  # an image file may change under an unchanged item
+            keep[(key, index, line)] = item
         if question.id in seen_ids:
             raise _Unclean  # the whole file gives the located message
         seen_ids.add(question.id)
@@ -190,7 +195,38 @@ def _from_blocks(source: Path, display: str, text: str, memo: Memo) -> Validated
         else:
             first_text[normalised] = (question.id, question.pos_of("question"))
         questions.append(question)
+    if kept is not None:
+        kept.clear()
+        kept.update(keep)
     return Validated(Bank(source, settings, tuple(questions)), tuple(warnings))
+
+
+def _item(
+    source: Path,
+    display: str,
+    block: str,
+    memo: Memo,
+    key: str,
+    place: tuple[Path, int, int, ZoneInfo],
+) -> tuple[Question, str, tuple[Problem, ...]]:
+    """One item as question ``index`` starting at ``line`` (``place``: the folder images are
+    found in, index, line, time zone): from the memo, else validated and remembered."""
+    content, index, line, tz = place
+    entry = memo.lookup(key) if memo.contains(key) else None
+    cached = (
+        None if entry is None else _question_from(entry, source, content, display, index, line, tz)
+    )
+    if cached is not None:
+        return cached
+    fresh, normalised, own = _validate_block(source, display, block, tz)
+    plain = _plain(fresh, normalised, own)
+    if plain is not None:
+        memo.store(key, plain)
+    return (
+        _moved(fresh, index, line),
+        normalised,
+        tuple(_moved_problem(p, index, line) for p in own),
+    )
 
 
 def _settings_of(source: Path, display: str, blocks: Blocks) -> Settings:
