@@ -20,15 +20,7 @@ from pipeline.preview.session import Session
 from pipeline.preview.state import Snapshot, first_words
 from pipeline.source.read import load_source
 from pipeline.source.validate import validate
-from tests.support.banks import NOW, SEED, TEMPLATES
-
-
-@pytest.fixture
-def seed(tmp_path: Path) -> Path:
-    content = tmp_path / "content"
-    content.mkdir()
-    shutil.copy(SEED, content / "questions.yaml")
-    return content / "questions.yaml"
+from tests.support.banks import NOW, TEMPLATES
 
 
 def test_the_question_at_the_first_changed_line_is_selected(seed: Path) -> None:
