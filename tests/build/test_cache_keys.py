@@ -123,3 +123,22 @@ def test_a_new_field_is_cached_and_restored(monkeypatch: pytest.MonkeyPatch) -> 
     back = records.decode(plain, "q.yaml", 10, ZoneInfo("Europe/Moscow"))
     assert isinstance(back, Graded) and back.difficulty == 4  # type: ignore[attr-defined]
     assert back.pos == Pos("q.yaml", 13, 5)  # moved with its block
+
+
+def test_cached_positions_read_and_compare_like_fresh_ones() -> None:
+    import pickle
+    from types import MappingProxyType
+
+    fresh = MappingProxyType({"question": Pos("q.yaml", 3, 5), "answer": Pos("q.yaml", 4, 5)})
+    plain = records.encode(fresh)
+    # Read back 10 lines further down, as a moved item is: made into Pos only when asked.
+    moved = records.decode(plain, "q.yaml", 10, ZoneInfo("UTC"))
+    assert isinstance(moved, records.Positions)
+    assert moved["answer"] == Pos("q.yaml", 14, 5)
+    assert moved.get("quiz") is None and "quiz" not in moved
+    assert list(moved) == ["question", "answer"] and len(moved) == 2
+    assert records.decode(plain, "q.yaml", 0, ZoneInfo("UTC")) == fresh
+    assert fresh == records.decode(plain, "q.yaml", 0, ZoneInfo("UTC"))
+    assert moved != fresh
+    assert pickle.loads(pickle.dumps(moved)) == moved  # fragments go to worker processes
+    assert records.encode(moved) == records.encode(MappingProxyType(dict(moved)))
