@@ -142,3 +142,19 @@ def test_cached_positions_read_and_compare_like_fresh_ones() -> None:
     assert moved != fresh
     assert pickle.loads(pickle.dumps(moved)) == moved  # fragments go to worker processes
     assert records.encode(moved) == records.encode(MappingProxyType(dict(moved)))
+
+
+def test_the_code_digest_follows_every_installed_version_but_not_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.build import keys
+
+    packages = tmp_path / "venv" / "site-packages"
+    (packages / "somelib-1.0.dist-info").mkdir(parents=True)
+    here = tmp_path / "work"
+    (here / "mine-0.1.egg-info").mkdir(parents=True)  # a checkout's own build leftovers
+    monkeypatch.chdir(here)
+    monkeypatch.setattr("sys.path", ["", str(here), str(packages)])
+    assert keys.installed_versions() == ["somelib-1.0.dist-info"]
+    (packages / "somelib-1.0.dist-info").rename(packages / "somelib-1.1.dist-info")
+    assert keys.installed_versions() == ["somelib-1.1.dist-info"]
