@@ -203,3 +203,20 @@ def test_the_readme_walkthrough_adds_an_output(
     assert {"path": "list/questions.txt", "kind": "question-list"} in [
         {"path": e["path"], "kind": e["kind"]} for e in manifest["outputs"]
     ]
+
+
+def test_every_folder_of_the_suite_is_collected(pytestconfig: pytest.Config) -> None:
+    """No test folder matches ``norecursedirs`` (pytest's default skips folders named build
+    and dist, which once hid the whole of tests/build/ from make test)."""
+    import fnmatch
+
+    patterns = pytestconfig.getini("norecursedirs")
+    folders = [p for p in (ROOT / "tests").rglob("*") if p.is_dir() and p.name != "__pycache__"]
+    skipped = [
+        str(f.relative_to(ROOT))
+        for f in folders
+        if any(fnmatch.fnmatch(f.name, pattern) for pattern in patterns)
+        and any(f.rglob("test_*.py"))
+    ]
+    assert skipped == []
+    assert any(p.parent.name == "build" for p in (ROOT / "tests").rglob("test_*.py"))
