@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -69,3 +70,19 @@ def _problem_order(problem: Problem) -> tuple[str, int, int]:
 def fail(pos: Pos | None, path: str, message: str) -> PipelineError:
     """Shorthand for a build-stopping error with a single problem."""
     return PipelineError([Problem(pos, path, message)])
+
+
+def template_problem(exc: Exception, folder: Path, searched: str = "") -> Problem:
+    """A Jinja template of ``folder`` that failed to load or render, as a located error: a
+    syntax error at its line, a missing template where it was looked for (``searched``:
+    ``BuildOptions.template_search``), anything else at the folder. One wording for every
+    output whose templates the editor may edit."""
+    from jinja2 import TemplateNotFound, TemplateSyntaxError  # only when a template failed
+
+    if isinstance(exc, TemplateSyntaxError):
+        where = exc.filename or str(folder / (exc.name or "?"))
+        return Problem(Pos(where, exc.lineno or 1, 1), "", f"template error: {exc.message}")
+    if isinstance(exc, TemplateNotFound):
+        looked = f" ({searched})" if searched else ""
+        return Problem(Pos(str(folder / str(exc.name)), 1, 1), "", f"template not found{looked}")
+    return Problem(Pos(str(folder), 1, 1), "", f"template error: {exc}")

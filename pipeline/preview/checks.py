@@ -15,9 +15,9 @@ from jinja2 import TemplateError
 
 from pipeline.build.contract import BuildOptions
 from pipeline.build.keys import folder_digest
-from pipeline.errors import PipelineError, Problem
+from pipeline.errors import PipelineError, Problem, template_problem
 from pipeline.targets.anki.notetype import load_card_templates, template_environment
-from pipeline.targets.digest.templates import TEMPLATE_DIR, load_templates, template_problem
+from pipeline.targets.digest.templates import TEMPLATE_DIR, load_templates
 from pipeline.targets.telegram.target import FOLDER as TELEGRAM_FOLDER
 from pipeline.targets.telegram.target import template_problems as telegram_problems
 

@@ -21,12 +21,12 @@ from datetime import date
 from jinja2 import TemplateError
 
 from pipeline.build.contract import RenderContext, Rendered
-from pipeline.errors import Problem
+from pipeline.errors import Problem, template_problem
 from pipeline.source.model import Question
 from pipeline.targets.digest.compose import Digest
 from pipeline.targets.digest.html import Urls
 from pipeline.targets.digest.keys import context
-from pipeline.targets.digest.templates import TEMPLATE_DIR, load_templates, template_problem
+from pipeline.targets.digest.templates import TEMPLATE_DIR, load_templates
 from pipeline.targets.digest.views import WEEK, fragment
 from pipeline.targets.digest.weeks import Weeks
 

@@ -4,8 +4,8 @@
 ``email.txt`` and the styles css-inline puts into every element (``style.css``,
 ``code.css``); ``extras.css`` (mobile and dark mode only) stays in a ``<style>`` block, which
 mail clients ignore beyond :data:`STYLE_BUDGET`. A template that fails becomes a located
-problem (:func:`template_problem`). :func:`shield` keeps content from being run as the
-newsletter service's own template when the service sends the message.
+problem (:func:`pipeline.errors.template_problem`). :func:`shield` keeps content from being
+run as the newsletter service's own template when the service sends the message.
 """
 
 from __future__ import annotations
@@ -19,13 +19,8 @@ from jinja2 import (
     FileSystemLoader,
     StrictUndefined,
     Template,
-    TemplateError,
-    TemplateNotFound,
-    TemplateSyntaxError,
     select_autoescape,
 )
-
-from pipeline.errors import Pos, Problem
 
 #: The digest's folder under ``--templates``.
 TEMPLATE_DIR = "digest"
@@ -74,18 +69,6 @@ def template_source(env: Environment, name: str) -> str:
     """The text of a file in the template folder (a stylesheet)."""
     assert env.loader is not None
     return env.loader.get_source(env, name)[0]
-
-
-def template_problem(exc: TemplateError, folder: Path, searched: str = "") -> Problem:
-    """A template that failed to load or render, as an error located where possible; a
-    missing one says where it was looked for (``searched``: ``BuildOptions.template_search``)."""
-    if isinstance(exc, TemplateSyntaxError):
-        where = Pos(str(folder / (exc.name or "?")), exc.lineno or 1, 1)
-        return Problem(where, "", f"template error: {exc.message}")
-    if isinstance(exc, TemplateNotFound):
-        looked = f" ({searched})" if searched else ""
-        return Problem(Pos(str(folder / str(exc.name)), 1, 1), "", f"template not found{looked}")
-    return Problem(None, "", f"template error in {folder}: {exc}")
 
 
 def shield(body: str, service: str, *, html: bool) -> str:

@@ -23,11 +23,11 @@ from typing import Any
 from jinja2 import TemplateError
 
 from pipeline.build.contract import KnownFile, OutputFile, Rendered
-from pipeline.errors import Problem, Severity
+from pipeline.errors import Problem, Severity, template_problem
 from pipeline.source.model import Question
 from pipeline.targets.digest.compose import Digest, Made, kib
 from pipeline.targets.digest.keys import WeekKeys
-from pipeline.targets.digest.templates import STYLE_BUDGET, TEMPLATE_DIR, template_problem
+from pipeline.targets.digest.templates import STYLE_BUDGET, TEMPLATE_DIR
 
 #: Weeks to make below which forking workers costs more than it saves.
 AHEAD_MIN = 100

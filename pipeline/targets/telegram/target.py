@@ -40,14 +40,12 @@ from jinja2 import (
     StrictUndefined,
     Template,
     TemplateError,
-    TemplateNotFound,
-    TemplateSyntaxError,
     meta,
     select_autoescape,
 )
 
 from pipeline.build.contract import Fragments, OutputFile, RenderContext, Rendered
-from pipeline.errors import Pos, Problem, Severity
+from pipeline.errors import Pos, Problem, Severity, template_problem
 from pipeline.source.images import read_image
 from pipeline.source.model import Question
 from pipeline.targets.telegram import ics
@@ -112,7 +110,7 @@ def _build_state(ctx: RenderContext) -> _Build:
             or list(meta.find_referenced_templates(tree))
         )
     except TemplateError as exc:
-        problem = _template_problem(folder, exc, ctx.options.template_search(FOLDER))
+        problem = template_problem(exc, folder, ctx.options.template_search(FOLDER))
     width = _width(ctx)
     slots: dict[str, tuple[int, datetime]] = {}
     if uses_slot:
@@ -154,20 +152,8 @@ def template_problems(folder: Path) -> list[Problem]:
         env.get_template(POST_TEMPLATE)
         env.get_template(DESK_TEMPLATE)
     except TemplateError as exc:
-        return [_template_problem(folder, exc)]
+        return [template_problem(exc, folder)]
     return []
-
-
-def _template_problem(folder: Path, exc: TemplateError, searched: str = "") -> Problem:
-    """A template that failed to load, located; a missing one says where it was looked for
-    (``searched``: ``BuildOptions.template_search``)."""
-    if isinstance(exc, TemplateSyntaxError):
-        path = exc.filename or str(folder / (exc.name or "?"))
-        return Problem(Pos(path, exc.lineno, 1), "", exc.message or str(exc))
-    if isinstance(exc, TemplateNotFound):
-        where = f" ({searched})" if searched else ""
-        return Problem(Pos(str(folder / str(exc.name)), 1, 1), "", f"template not found{where}")
-    return Problem(Pos(str(folder), 1, 1), "", f"template: {exc}")
 
 
 # --- the fragment: one question's posts, position-independent ----------------------------------
@@ -191,7 +177,7 @@ def fragment(q: Question, ctx: RenderContext) -> dict[str, Any]:
     try:
         spans = _post_spans(st.template, q, ctx, question, answer, number, at)
     except TemplateError as exc:
-        p = _template_problem(st.folder, exc, st.ctx.options.template_search(FOLDER))
+        p = template_problem(exc, st.folder, st.ctx.options.template_search(FOLDER))
         assert p.pos is not None
         return {"error": [p.pos.file, p.pos.line, p.pos.col, p.message]}
     except tt.TemplateError as exc:
@@ -279,7 +265,7 @@ def render(ctx: RenderContext) -> Rendered:
         desk_template = env.get_template(DESK_TEMPLATE)
     except TemplateError as exc:
         searched = ctx.options.template_search(FOLDER)
-        return Rendered(warnings=[_template_problem(folder, exc, searched)])
+        return Rendered(warnings=[template_problem(exc, folder, searched)])
     problems: list[Problem] = []
     return Rendered(files=_files(ctx, desk_template, problems), warnings=problems)
 
@@ -331,7 +317,7 @@ def _files(
         page = desk_page(ctx, desk_template, desk)
     except TemplateError as exc:
         folder, searched = ctx.options.template_folder(FOLDER), ctx.options.template_search(FOLDER)
-        problems[:] = [_template_problem(folder, exc, searched)]
+        problems[:] = [template_problem(exc, folder, searched)]
         return
     del desk
     yield OutputFile(f"{FOLDER}/index.html", KIND_DESK, page, tuple(ids))

@@ -349,7 +349,7 @@ def test_template_error_in_the_post_is_located(tmp_path: Path, write_source: Any
             answer: Ответ.
             grades: [junior]
         """)
-    with pytest.raises(PipelineError, match=r"telegram:1:1: template: 'nope' is undefined"):
+    with pytest.raises(PipelineError, match=r"telegram:1:1: template error: 'nope' is undefined"):
         build_into(source, tmp_path / "dist", templates=templates)
     (templates / "telegram" / "post.html.j2").write_text("<b>{{ question }</b>")
     with pytest.raises(PipelineError, match=r"post.html.j2:1:"):
