@@ -26,16 +26,15 @@ validates the item again. ``tests/build/test_incremental_source.py`` checks the 
 from __future__ import annotations
 
 import hashlib
-import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from yaml.nodes import SequenceNode
 
 from pipeline.build import records
+from pipeline.build.blocks import Blocks, Edit, resplit, split
 from pipeline.build.cache import Memo
 from pipeline.build.keys import text_keys
 from pipeline.errors import PipelineError, Pos, Problem, Severity
@@ -62,29 +61,37 @@ from pipeline.source.validate import (
 
 NAMESPACE = "source-item"
 
-_QUESTIONS_KEY = re.compile(r"^questions:[ ]*(?:#.*)?$", re.M)
-_FIRST_ITEM = re.compile(r"^( *)-(?: |$)", re.M)
-#: Lines that need the whole document to be read right: YAML directives, document markers.
-_DOCUMENT_LEVEL = re.compile(r"^(?:%|---(?:\s|$)|\.\.\.(?:\s|$))", re.M)
-
 
 class _Unclean(Exception):
     """The shortcut does not apply: validate the whole file."""
 
 
-#: Questions a long-lived caller keeps between loads (``pipeline serve``): an item whose
-#: block text (its key), index and first line are unchanged is taken as it is.
-Kept = dict[tuple[str, int, int], tuple[Question, str, tuple[Problem, ...]]]
+#: A loaded item: its question, its normalised question text, its own warnings.
+_Item = tuple[Question, str, tuple[Problem, ...]]
+
+
+@dataclass
+class Kept:
+    """What a long-lived caller (``pipeline serve``) keeps between loads of one source.
+
+    The last good load's text and cut, each block's key and the loaded items, by key: the
+    next load cuts again only around the edit (:func:`pipeline.build.blocks.resplit`), keys
+    only the blocks cut again, and takes an unchanged item as it is; one that moved (lines
+    added above it, or items) is shifted to its new line and index rather than decoded from
+    the memo again (at 10,000 questions that was most of a reload). Items with images are
+    always checked again (a file may change under an unchanged item).
+    """
+
+    text: str = ""
+    blocks: Blocks | None = None
+    keys: list[str] = field(default_factory=list)
+    basis: tuple[str, str] = ("", "")  # (display name, time zone) the keys were made with
+    items: dict[str, tuple[int, int, _Item]] = field(default_factory=dict)  # (index, line, …)
 
 
 def load_validated(source: Path, memo: Memo, kept: Kept | None = None) -> Validated:
-    """``validate(load_source(source))``, reusing the questions of earlier builds.
-
-    ``kept``: a process that loads the same source again and again keeps the questions
-    themselves here, so an unchanged item in an unchanged place is not even decoded from
-    the memo (at 10,000 questions, decoding their positions is most of a reload); it is
-    refilled with this load's items. Items with images are always checked again.
-    """
+    """``validate(load_source(source))``, reusing the questions of earlier builds, and with
+    ``kept`` those of this process's last load (refilled when the shortcut applies)."""
     display, text = read_source(source)
     try:
         return _from_blocks(source, display, text, memo, kept)
@@ -92,99 +99,44 @@ def load_validated(source: Path, memo: Memo, kept: Kept | None = None) -> Valida
         return validate(load_source(source))
 
 
-@dataclass(frozen=True, slots=True)
-class Blocks:
-    """A source cut at its items: ``head + items + tail == text``."""
-
-    head: str
-    items: list[tuple[int, str]]  # (0-based line of the block's first line, block text)
-    tail: str
-
-
-def split(text: str) -> Blocks | None:
-    """Cut the source at the items of its top-level ``questions:`` list, or None when the
-    layout is not the plain one (one ``questions:`` key, a block list under it)."""
-    if "\r" in text or _document_level(text):
-        return None
-    key = _questions_key(text)
-    if key is None:
-        return None
-    first = _FIRST_ITEM.search(text, key)
-    if first is None or not _only_blank(text[key : first.start()]):
-        return None
-    indent = len(first.group(1))
-    # Every line that starts at or left of the items' dash, and is not blank or a comment: an
-    # item's first line, or the first line after the list.
-    edge = re.compile(rf"^ {{0,{indent}}}(?=[^ \n#])", re.M)
-    marker = " " * indent + "-"
-    starts: list[int] = []
-    end = len(text)
-    for m in edge.finditer(text, first.start()):
-        at = m.start()
-        if text.startswith(marker, at) and text[at + indent + 1 : at + indent + 2] in (" ", "\n"):
-            starts.append(at)
-        else:
-            end = at
-            break
-    line = text.count("\n", 0, first.start())
-    items = []
-    for k, at in enumerate(starts):
-        block = text[at : starts[k + 1] if k + 1 < len(starts) else end]
-        items.append((line, block))
-        line += block.count("\n")
-    return Blocks(text[: first.start()], items, text[end:])
-
-
-def _document_level(text: str) -> bool:
-    """Whether a line is a YAML directive or a document marker."""
-    starts = ("%", "---", "...")
-    if not text.startswith(starts) and not any(f"\n{s}" in text for s in starts):
-        return False  # plain substring searches first: the expression tests every line
-    return _DOCUMENT_LEVEL.search(text) is not None
-
-
-def _questions_key(text: str) -> int | None:
-    """Where the line after the only top-level ``questions:`` key starts, else None."""
-    line = "questions:"
-    found = [0] if text.startswith(line) else []
-    at = text.find("\n" + line)
-    while at >= 0 and len(found) < 2:
-        found.append(at + 1)
-        at = text.find("\n" + line, at + 1)
-    if len(found) != 1:
-        return None
-    m = _QUESTIONS_KEY.match(text, found[0])
-    return m.end() + 1 if m else None
-
-
-def _only_blank(text: str) -> bool:
-    """Whether every line of ``text`` is blank or a comment."""
-    return all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.split("\n"))
+def _cut(text: str, kept: Kept | None) -> tuple[Blocks | None, Edit | None]:
+    """The source's cut, and which items changed since ``kept``'s (None: not known)."""
+    if kept is not None and kept.blocks is not None:
+        again = resplit(kept.text, kept.blocks, text)
+        if again is not None:
+            return again
+    return split(text), None
 
 
 def _from_blocks(
     source: Path, display: str, text: str, memo: Memo, kept: Kept | None = None
 ) -> Validated:
-    blocks = split(text)
+    blocks, edit = _cut(text, kept)
     if blocks is None or not blocks.items:
         raise _Unclean
     settings = _settings_of(source, display, blocks)
     tz = ZoneInfo(settings.schedule.timezone)
-    keys_of = text_keys(NAMESPACE, display, settings.schedule.timezone)  # and each block
+    basis = (display, settings.schedule.timezone)
+    keys = _keys(blocks, basis, edit, kept)
     content = source.parent.resolve()  # where images are found
+    known = {} if kept is None else kept.items
     questions = []
     warnings: list[Problem] = []
     seen_ids: set[str] = set()
     first_text: dict[str, tuple[str, Pos]] = {}
-    keep: Kept = {}
+    keep: dict[str, tuple[int, int, _Item]] = {}
     for index, (line, block) in enumerate(blocks.items):
-        key = keys_of(block)
-        item = None if kept is None else kept.get((key, index, line))
-        if item is None:
+        key = keys[index]
+        found = known.get(key)
+        if found is None:
             item = _item(source, display, block, memo, key, (content, index, line, tz))
+        elif found[0] == index and found[1] == line:
+            item = found[2]
+        else:  # the same block, moved: shifted, not read from the memo again
+            item = _shifted(found[2], index, line - found[1])
         question, normalised, own = item
         if not question.images:  # an image file may change under an unchanged item
-            keep[(key, index, line)] = item
+            keep[key] = (index, line, item)
         if question.id in seen_ids:
             raise _Unclean  # the whole file gives the located message
         seen_ids.add(question.id)
@@ -196,9 +148,20 @@ def _from_blocks(
             first_text[normalised] = (question.id, question.pos_of("question"))
         questions.append(question)
     if kept is not None:
-        kept.clear()
-        kept.update(keep)
+        kept.text, kept.blocks, kept.keys, kept.basis, kept.items = text, blocks, keys, basis, keep
     return Validated(Bank(source, settings, tuple(questions)), tuple(warnings))
+
+
+def _keys(
+    blocks: Blocks, basis: tuple[str, str], edit: Edit | None, kept: Kept | None
+) -> list[str]:
+    """Each block's memo key: a digest of its text, the time zone and the code; with the
+    last load's keys (``kept``), only the blocks cut again are hashed."""
+    keys_of = text_keys(NAMESPACE, *basis)
+    if kept is None or edit is None or kept.basis != basis:
+        return [keys_of(block) for _, block in blocks.items]
+    cut = blocks.items[edit.first : edit.new_end]
+    return [*kept.keys[: edit.first], *(keys_of(b) for _, b in cut), *kept.keys[edit.old_end :]]
 
 
 def _item(
@@ -280,7 +243,7 @@ _CACHED = ("doc", "title_doc", "fingerprint")
 
 
 def _moved(q: Question, index: int, lines: int) -> Question:
-    """A question validated on its own, placed at item ``index``, ``lines`` further down."""
+    """Question ``q`` placed at item ``index``, ``lines`` further down."""
 
     def at(p: Pos) -> Pos:
         return Pos(p.file, p.line + lines, p.col)
@@ -289,7 +252,7 @@ def _moved(q: Question, index: int, lines: int) -> Question:
         q,
         index=index,
         pos=at(q.pos),
-        positions=MappingProxyType({k: at(p) for k, p in q.positions.items()}),
+        positions=records.Positions.of(q.positions, q.pos.file).moved(lines),
         quiz=None if q.quiz is None else replace(q.quiz, pos=at(q.quiz.pos)),
         images=tuple(replace(img, pos=at(img.pos)) for img in q.images),
     )
@@ -299,14 +262,21 @@ def _moved(q: Question, index: int, lines: int) -> Question:
 
 
 def _moved_problem(p: Problem, index: int, lines: int) -> Problem:
-    """A problem of an item validated on its own, placed like :func:`_moved` places it."""
-    assert p.pos is not None and p.path.startswith("questions[0]")
+    """A problem of an item, placed like :func:`_moved` places the item."""
+    assert p.pos is not None and p.path.startswith("questions[")
     return Problem(
         Pos(p.pos.file, p.pos.line + lines, p.pos.col),
-        f"questions[{index}]{p.path.removeprefix('questions[0]')}",
+        f"questions[{index}]{p.path[p.path.index(']') + 1 :]}",
         p.message,
         p.severity,
     )
+
+
+def _shifted(item: _Item, index: int, lines: int) -> _Item:
+    """A loaded item, now item ``index``, ``lines`` further down."""
+    question, normalised, own = item
+    moved = _moved(question, index, lines)
+    return moved, normalised, tuple(_moved_problem(p, index, lines) for p in own)
 
 
 # --- the cache entry: plain data (see pipeline.build.records) ----------------------------------

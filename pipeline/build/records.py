@@ -120,6 +120,19 @@ class Positions(Mapping[str, Pos]):
     def __repr__(self) -> str:
         return f"Positions({dict(self)!r})"
 
+    @classmethod
+    def of(cls, positions: Mapping[str, Pos], file: str) -> Positions:
+        """``positions`` (all in ``file``) as a :class:`Positions`: moving it again is then
+        one small object, not one :class:`Pos` per field."""
+        if isinstance(positions, Positions):
+            return positions
+        assert all(p.file == file for p in positions.values())
+        return cls(file, 0, tuple((k, p.line, p.col) for k, p in positions.items()))
+
+    def moved(self, lines: int) -> Positions:
+        """The same positions, ``lines`` further down."""
+        return Positions(self._display, self._lines + lines, self._places)
+
 
 def decode_fields(
     plain: tuple[Any, ...], display: str, lines: int, tz: ZoneInfo

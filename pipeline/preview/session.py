@@ -100,7 +100,7 @@ class Session:
         #: The list's entries of the last rebuild (and their JSON), by what they are made of.
         self._rows: dict[tuple[Any, ...], tuple[dict[str, Any], str]] = {}
         self._state: tuple[int, bytes] = (-1, b"")
-        self._kept: Kept = {}  # the loaded questions, for the next load
+        self._kept = Kept()  # the last load, for the next one
         self._last_plan: tuple[Any, Schedule] | None = None
 
     # --- rebuild ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from pipeline import markup
 from pipeline.build import incremental
+from pipeline.build.blocks import split
 from pipeline.build.cache import Memo
 from pipeline.errors import PipelineError
 from pipeline.source.model import Question
@@ -49,7 +50,7 @@ def source(tmp_path: Path) -> Path:
 
 def test_split_cuts_the_source_at_its_items(source: Path) -> None:
     text = source.read_text(encoding="utf-8")
-    blocks = incremental.split(text)
+    blocks = split(text)
     assert blocks is not None
     assert blocks.head + "".join(b for _, b in blocks.items) + blocks.tail == text
     lines = text.split("\n")
@@ -71,7 +72,7 @@ def test_split_cuts_the_source_at_its_items(source: Path) -> None:
     ids=["flow", "twice", "marker", "crlf", "no-list"],
 )
 def test_layouts_it_does_not_know_are_not_cut(text: str) -> None:
-    assert incremental.split(text) is None
+    assert split(text) is None
 
 
 def test_only_changed_items_are_validated_again(
@@ -83,7 +84,7 @@ def test_only_changed_items_are_validated_again(
     memo.save()
 
     text = source.read_text(encoding="utf-8")
-    blocks = incremental.split(text)
+    blocks = split(text)
     assert blocks is not None
     new = (
         "  - id: brand-new\n    question: Совсем новый вопрос?\n    answer: Ответ.\n"
@@ -329,13 +330,18 @@ def test_any_edit_gives_what_the_full_validation_gives(
     text = SEED.read_text(encoding="utf-8")
     source.write_text(text, encoding="utf-8")
     memo = Memo(folder / "cache")
-    incremental.load_validated(source, memo)  # everything cached
-    at = data.draw(st.integers(0, len(text)))
-    cut = data.draw(st.integers(0, 40))
-    snippet = data.draw(_SNIPPET)
-    source.write_text(text[:at] + snippet + text[at + cut :], encoding="utf-8")
-    fast, full = both(source, memo)
-    assert fast == full
+    kept = incremental.Kept()  # what ``pipeline serve`` keeps between loads
+    incremental.load_validated(source, memo, kept)  # everything cached
+    for _ in range(2):  # the second edit starts from what the first one kept
+        at = data.draw(st.integers(0, len(text)))
+        cut = data.draw(st.integers(0, 40))
+        snippet = data.draw(_SNIPPET)
+        text = text[:at] + snippet + text[at + cut :]
+        source.write_text(text, encoding="utf-8")
+        fast, full = both(source, memo)
+        assert fast == full
+        warm = outcome(lambda: incremental.load_validated(source, memo, kept))
+        assert warm == full
 
 
 _OLD_ANCHOR = re.compile(r"(?:^|[\s\[{,])&[^\s\[\]{},]")

@@ -116,9 +116,9 @@ def test_kept_questions_load_as_a_fresh_load_does(seed: Path) -> None:
     """The preview's reload (items kept in memory) agrees with the whole file validated
     anew, places included, after an edit that moves every later item down."""
     memo = Memo()
-    kept: Kept = {}
+    kept = Kept()
     load_validated(seed, memo, kept)
-    assert len(kept) == 9
+    assert len(kept.items) == 9
     text = seed.read_text(encoding="utf-8")
     seed.write_text(text.replace("    grades: [middle]\n", "    grades:\n      - middle\n", 1))
     again = load_validated(seed, memo, kept)
