@@ -72,9 +72,10 @@ def split(text: str) -> Blocks | None:
     return Blocks(text[: first.start()], items, text[end:], indent)
 
 
-def resplit(old: str, blocks: Blocks, new: str) -> tuple[Blocks, Edit] | None:
-    """``split(new)`` when ``blocks`` is ``split(old)``, cutting again only around the edit
-    (see the module docstring); None when the whole text must be cut again."""
+def resplit(blocks: Blocks, new: str) -> tuple[Blocks, Edit] | None:
+    """``split(new)``, knowing ``blocks`` is the cut of an earlier text: only the lines
+    around the edit are cut again (see the module docstring; the blocks hold the old text, so
+    it is not needed). None when the whole text must be cut again."""
     head, items, tail = blocks.head, blocks.items, blocks.tail
     limit = len(new) - len(tail)  # where the tail would start
     if not items or limit < len(head) or not new.startswith(head) or not new.endswith(tail):

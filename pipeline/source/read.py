@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 import re
 import stat
-from dataclasses import dataclass
+from array import array
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -53,6 +54,28 @@ MAX_YAML_DEPTH = 1_000
 ALIAS_EXPANSION_BUDGET = 100_000
 
 
+#: What ends a line for :meth:`str.splitlines` (a line number counts these).
+_LINE_END = re.compile("\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def line_starts(text: str) -> array[int]:
+    """Where each line of ``text`` starts (the lines :meth:`str.splitlines` gives)."""
+    starts = array("q", [0])
+    starts.extend(m.end() for m in _LINE_END.finditer(text))
+    if len(starts) > 1 and starts[-1] == len(text):
+        starts.pop()  # the text ends with a line break: no line after it
+    return starts
+
+
+def line_of(text: str, starts: array[int], number: int) -> str:
+    """Line ``number`` (1-based) of ``text`` without its line break; '' past the end."""
+    if not 0 < number <= len(starts) or not text:
+        return ""
+    start = starts[number - 1]
+    end = _LINE_END.search(text, start)
+    return text[start : end.start() if end else len(text)]
+
+
 @dataclass(frozen=True, slots=True)
 class Document:
     """A composed YAML file: the root node and the means to turn marks into positions."""
@@ -61,7 +84,9 @@ class Document:
     display: str  # the path as the editor should read it in messages
     text: str
     root: Node
-    lines: tuple[str, ...] = ()
+    #: Where each line starts, found on the first :meth:`line` (a list of a file's lines
+    #: would hold a second copy of it: 30 MB at 10,000 questions).
+    _starts: array[int] = field(default_factory=lambda: array("q"), repr=False, compare=False)
 
     def pos(self, node: Node) -> Pos:
         mark = node.start_mark
@@ -77,7 +102,9 @@ class Document:
 
     def line(self, number: int) -> str:
         """Source line ``number`` (1-based), without its newline; '' past the end."""
-        return self.lines[number - 1] if 0 < number <= len(self.lines) else ""
+        if not self._starts:
+            self._starts.extend(line_starts(self.text))
+        return line_of(self.text, self._starts, number)
 
 
 def display_path(path: Path) -> str:
@@ -90,9 +117,13 @@ def display_path(path: Path) -> str:
 
 def load_source(path: Path) -> Document:
     """Read and compose ``path``; raise :class:`PipelineError` with a located message."""
-    display, text = read_source(path)
+    return document_of(path, *read_source(path))
+
+
+def document_of(path: Path, display: str, text: str) -> Document:
+    """Compose ``text`` as :func:`load_source` composes the file it read it from."""
     root = compose(text, display)
-    doc = Document(path, display, text, root, tuple(text.splitlines()))
+    doc = Document(path, display, text, root)
     if has_anchor(text):  # without an anchor there can be no alias to expand
         check_aliases(doc)
     return doc
@@ -292,8 +323,7 @@ def check_tags(root: Node, display: str, text: str) -> None:
         if node.tag not in _RESOLVED:
             # The node starts at its anchor when it has one; the tag is the first '!' from there.
             line, col = node.start_mark.line, node.start_mark.column
-            lines = text.splitlines()
-            tag_col = lines[line].find("!", col) if line < len(lines) else -1
+            tag_col = line_of(text, line_starts(text), line + 1).find("!", col)
             raise fail(
                 Pos(display, line + 1, (tag_col if tag_col >= 0 else col) + 1),
                 "",
@@ -394,8 +424,8 @@ def _syntax_error(exc: yaml.MarkedYAMLError, display: str, text: str) -> Excepti
 
 
 def _tab_indented(text: str, line: int) -> bool:
-    lines = text.splitlines()
-    near = lines[max(0, line - 2) : line]
+    starts = line_starts(text)
+    near = (line_of(text, starts, n) for n in range(max(1, line - 1), line + 1))
     return any(re.match(r"^ *\t", candidate) for candidate in near)
 
 

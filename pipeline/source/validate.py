@@ -116,7 +116,7 @@ def _questions(
             else QUESTION.convert(item, path, Checker(doc))
         )
         # Duplicate ids are checked even on questions with other problems.
-        id_node = _value_node(item, "id")
+        id_node = value_node(item, "id")
         if id_node is not item and isinstance(id_node, ScalarNode):
             qid = id_node.value
             if qid in first_id:
@@ -169,7 +169,7 @@ def question_of(
         q = data["quiz"]
         if q["correct"] > len(q["options"]):
             check.error(
-                _value_node(_value_node(item, "quiz"), "correct"),
+                value_node(value_node(item, "quiz"), "correct"),
                 f"{path}.quiz.correct",
                 f"expected a number from 1 to {len(q['options'])} (one of the options); "
                 f"got {q['correct']}",
@@ -243,7 +243,7 @@ def _image(
     parts = urlsplit(src)
     if parts.scheme in ("http", "https"):
         return True, None
-    node = _value_node(item, field_name)
+    node = value_node(item, field_name)
     where = _pos_in_value(doc, node, src)
     content_dir = doc.path.parent.resolve()
 
@@ -277,7 +277,7 @@ def _image(
     return True, Image(src, target, where, hashlib.sha256(data).hexdigest())
 
 
-def _value_node(mapping: Node, key: str) -> Node:
+def value_node(mapping: Node, key: str) -> Node:
     if isinstance(mapping, MappingNode):
         for k, v in mapping.value:
             if isinstance(k, ScalarNode) and k.value == key:

@@ -58,7 +58,7 @@ def _edit(data: st.DataObject, text: str) -> str:
 def test_cutting_again_gives_the_whole_cut(data: st.DataObject, old: str) -> None:
     before = split(old)
     new = _edit(data, old)
-    again = resplit(old, before, new) if before is not None else None
+    again = resplit(before, new) if before is not None else None
     if again is not None:
         assert again[0] == split(new)
 
@@ -69,7 +69,7 @@ def test_cutting_again_gives_the_whole_cut_on_the_seed(data: st.DataObject) -> N
     before = split(SEED_TEXT)
     assert before is not None
     new = _edit(data, SEED_TEXT)
-    again = resplit(SEED_TEXT, before, new)
+    again = resplit(before, new)
     if again is not None:
         blocks, edit = again
         assert blocks == split(new)
@@ -86,7 +86,7 @@ def test_an_edit_in_an_answer_cuts_again_only_its_item_and_the_one_before() -> N
     edited = item.replace("answer: |\n", "answer: |\n      Новая строка.\n\n", 1)
     assert edited != item
     new = SEED_TEXT.replace(item, edited, 1)
-    again = resplit(SEED_TEXT, before, new)
+    again = resplit(before, new)
     assert again is not None
     blocks, edit = again
     assert edit == Edit(3, 5, 5)
@@ -94,7 +94,7 @@ def test_an_edit_in_an_answer_cuts_again_only_its_item_and_the_one_before() -> N
     # The items after it start two lines further down, the ones before where they were.
     assert [ln for ln, _ in blocks.items[5:]] == [ln + 2 for ln, _ in before.items[5:]]
     assert blocks.items[:4] == before.items[:4]
-    assert resplit(SEED_TEXT, before, SEED_TEXT) == (before, Edit(9, 9, 9))
+    assert resplit(before, SEED_TEXT) == (before, Edit(9, 9, 9))
 
 
 def test_items_added_and_removed_are_cut_again() -> None:
@@ -103,7 +103,7 @@ def test_items_added_and_removed_are_cut_again() -> None:
     items = [b for _, b in before.items]
     added = "  - id: brand-new\n    question: Новый?\n    answer: Ответ.\n    grades: [junior]\n\n"
     new = before.head + "".join([*items[:2], added, *items[2:6], *items[7:]]) + before.tail
-    again = resplit(SEED_TEXT, before, new)
+    again = resplit(before, new)
     assert again is not None
     assert again[0] == split(new)
 
@@ -114,7 +114,7 @@ def test_an_edit_that_ends_the_list_cuts_the_whole_text_again() -> None:
     item = before.items[4][1]
     for inserted in ("deck:\n  title: x\n", "---\n", "    text\r\n"):
         new = SEED_TEXT.replace(item, item + inserted, 1)
-        assert resplit(SEED_TEXT, before, new) is None
+        assert resplit(before, new) is None
 
 
 def test_a_line_joined_to_the_next_item_is_cut_as_the_whole_text_is() -> None:
@@ -122,6 +122,6 @@ def test_a_line_joined_to_the_next_item_is_cut_as_the_whole_text_is() -> None:
     before = split(old)
     assert before is not None and len(before.items) == 2
     new = old.replace("    x\n", "    x", 1)  # the next item's dash is now inside this line
-    again = resplit(old, before, new)
+    again = resplit(before, new)
     assert again is None or again[0] == split(new)
     assert len(split(new).items) == 1  # type: ignore[union-attr]

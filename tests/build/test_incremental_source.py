@@ -350,3 +350,48 @@ _OLD_ANCHOR = re.compile(r"(?:^|[\s\[{,])&[^\s\[\]{},]")
 @given(st.text(alphabet=list("&a [{},]\n\t\u00a0\u2028x")))
 def test_anchor_check_matches_the_yaml_rule(text: str) -> None:
     assert has_anchor(text) == (_OLD_ANCHOR.search(text) is not None)
+
+
+#: The start of question ``knn``'s answer (item 5 of the seed).
+IMAGE = "Этот метод обычно используется"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        [("  - id: knn\n", "  - id: knn\n    nonsense: 1\n")],  # an unknown key
+        [("grades: [junior]", "grades: [junior, lead]")],  # a value the format refuses
+        [  # errors in two items, found converting (the key) and after (the quiz's answer)
+            ("  - id: l1-vs-l2\n", "  - id: l1-vs-l2\n    nonsense: 1\n"),
+            (
+                "  - id: knn\n",
+                "  - id: knn\n    quiz:\n      options: [a, b]\n      correct: 3\n",
+            ),
+        ],
+        [(IMAGE, f"![x](missing.png) {IMAGE}")],  # a missing image: found after converting
+        [  # one found converting the item, one after: in the file's order
+            (IMAGE, f"![x](missing.png) {IMAGE}"),
+            ("  - id: l1-vs-l2\n", "  - id: l1-vs-l2\n    nonsense: 1\n"),
+        ],
+    ],
+    ids=["unknown-key", "bad-value", "two-items", "missing-image", "two-passes"],
+)
+def test_an_item_the_format_refuses_is_located_without_the_whole_file(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, changes: list[tuple[str, str]]
+) -> None:
+    """A typo in one item is reported from that item alone (at 10,000 questions the whole
+    file takes over a second), with exactly the errors the whole file's validation gives."""
+    text = source.read_text(encoding="utf-8")
+    for old, new in changes:
+        assert old in text
+        text = text.replace(old, new, 1)
+    source.write_text(text, encoding="utf-8")
+    full = outcome(lambda: validate(load_source(source)))
+    assert full[0] == "error"
+
+    def whole_file(*args: Any) -> Any:
+        raise AssertionError("the whole file was validated")
+
+    monkeypatch.setattr(incremental, "validate", whole_file)
+    fast = outcome(lambda: incremental.load_validated(source, Memo(tmp_path / "cache")))
+    assert fast == full
