@@ -15,7 +15,11 @@ Chromium (Playwright, the system browser) and measures:
   frames that got a new document have been drawn by MathJax;
 * a keystroke in the sidebar's search box: filtering every question, and until the list is
   drawn again (the next animation frame);
-* the server's peak memory (peak RSS of its process, and of any child process it started).
+* the server's own time for each of those rebuilds (the line it prints for each);
+* the server's peak memory (peak RSS of its process, and of any child process it started);
+* then an editor's typo (a key the format does not know) and its fix: how long until the
+  page is told the source is stale, and good again, and the peak memory after that (the
+  build's whole-file validation locates the error, the costly path).
 
 It asserts nothing; the README's figures come from it.
 
@@ -143,13 +147,13 @@ def wait_for_background(url: str, seconds_since: float) -> float:
     return time.perf_counter() - seconds_since
 
 
-def edit_answer(source: Path, qid: str, marker: str) -> None:
-    """Add a paragraph with ``marker`` at the start of question ``qid``'s answer."""
+def edited_answer(source: Path, qid: str, marker: str) -> bytes:
+    """The source with a paragraph holding ``marker`` added at the start of question
+    ``qid``'s answer (what the editor's save writes)."""
     text = source.read_text(encoding="utf-8")
     block = text.index(f"  - id: {qid}\n")
     answer = text.index("    answer: |\n", block) + len("    answer: |\n")
-    new = text[:answer] + f"      Правка {marker}.\n\n" + text[answer:]
-    source.write_text(new, encoding="utf-8")
+    return (text[:answer] + f"      Правка {marker}.\n\n" + text[answer:]).encode()
 
 
 #: An edit's time, split: the file written to the page receiving the ``change`` event (the
@@ -178,6 +182,44 @@ def update_steps(page: Any, written: float, shown: float) -> dict[str, float]:
         "update_state_fetch": last["stateArrived"] - last["started"],
         "update_state_apply": last["stateApplied"] - last["stateArrived"],
     }
+
+
+def make_a_mistake(source: Path, qid: str, server: Server) -> dict[str, float]:
+    """An editor's typo in question ``qid`` (a key the format does not know), then its fix:
+    until the server says the source is stale, and until it is good again (seconds). The
+    build's own whole-file validation locates the error, so this is the costly kind."""
+    good = source.read_bytes()
+    text = good.decode()
+    line = f"  - id: {qid}\n"
+    bad = text.replace(line, f"{line}    grdaes: [junior]\n", 1).encode()
+    version = state(server.url)["version"]
+    started = time.perf_counter()
+    source.write_bytes(bad)
+    version = wait_for_state(server.url, version, stale=True)
+    stale = time.perf_counter() - started
+    started = time.perf_counter()
+    source.write_bytes(good)
+    wait_for_state(server.url, version, stale=False)
+    return {"to_stale_s": round(stale, 2), "fixed_s": round(time.perf_counter() - started, 2)}
+
+
+def wait_for_state(url: str, after: int, stale: bool) -> int:
+    """Wait for a version newer than ``after`` whose ``stale`` is ``stale``; its number."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        now = state(url)
+        if now["version"] > after and now["stale"] is stale:
+            return int(now["version"])
+        time.sleep(0.05)
+    raise SystemExit("the server did not report the mistake, or its fix")
+
+
+def rebuild_seconds(log: list[str]) -> list[float]:
+    """The server's own time for each rebuild, from the lines it prints on the terminal."""
+    return [float(m.group(1)) for m in map(REBUILT.search, log) if m]
+
+
+REBUILT = re.compile(r"rebuilt in (\d+\.\d+) s")
 
 
 def last_drawn(page: Any, written: float) -> float:
@@ -249,19 +291,24 @@ def bench_size(n: int, edits: int, work: Path) -> dict[str, Any]:
             first_paint = time.perf_counter() - server.started
             page_start = {**page.evaluate(PAGE_START), "painted": round(painted)}
             background = wait_for_background(server.url, server.started)
+            reported = len(server.log)
             latencies, steps, drawn = [], [], []
             for k in range(edits):
                 marker = f"МЕТКА{k:02d}Z"
                 time.sleep(0.5)  # apart from the last edit, as an editor's saves are
+                edited = edited_answer(source, qid, marker)
                 written = page.evaluate("() => performance.now()")
-                edit_answer(source, qid, marker)
+                source.write_bytes(edited)  # the save: from its start
                 shown = wait_in_page(page, "readableFramesShow", marker, 60_000)
                 latencies.append(shown - written)
                 steps.append(update_steps(page, written, shown))
                 wait_in_page(page, "scriptedDrawnSince", written, 60_000)
                 drawn.append(last_drawn(page, written) - written)
+            rebuilds = rebuild_seconds(server.log[reported:])
             keystrokes = measure_keystrokes(page)
             own, total = server.peak_rss_mb()
+            mistake = make_a_mistake(source, qid, server)
+            own_after, total_after = server.peak_rss_mb()
         finally:
             server.stop()
     return {
@@ -275,12 +322,21 @@ def bench_size(n: int, edits: int, work: Path) -> dict[str, Any]:
             "all": [round(x) for x in latencies],
             "steps_median": {key: round(statistics.median(s[key] for s in steps)) for key in STEPS},
         },
+        "server_rebuild_ms": {
+            "median": round(statistics.median(rebuilds) * 1000),
+            "all": [round(x * 1000) for x in rebuilds],
+        },
         "edit_to_anki_drawn_ms": {
             "median": round(statistics.median(drawn)),
             "p95": round(percentile(drawn, 95)),
         },
         "search_keystroke": keystrokes,
         "server_peak_rss_mb": {"process": round(own), "with_children": round(total)},
+        "mistake": mistake,
+        "server_peak_rss_mb_with_the_mistake": {
+            "process": round(own_after),
+            "with_children": round(total_after),
+        },
     }
 
 

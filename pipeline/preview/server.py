@@ -25,7 +25,9 @@ import re
 import signal
 import sys
 import threading
+import time
 import webbrowser
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -129,12 +131,13 @@ class Handler(BaseHTTPRequestHandler):
         if not self._host_allowed():
             self._send(HTTPStatus.FORBIDDEN, _json({"error": "forbidden host"}), "application/json")
             return
-        path = urlsplit(self.path).path
+        parts = urlsplit(self.path)
+        path = parts.path
         if path == "/events":
             self._events()
             return
         try:
-            found = self._route(path)
+            found = self._route(path, parts.query)
         except Exception as exc:  # a bug: the page says so, the server goes on
             print(f"pipeline serve: {self.path}: {type(exc).__name__}: {exc}", file=sys.stderr)
             self._send(
@@ -150,7 +153,7 @@ class Handler(BaseHTTPRequestHandler):
         extra = {"Access-Control-Allow-Origin": "*"} if path.startswith("/mathjax/") else None
         self._send(HTTPStatus.OK, body, kind, extra)
 
-    def _route(self, path: str) -> tuple[bytes, str] | None:
+    def _route(self, path: str, query: str = "") -> tuple[bytes, str] | None:
         """The body and media type for a path, or None (404)."""
         session = self.server.session
         if path == "/":
@@ -162,7 +165,8 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/media/"):
             return media_file(session.source, self.server.content_dir, path.removeprefix("/media/"))
         if path == "/api/state":
-            return session.state_bytes(), "application/json"
+            since = _since(query)
+            return session.state_bytes(since), "application/json"
         if path.startswith("/api/question/"):
             data = session.question(unquote(path.removeprefix("/api/question/")))
             return None if data is None else (_json(data), "application/json")
@@ -233,6 +237,12 @@ _SAFETY = {
 }
 
 
+def _since(query: str) -> int | None:
+    """The version a ``/api/state?since=N`` request already has (None: none, or not a number)."""
+    found = re.fullmatch(r"since=(\d{1,12})", query)
+    return int(found.group(1)) if found else None
+
+
 def _json(value: object) -> bytes:
     return json.dumps(value, ensure_ascii=False).encode("utf-8")
 
@@ -293,12 +303,20 @@ def start(
     templates: Path | None = None,
     now: Any = None,
     cache: Path | None = None,
+    report: Callable[[Snapshot], object] | None = None,
 ) -> Running:
     """Load the source, then serve the preview on 127.0.0.1:``port`` (0: any free port) on a
     thread; ``now`` pins the build's "now" (tests), as ``SOURCE_DATE_EPOCH`` does; ``cache``:
-    the build's cache folder, read (never written) for a warm start."""
+    the build's cache folder, read (never written) for a warm start; ``report`` is told of
+    every state published (after the page's event streams are)."""
     events = Events()
-    session = Session(source, templates, now, events.publish, cache)
+
+    def publish(snap: Snapshot) -> None:
+        events.publish(snap)
+        if report is not None:
+            report(snap)
+
+    session = Session(source, templates, now, publish, cache, manage_heap=True)
     session.rebuild()
     server = PreviewServer(port, session, events)
     watcher = Watcher(Watched(session), session.rebuild)
@@ -334,6 +352,22 @@ class Watched:
         return paths
 
 
+def _report(snap: Snapshot) -> None:
+    """One line on the terminal per state published: a rebuild, with its time and what the
+    page shows; a source that does not build, with its first error; the background's end."""
+    clock = time.strftime("%H:%M:%S")
+    if snap.stale:
+        first = snap.problems[0] if snap.problems else "the source does not build"
+        more = f" (and {len(snap.problems) - 1} more)" if len(snap.problems) > 1 else ""
+        line = f"stale, the last good preview is shown: {first}{more}"
+    else:
+        count = f"{len(snap.questions):,} questions, {len(snap.problems):,} problems"
+        done = "every question's warnings known" if snap.seconds is None else ""
+        took = f"rebuilt in {snap.seconds:.2f} s" if snap.seconds is not None else done
+        line = f"{took}: {count}"
+    print(f"{clock} {line}", file=sys.stderr, flush=True)
+
+
 def serve(source: Path, port: int, templates: Path | None, open_browser: bool) -> int:
     """Run the preview until Ctrl-C; the exit code of ``pipeline serve``."""
     from pipeline.commands.project import default_cache  # the folder `pipeline build` uses
@@ -342,8 +376,16 @@ def serve(source: Path, port: int, templates: Path | None, open_browser: bool) -
     # problems are the page's to show, located, until they are fixed.
     with suppress(PipelineError):
         read_source(source)
-    running = start(source, port, templates, cache=default_cache(source))
+    listening = threading.Event()  # rebuilds are reported after the line saying where
+
+    def report(snap: Snapshot) -> None:
+        if listening.is_set():
+            _report(snap)
+
+    running = start(source, port, templates, cache=default_cache(source), report=report)
     print(f"preview of {source} at {running.url}/ (Ctrl-C stops it)", file=sys.stderr)
+    _report(running.session.snapshot)
+    listening.set()
     if open_browser:
         webbrowser.open(running.url + "/")
     stop = threading.Event()

@@ -28,6 +28,7 @@ import json
 import shutil
 import tempfile
 import threading
+import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
@@ -45,9 +46,11 @@ from pipeline.build.incremental import Kept, load_validated
 from pipeline.build.run import build_time, targets
 from pipeline.errors import PipelineError, Pos, Problem, Severity, UsageError
 from pipeline.preview.checks import template_problems
+from pipeline.preview.heap import Heap
 from pipeline.preview.memo import PreviewMemo
 from pipeline.preview.panes import question_panes
 from pipeline.preview.state import INDEX, Snapshot, first_words, problem_json
+from pipeline.preview.watch import marks
 from pipeline.source.lockfile import lock_path, read_lock
 from pipeline.source.model import Bank, Question
 from pipeline.source.schedule import Schedule, plan_schedule
@@ -60,8 +63,14 @@ _Panes = tuple[list[dict[str, Any]], tuple[Problem, ...]]
 #: template change) are made on a thread, a chunk at a time, between the page's requests.
 SYNC_LIMIT = 40
 CHUNK = 25
+#: A rebuild reads the source again while the file changed under it (a save still being
+#: written, which the watcher's settling missed): at most this many times.
+READS = 3
 #: Rendered panes kept (a few questions' worth: the page shows one at a time).
 PANE_CACHE = 64
+#: The versions whose list entries are kept for ``/api/state?since=`` (a page is at most a
+#: few versions behind: it asks again after each event).
+SINCE_KEPT = 8
 
 
 class Session:
@@ -76,6 +85,7 @@ class Session:
         now: datetime | None = None,
         on_change: Callable[[Snapshot], None] | None = None,
         cache: Path | None = None,
+        manage_heap: bool = False,
     ) -> None:
         self.source = source
         self.templates = templates
@@ -91,8 +101,6 @@ class Session:
         self.snapshot = Snapshot(0)
         self._lock = threading.RLock()
         self._targets = {n: t for n, t in targets().items() if t.fragment is not None}
-        #: question id -> fingerprint, as the last good rebuild loaded them
-        self._loaded: dict[str, str] = {}
         #: (fragment signature, question fingerprint) -> the telegram fragment's warnings
         self._warnings: dict[tuple[tuple[str, ...], str], list[list[Any]]] = {}
         self._panes: OrderedDict[tuple[Any, ...], _Panes] = OrderedDict()
@@ -100,8 +108,12 @@ class Session:
         #: The list's entries of the last rebuild (and their JSON), by what they are made of.
         self._rows: dict[tuple[Any, ...], tuple[dict[str, Any], str]] = {}
         self._state: tuple[int, bytes] = (-1, b"")
+        #: The list's entries of the versions served lately, for ``/api/state?since=``.
+        self._served: OrderedDict[int, tuple[str, ...]] = OrderedDict()
         self._kept = Kept()  # the last load, for the next one
         self._last_plan: tuple[Any, Schedule] | None = None
+        #: The process's garbage collector, tuned for a long-lived bank (pipeline.preview.heap).
+        self._heap = Heap(self._work.submit) if manage_heap else None
 
     # --- rebuild ---------------------------------------------------------------------------
 
@@ -118,19 +130,29 @@ class Session:
         return snap
 
     def _rebuild(self, changed: list[Path]) -> Snapshot:
+        started = time.perf_counter()
         previous = self.snapshot
-        try:
-            snap, pending = self._build(previous, changed)
-        except PipelineError as exc:
-            snap, pending = self._stale(previous, exc.problems), []
-        except (OSError, UsageError) as exc:  # the source is gone, or not a regular file
-            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            problem = Problem(Pos(str(self.source), 1, 1), "", f"cannot read the source: {why}")
-            snap, pending = self._stale(previous, [problem]), []
-        self.snapshot = snap
+        for _ in range(READS):
+            read = marks([self.source])
+            snap, pending = self._attempt(previous, changed)
+            if marks([self.source]) == read:
+                break  # else the file was read while being written: read it again
+        self.snapshot = snap = replace(snap, seconds=time.perf_counter() - started)
         if pending:  # after the requests already waiting: a chunk at a time
             self._work.submit(self._fill, snap.version, pending)
         return snap
+
+    def _attempt(self, previous: Snapshot, changed: list[Path]) -> tuple[Snapshot, list[Question]]:
+        """The rebuild's snapshot (stale when the source does not build) and the questions
+        whose fragments are still to make."""
+        try:
+            return self._build(previous, changed)
+        except PipelineError as exc:
+            return self._stale(previous, exc.problems), []
+        except (OSError, UsageError) as exc:  # the source is gone, or not a regular file
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            problem = Problem(Pos(str(self.source), 1, 1), "", f"cannot read the source: {why}")
+            return self._stale(previous, [problem]), []
 
     def _build(self, previous: Snapshot, changed: list[Path]) -> tuple[Snapshot, list[Question]]:
         validated = load_validated(self.source, self.memo, self._kept)
@@ -174,9 +196,10 @@ class Session:
         )
         if self._last_plan is not None and self._last_plan[0] == basis:
             by_id = {q.id: q for q in bank.questions}
-            return Schedule(tuple((by_id[q.id], at) for q, at in self._last_plan[1].items))
-        schedule = plan_schedule(bank, remembered, self.now)
-        self._last_plan = (basis, schedule)
+            schedule = Schedule(tuple((by_id[q.id], at) for q, at in self._last_plan[1].items))
+        else:
+            schedule = plan_schedule(bank, remembered, self.now)
+        self._last_plan = (basis, schedule)  # (not the last bank's questions: they may go)
         return schedule
 
     def _stale(self, previous: Snapshot, errors: list[Problem]) -> Snapshot:
@@ -185,6 +208,7 @@ class Session:
             previous,
             version=previous.version + 1,
             stale=True,
+            seconds=None,
             banner="\n".join(str(p) for p in errors),
             problems=tuple(errors),
             base=tuple(errors),
@@ -286,18 +310,22 @@ class Session:
             self._work.submit(self._fill, version, pending)
             return
         remembered = ctx.lock.get("schedule", {})
-        snap = replace(snap, version=version + 1)
+        snap = replace(snap, version=version + 1, seconds=None)
         self.snapshot = snap = self._with_questions(snap, remembered)
         self._publish(snap)
 
     def _publish(self, snap: Snapshot) -> None:
         if self.on_change is not None:
             self.on_change(snap)
+        if self._heap is not None:
+            self._heap.settled()
 
     def stop(self) -> None:
         """End the background work (a chunk under way finishes first) and delete the
         session's temporary folder."""
         self._stopped.set()
+        if self._heap is not None:
+            self._heap.stop()
         self._work.shutdown(wait=True, cancel_futures=True)
         self._cleanup()
 
@@ -308,17 +336,18 @@ class Session:
     ) -> str | None:
         """The question at the editor's last change: the first whose content is new since
         the last good rebuild, else one using a changed image, else the one selected before."""
-        loaded, self._loaded = self._loaded, {q.id: q.fingerprint for q in questions}
+        loaded = previous.numbers  # the last good rebuild's questions, by id
         if loaded:
             for q in questions:
-                if loaded.get(q.id) != q.fingerprint:
+                before = loaded.get(q.id)
+                if before is None or before[1].fingerprint != q.fingerprint:
                     return q.id
         resolved = {p.resolve() for p in changed}
         for q in questions:
             if any(img.path in resolved for img in q.images):
                 return q.id
         kept = previous.selected
-        return kept if kept in self._loaded else None
+        return kept if any(q.id == kept for q in questions) else None
 
     # --- panes -------------------------------------------------------------------------------
 
@@ -368,13 +397,21 @@ class Session:
             "panes": rendered,
         }
 
-    def state_bytes(self) -> bytes:
-        """The ``/api/state`` document as JSON, encoded once per rebuild."""
+    def state_bytes(self, since: int | None = None) -> bytes:
+        """The ``/api/state`` document as JSON, encoded once per rebuild; or, for a page that
+        has version ``since`` (one of the last :data:`SINCE_KEPT` served), only the entries
+        of the list that differ from that version's (:meth:`Snapshot.state_bytes`)."""
         with self._lock:
             snap = self.snapshot
             if self._state[0] != snap.version:
                 self._state = (snap.version, snap.state_bytes())
-            return self._state[1]
+                self._served[snap.version] = snap.rows_json
+                while len(self._served) > SINCE_KEPT:
+                    self._served.popitem(last=False)
+            rows = self._served.get(since) if since is not None else None
+            if rows is None or since is None:
+                return self._state[1]
+            return snap.state_bytes(since=(since, rows))
 
     def _render(
         self, snap: Snapshot, q: Question, number: int, week: tuple[tuple[Question, datetime], ...]

@@ -17,6 +17,11 @@ from pathlib import Path
 #: How often the files are looked at, in seconds: a save waits half of it on average, a tenth
 #: of the 150 ms the page has to show an edit at 1,000 questions.
 INTERVAL = 0.02
+#: A change is acted on once the files are the same on two looks this far apart: a save
+#: still being written (16 MB take about 10 ms, growing 2 MB at a time) shows another size
+#: on the second look. A writer paused for longer is caught by the rebuild itself, which
+#: reads the source again when it changed while being read (pipeline.preview.session).
+SETTLE = 0.01
 
 Marks = dict[str, tuple[int, int, int, int] | None]
 
@@ -80,6 +85,15 @@ class Watcher:
             now = marks(self._paths())
             if now == seen:
                 continue
+            # A save under way (a big file is written for milliseconds) changes the files
+            # again: act once they hold still, or the rebuild would read half a file.
+            while not self._stop.wait(SETTLE):
+                again = marks(self._paths())
+                if again == now:
+                    break
+                now = again
+            if self._stop.is_set():
+                return
             differ = [Path(p) for p in now.keys() | seen.keys() if now.get(p) != seen.get(p)]
             self._changed(differ)
             # Paths watched from now on start as they are; the others as they were before

@@ -170,6 +170,9 @@ def test_an_edit_shows_in_every_pane_without_a_reload(bank: Path, browser: Brows
             if not key.startswith(("anki-front", "quiz")):
                 assert "ПРАВКАОТВЕТА" in text, key
         assert "Исходный" not in "".join(texts.values())
+        # The list's entry too (the page fetched only the entries that changed).
+        row = page.locator("#list .row.selected .row-words")
+        assert "Вопрос после правки ПРАВКАВОПРОСА" in row.inner_text()
 
         # No reload (the marker survived), and the scroll position was kept.
         assert page.evaluate("() => window.previewMarker") == "still here"

@@ -197,6 +197,31 @@ def test_an_edit_pushes_a_change_and_new_text_in_every_pane(bank: Path, server: 
         assert "Что такое квиз?" not in pane["html"], pane["kind"]
 
 
+def test_a_page_with_a_version_gets_only_the_changed_entries(bank: Path, server: Running) -> None:
+    first = get_json(server, "/api/state")
+    events = Events(server)
+    try:
+        save(bank, bank.read_text(encoding="utf-8").replace("Что такое квиз?", "Что такое опрос?"))
+        events.next_change()
+    finally:
+        events.close()
+    full = get_json(server, "/api/state")
+    since = get_json(server, f"/api/state?since={first['version']}")
+    assert "questions" not in since and since["since"] == first["version"]
+    assert since["count"] == len(full["questions"])
+    assert [index for index, _ in since["changed"]] == [1]  # the edited question only
+    rebuilt = list(first["questions"])
+    for index, entry in since["changed"]:
+        rebuilt[index] = entry
+    assert rebuilt == full["questions"]
+    assert {k: v for k, v in since.items() if k not in ("since", "count", "changed")} == {
+        k: v for k, v in full.items() if k != "questions"
+    }
+    # A version it no longer knows, or a query it does not read: the whole state.
+    for query in ("since=999999", "since=x", "since=1&x=2"):
+        assert get_json(server, f"/api/state?{query}") == full
+
+
 def test_a_template_edit_updates_the_cards(bank: Path, tmp_path: Path) -> None:
     templates = tmp_path / "templates"
     shutil.copytree(TEMPLATES, templates)
@@ -384,6 +409,17 @@ def test_ctrl_c_stops_the_command_cleanly(bank: Path, tmp_path: Path, stop: sign
         assert json.loads(conn.getresponse().read())["questions"][0]["id"] == "first"
         conn.close()
         assert [p.name[:17] for p in scratch.iterdir()] == ["pipeline-preview-"]
+        # The terminal shows each rebuild: the start's, an edit's, a broken source's.
+        assert re.search(
+            r"rebuilt in \d+\.\d\d s: 2 questions, 0 problems$", process.stderr.readline()
+        )
+        text = bank.read_text(encoding="utf-8")
+        bank.write_text(text.replace("Что такое", "Что же такое", 1), encoding="utf-8")
+        assert "rebuilt in" in process.stderr.readline()
+        bank.write_text(text + "  - id: [broken\n", encoding="utf-8")
+        line = process.stderr.readline()
+        assert line.startswith(tuple("0123456789")) and "stale, the last good preview" in line
+        assert "questions.yaml:" in line
         process.send_signal(stop)
         assert process.wait(timeout=20) == 0
         assert "Traceback" not in process.stderr.read()

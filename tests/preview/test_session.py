@@ -8,6 +8,7 @@ import shutil
 import threading
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -231,3 +232,33 @@ def test_the_plan_follows_a_new_pin_and_keeps_slots_for_an_edited_answer(seed: P
         assert dates["knn"] == "2027-03-01" != before["knn"]
     finally:
         session.stop()
+
+
+def test_a_source_read_while_being_written_is_read_again(
+    seed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A save the watcher took as finished, but still being written when the rebuild read it:
+    the half file is never published, the rebuild reads the file again."""
+    session = Session(seed, TEMPLATES, NOW)
+    count = len(session.rebuild().questions)
+    text = seed.read_text(encoding="utf-8")
+    edited = text.replace("Чем логистическая", "Чем же логистическая", 1)
+    seed.write_text(edited[: len(edited) // 2], encoding="utf-8")  # half of it written
+    real = session._build
+    calls = []
+
+    def build_while_the_save_ends(*args: Any) -> Any:
+        calls.append(seed.stat().st_size)
+        try:
+            return real(*args)
+        finally:
+            if len(calls) == 1:
+                seed.write_text(edited, encoding="utf-8")  # the rest is written meanwhile
+
+    monkeypatch.setattr(session, "_build", build_while_the_save_ends)
+    snap = session.rebuild([seed])
+    assert len(calls) == 2
+    assert not snap.stale and len(snap.questions) == count
+    assert snap.ctx is not None
+    assert any("Чем же логистическая" in q.question for q in snap.ctx.bank.questions)
+    session.stop()

@@ -1,6 +1,7 @@
 /*
   The live preview's page. It reads three things from the server:
     GET /api/state            every question (sidebar), the problems, the stale banner
+                              (?since=N: only the questions changed since version N)
     GET /api/question/<id>    the selected question's panes (complete HTML documents)
     GET /events               one "change" event after every rebuild
   and never reloads itself: on each change it fetches both again and swaps in place only what
@@ -836,7 +837,7 @@ async function refresh(hint) {
     the state: the one the event names when the editor moved to it, else the one shown. */
 async function refreshOnce(hint) {
   const started = performance.now();
-  const statePromise = fetchJSON("/api/state");
+  const statePromise = fetchState();
   const moved = hint && hint.selected && hint.selected !== app.editorSelected;
   // At start-up nothing is shown yet: the question the address names is the likely one.
   const guess = moved ? hint.selected : app.selected || idFromHash() || null;
@@ -856,6 +857,21 @@ async function refreshOnce(hint) {
   await loadQuestion(id, id && id === guess ? prefetched : null);
   showConnection("live");
   logUpdate({ hint, started, stateArrived, stateApplied, shown: performance.now() });
+}
+
+/** The state. Once the page has one, only the list's entries that changed since are fetched
+    (an edit changes one of 10,000) and put in place; the server sends the whole state
+    instead when it no longer knows the page's version. */
+async function fetchState() {
+  const have = app.state ? app.state.version : null;
+  const state = await fetchJSON(have === null ? "/api/state" : `/api/state?since=${have}`);
+  if (state.since === undefined) return state;
+  if (!app.state || state.since !== app.state.version) return fetchJSON("/api/state");
+  const questions = app.state.questions.slice(0, state.count);
+  for (const [index, entry] of state.changed) questions[index] = entry;
+  state.questions = questions;
+  delete state.changed;
+  return state;
 }
 
 /** Keep the last few updates' timings (read by bench/preview.py through window.preview). */
