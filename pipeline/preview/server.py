@@ -8,8 +8,9 @@ One warm process (:class:`~pipeline.preview.session.Session`), a file watcher
   folder: ``/mathjax/tex-chtml.js``), so formulas are drawn offline;
 * ``/media/<path>``: an image of the source's folder, exactly the files the build accepts as
   local images (:mod:`pipeline.source.images`), nothing else of the disk;
-* ``/api/state``, ``/api/question/<id>``: JSON; ``/events``: Server-Sent Events, one
-  ``change`` event after every rebuild and a ``: ping`` comment every 15 s.
+* ``/api/state``, ``/api/question/<id>``: JSON (``/api/state?since=N``: only the list's
+  entries that changed since version N); ``/events``: Server-Sent Events, one ``change``
+  event after every rebuild and a ``: ping`` comment every 15 s.
 
 Safe by default: it listens on 127.0.0.1 only; a request whose ``Host`` is not localhost
 (a DNS rebinding attack from a web page) gets 403; only GET and HEAD are answered (405);

@@ -18,7 +18,9 @@ the build's own stages, in one warm process, only as far as that needs:
    cached by everything they are made from.
 
 The source not validating (or a template the build would refuse) leaves the last good state
-in place, marked stale, with the located errors as a banner. Nothing is written but the
+in place, marked stale, with the located errors as a banner. A source that changed while it
+was read (a save still being written) is read again. The process's garbage collector is
+tuned for the long-lived bank (:mod:`pipeline.preview.heap`). Nothing is written but the
 session's own temporary folder: not ``dist/``, not the lock, not the build's cache.
 """
 
