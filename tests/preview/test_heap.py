@@ -4,6 +4,7 @@ whole when idle, and nothing kept alive by freezing it."""
 from __future__ import annotations
 
 import gc
+import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
@@ -68,7 +69,7 @@ def test_garbage_in_a_cycle_is_collected_once_idle() -> None:
         task()
         ran.append(task)
 
-    heap = Heap(run, idle=0.5)  # (long enough for the checks before it is due)
+    heap = Heap(run, idle=2.0)  # (long enough for the checks before it is due)
     try:
         node = Node()
         node.other = node  # a cycle: only a collection frees it
@@ -106,13 +107,20 @@ def test_a_rebuild_within_the_idle_time_postpones_the_pass() -> None:
         heap.stop()
 
 
-def test_a_stopped_heap_collects_nothing_more() -> None:
+def test_a_stopped_heap_collects_nothing_more(monkeypatch: pytest.MonkeyPatch) -> None:
+    escaped: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: escaped.append(args.exc_value))
+    asked = threading.Event()
+
     def refuse(task: Callable[[], None]) -> None:
+        asked.set()
         raise RuntimeError("cannot schedule new futures after shutdown")
 
     heap = Heap(refuse, idle=0.01)
     heap.settled()
-    time.sleep(0.1)  # the pass was due on a stopped session: no error escapes
+    assert asked.wait(10)  # the pass was due on a stopped session's thread
+    time.sleep(0.05)
+    assert escaped == []  # and no error escaped the timer's thread
     heap.stop()
     heap.settled()
     assert gc.get_freeze_count() == 0

@@ -171,7 +171,10 @@ class Events:
     def next_change(self) -> dict[str, Any]:
         event = None
         while True:
-            line = self.response.readline().decode().rstrip("\n")
+            raw = self.response.readline()
+            if not raw:
+                raise AssertionError("the event stream ended before a change event")
+            line = raw.decode().rstrip("\n")
             if line.startswith("event: "):
                 event = line.removeprefix("event: ")
             elif line.startswith("data: ") and event == "change":
