@@ -51,11 +51,13 @@ from pipeline.preview.checks import template_problems
 from pipeline.preview.heap import Heap
 from pipeline.preview.memo import PreviewMemo
 from pipeline.preview.panes import question_panes
-from pipeline.preview.state import INDEX, Snapshot, first_words, problem_json
+from pipeline.preview.state import Snapshot, first_words, problem_json
 from pipeline.preview.watch import marks
 from pipeline.source.lockfile import lock_path, read_lock
 from pipeline.source.model import Bank, Question
 from pipeline.source.schedule import Schedule, plan_schedule
+from pipeline.targets.telegram import target as telegram
+from pipeline.targets.telegram.target import warning_problems
 
 _T = TypeVar("_T")
 #: A question's panes as JSON, and the build's notes about them.
@@ -262,20 +264,14 @@ class Session:
 
     def _problems_of(self, signature: tuple[str, ...], q: Question) -> list[Problem]:
         """A question's warnings and errors from its outputs (once its fragments are made)."""
-        raw = self._warnings.get((signature, q.fingerprint), [])
-        out = []
-        for where, path, message, severity in raw:
-            pos = q.quiz.pos if where == "quiz" and q.quiz else q.pos_of(where)
-            path = INDEX.sub(f"questions[{q.index}]", path)
-            out.append(Problem(pos, path, message, Severity(severity)))
-        return out
+        return warning_problems(q, self._warnings.get((signature, q.fingerprint), []))
 
     def _remember(self, signature: tuple[str, ...], q: Question, post: dict[str, Any]) -> None:
         """The warnings of a question's outputs, as its Telegram fragment carries them."""
         raw = list(post.get("warnings", []))
         if "error" in post:
             file, line, col, message = post["error"] or (
-                str(self.options.template_folder("telegram") / "post.html.j2"),
+                str(self.options.template_folder(telegram.FOLDER) / telegram.POST_TEMPLATE),
                 1,
                 1,
                 "the post template could not be loaded",

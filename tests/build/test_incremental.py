@@ -642,3 +642,24 @@ def test_split_weeks_made_by_worker_processes_match_serial_ones(
     assert any("split into" in w.message for w in ahead.warnings)
     makers = {int(p.stem) for p in tmp_path.glob("*.pid")}
     assert makers and os.getpid() not in makers  # split in a worker process
+
+
+def test_a_cached_output_warning_names_the_question_where_it_is_now(tmp_path: Path) -> None:
+    """An output's warning is cached with the question's fragments, by its content; after a
+    question is added above it, the warning names its new place, as a fresh build does."""
+    source, options = seed_copy(tmp_path)
+    text = source.read_text(encoding="utf-8")
+    long = "      " + "Очень длинный ответ про метрики. " * 200 + "\n"
+    text = text.replace("    answer: |\n", "    answer: |\n" + long, 1)  # the first question
+    source.write_text(text, encoding="utf-8")
+    first = build(options)
+    split = [w for w in first.warnings if w.path == "questions[0].answer"]
+    assert split, first.warnings  # the post is split: a warning from the Telegram fragment
+    added = "  - id: brand-new\n    question: Новый?\n    answer: Да.\n    grades: [junior]\n\n"
+    at = text.index("  - id: ")
+    source.write_text(text[:at] + added + text[at:], encoding="utf-8")
+    again = build(options)  # the long question's fragments come from the cache
+    moved = [w for w in again.warnings if w.message == split[0].message]
+    assert [w.path for w in moved] == ["questions[1].answer"]
+    assert moved[0].pos is not None and split[0].pos is not None
+    assert moved[0].pos.line == split[0].pos.line + len(added.splitlines())

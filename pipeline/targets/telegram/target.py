@@ -28,7 +28,8 @@ written as fixed-width placeholders and filled in by :func:`render`, which only 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -297,9 +298,7 @@ def _files(
             )
             problems[:] = [Problem(Pos(file, line, col), "", message)]
             return
-        for where, path, message, severity in data["warnings"]:
-            pos = q.quiz.pos if where == "quiz" and q.quiz else q.pos_of(where)
-            problems.append(Problem(pos, path, message, Severity(severity)))
+        problems += warning_problems(q, data["warnings"])
         post = Post(number, q, at, f"{number:0{width}d}-{q.id}", data)
         yield from _post_files(post)
         desk.append(desk_entry(post))
@@ -339,3 +338,19 @@ def _post_files(post: Post) -> Iterator[OutputFile]:
 def _exact(text: str) -> bytes:
     """A post file holds exactly the message: no trailing newline, ready to send as is."""
     return text.encode("utf-8")
+
+
+#: The question a fragment's warning names (``questions[12].answer``).
+_INDEX = re.compile(r"^questions\[\d+\]")
+
+
+def warning_problems(q: Question, warnings: Iterable[list[Any]]) -> list[Problem]:
+    """The warnings a question's fragment carries, placed where ``q`` is now: the fragment is
+    cached by the question's content, so one made before the question moved names its old
+    index (its positions are looked up again here)."""
+    out = []
+    for where, path, message, severity in warnings:
+        pos = q.quiz.pos if where == "quiz" and q.quiz else q.pos_of(where)
+        path = _INDEX.sub(f"questions[{q.index}]", path)
+        out.append(Problem(pos, path, message, Severity(severity)))
+    return out
