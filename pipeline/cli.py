@@ -18,15 +18,16 @@ from pathlib import Path
 
 from pipeline.build.contract import BuildOptions
 from pipeline.build.run import build, check
+from pipeline.commands.project import CACHE_NAME, OUT_NAME, SOURCE_CANDIDATES
 from pipeline.errors import PipelineError, Problem, UsageError
 from pipeline.source.read import load_source
 from pipeline.source.validate import validate
 
 # Defaults follow the bank (pipeline.commands.project): --source is questions.yaml, else
 # content/questions.yaml; --out and --cache lie beside the bank, wherever the command runs.
-DEFAULT_SOURCE = "questions.yaml, else content/questions.yaml"
-DEFAULT_OUT = "dist/ beside the source"
-DEFAULT_CACHE = ".cache/pipeline/ beside the source"
+DEFAULT_SOURCE = ", else ".join(map(str, SOURCE_CANDIDATES))
+DEFAULT_OUT = f"{OUT_NAME}/ beside the source"
+DEFAULT_CACHE = f"{CACHE_NAME}/ beside the source"
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -76,14 +77,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     bank, warnings = check(args.source, args.templates)
     _print_warnings(warnings)
     # Errors would have stopped above (exit 1); the warnings are counted so none goes unseen.
-    counts = (_counted(len(bank.questions), "question"), _counted(0, "error"))
-    print(f"{args.source}: {', '.join(counts)}, {_counted(len(warnings), 'warning')}")
+    from pipeline.commands.progress import counted
+
+    counts = (counted(len(bank.questions), "question"), counted(0, "error"))
+    print(f"{args.source}: {', '.join(counts)}, {counted(len(warnings), 'warning')}")
     return 0
-
-
-def _counted(n: int, noun: str) -> str:
-    """``1 warning``, ``3 warnings``: English plurals of the summary's nouns."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def cmd_stats(args: argparse.Namespace) -> int:

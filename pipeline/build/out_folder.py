@@ -105,6 +105,18 @@ def guard_out_dir(
         raise OutputFolderRefused([Problem(None, "--out", message)])
 
 
+def first_missing(folder: Path | None) -> Path | None:
+    """The outermost of ``folder`` and its parents that does not exist yet: what creating
+    ``folder`` would add (None when it exists already, or is None)."""
+    if folder is None:
+        return None
+    missing = None
+    here = Path(os.path.abspath(folder))
+    while not os.path.lexists(here):
+        missing, here = here, here.parent
+    return missing
+
+
 def folder_marks(out_dir: Path, paths: Iterable[str]) -> dict[str, list[int]]:
     """Identity and modification time of the output folder and each folder holding one of
     ``paths`` (the files a build wrote), for :func:`guard_out_dir`'s ``known``."""

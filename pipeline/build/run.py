@@ -40,7 +40,14 @@ from pipeline.build.contract import (
     Target,
 )
 from pipeline.build.incremental import load_validated
-from pipeline.build.out_folder import MANIFEST, build_lock, folder_marks, guard_out_dir, real_path
+from pipeline.build.out_folder import (
+    MANIFEST,
+    build_lock,
+    first_missing,
+    folder_marks,
+    guard_out_dir,
+    real_path,
+)
 from pipeline.build.remote_images import attach_remote_images
 from pipeline.build.write import Staging, WrittenFile, write_file_atomic
 from pipeline.errors import PipelineError, Pos, Problem, Severity, UsageError
@@ -92,7 +99,7 @@ def build(options: BuildOptions) -> BuildReport:
     # One build at a time per output folder and per cache (build_lock). A build that fails
     # removes the folders it created (the cache, those holding --out) once it has let go of
     # its locks: a refused build leaves nothing behind.
-    created = [_first_missing(real_path(options.out).parent), _first_missing(options.cache)]
+    created = [first_missing(real_path(options.out).parent), first_missing(options.cache)]
     with _removed_on_failure(created), build_lock(options.out, options.cache):
         memo = Memo(options.cache)
         # The bank lives for the whole build: keep the cyclic collector from rescanning its
@@ -256,18 +263,6 @@ def given_templates(templates: Path | None) -> None:
     """Refuse a ``--templates`` that is not a folder (a typo would silently mean the defaults)."""
     if templates is not None and not templates.is_dir():
         raise UsageError(f"--templates {templates}: no such folder")
-
-
-def _first_missing(folder: Path | None) -> Path | None:
-    """The outermost of ``folder`` and its parents that does not exist yet: what creating
-    ``folder`` would add (None when it exists already, or is None)."""
-    if folder is None:
-        return None
-    missing = None
-    here = Path(os.path.abspath(folder))
-    while not os.path.lexists(here):
-        missing, here = here, here.parent
-    return missing
 
 
 @contextmanager

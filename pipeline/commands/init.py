@@ -19,6 +19,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from pipeline.build.contract import packaged_templates
+from pipeline.build.out_folder import first_missing
 from pipeline.commands.schema import schema_json
 from pipeline.errors import UsageError
 
@@ -180,8 +181,12 @@ def _create(path: Path, data: bytes) -> bool:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     except FileExistsError:
         return False
-    with open(fd, "wb") as handle:
-        handle.write(data)
+    try:
+        with open(fd, "wb") as handle:
+            handle.write(data)
+    except BaseException:
+        path.unlink(missing_ok=True)  # made here: never left half written
+        raise
     return True
 
 
@@ -205,10 +210,7 @@ def _copy_templates(target: Path, written: list[str]) -> list[str]:
 def _undone_on_failure(folder: Path, written: list[str]) -> Iterator[None]:
     """On any failure, remove what was written (and the folders this made, ``folder``'s
     missing parents too)."""
-    made = None
-    here = Path(os.path.abspath(folder))
-    while not os.path.lexists(here):
-        made, here = here, here.parent
+    made = first_missing(folder)
     try:
         yield
     except BaseException:

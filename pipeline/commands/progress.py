@@ -106,13 +106,18 @@ def _columns(stream: TextIO) -> int:
         return 80
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 warning``, ``3 warnings``: English plurals of the summaries' nouns."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def summary(
     questions: int, out: str, kinds: Iterable[str], warnings: int, seconds: float, unchanged: bool
 ) -> str:
     """The one line a build ends with: what it made, its warnings and how long it took."""
     counts = Counter(kinds)
     made = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
-    noted = f"{warnings} warning{'' if warnings == 1 else 's'}"
+    noted = counted(warnings, "warning")
     if unchanged:
         return (
             f"nothing changed since the last build: {out}/ is current "

@@ -20,8 +20,6 @@ SOURCE_CANDIDATES = (Path("questions.yaml"), Path("content/questions.yaml"))
 #: The output folder and the cache, relative to the bank's folder.
 OUT_NAME = Path("dist")
 CACHE_NAME = Path(".cache/pipeline")
-#: How ``--help`` names the defaults.
-SOURCE_HELP = " or ".join(map(str, SOURCE_CANDIDATES))
 
 
 def default_source() -> Path:

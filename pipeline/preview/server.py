@@ -44,6 +44,7 @@ from pipeline.preview.media import media_file
 from pipeline.preview.session import Session
 from pipeline.preview.state import Snapshot
 from pipeline.preview.watch import Watcher, folder_files
+from pipeline.source.lockfile import lock_path
 from pipeline.source.read import read_source
 
 HOST = "127.0.0.1"
@@ -341,7 +342,7 @@ class Watched:
     def __call__(self) -> list[Path]:
         session = self.session
         source = session.source
-        paths = [source, source.with_name(f"{source.stem}.lock.json"), source.parent]
+        paths = [source, lock_path(source), source.parent]
         ctx = session.snapshot.ctx
         if ctx is not None and ctx.bank is not self._bank:
             images = {img.path for q in ctx.bank.questions for img in q.images}

@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -140,3 +141,21 @@ def assert_readers_accept(dist: Path, collection: Path) -> None:
         html = post.read_text(encoding="utf-8")
         markdown = post.with_suffix(".txt").read_text(encoding="utf-8")
         assert check_post(html, markdown, url_for_text=tt.url_for_text) == [], post.name
+
+
+def test_the_source_distribution_carries_the_templates(tmp_path: Path) -> None:
+    """A wheel built from the sdist (as ``python -m build`` makes it) needs the top-level
+    ``templates/`` in the sdist: MANIFEST.in grafts it."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for name in ("pipeline", "templates"):
+        shutil.copytree(ROOT / name, tree / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("setup.py", "pyproject.toml", "MANIFEST.in", "README.md"):
+        shutil.copy(ROOT / name, tree / name)
+    run([sys.executable, "setup.py", "-q", "sdist", "--dist-dir", tmp_path / "sdist"], tree)
+    (archive,) = (tmp_path / "sdist").glob("*.tar.gz")
+    with tarfile.open(archive) as tar:
+        names = {m.name.split("/", 1)[1] for m in tar.getmembers() if m.isfile()}
+    templates = {n for n in names if n.startswith("templates/")}
+    expected = {str(p.relative_to(ROOT)) for p in (ROOT / "templates").rglob("*") if p.is_file()}
+    assert templates == expected
