@@ -330,14 +330,17 @@ def start(
 
 
 class Watched:
-    """The files a rebuild depends on (see :mod:`pipeline.preview.watch`); the images are
-    listed again only when a rebuild made a new bank (the list is asked for 20 times a
-    second)."""
+    """The files a rebuild depends on (see :mod:`pipeline.preview.watch`). The list is asked
+    for 20 times a second, so it is made again only after a rebuild: the images when it made
+    a new bank, the templates folders' files after any (a file added to a folder changes the
+    folder's time, which is watched, so it is seen and its rebuild lists it)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self._bank: object = None
         self._images: list[Path] = []
+        self._listed: object = None  # the snapshot the templates were listed after
+        self._templates: list[Path] = []
 
     def __call__(self) -> list[Path]:
         session = self.session
@@ -349,9 +352,10 @@ class Watched:
             self._images = sorted(images) + sorted({p.parent for p in images})
             self._bank = ctx.bank
         paths += self._images
-        for root in session.options.template_roots():
-            paths += folder_files(root)
-        return paths
+        if session.snapshot is not self._listed:
+            self._listed = session.snapshot
+            self._templates = [p for r in session.options.template_roots() for p in folder_files(r)]
+        return paths + self._templates
 
 
 def _report(snap: Snapshot) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -95,7 +96,10 @@ class Watcher:
             if self._stop.is_set():
                 return
             differ = [Path(p) for p in now.keys() | seen.keys() if now.get(p) != seen.get(p)]
-            self._changed(differ)
+            try:
+                self._changed(differ)
+            except Exception:  # a bug: say so, and go on watching (the next save may do)
+                traceback.print_exc()
             # Paths watched from now on start as they are; the others as they were before
             # the rebuild, so a save made while it ran is still seen.
             paths = self._paths()

@@ -73,3 +73,32 @@ def test_saves_in_place_and_by_rename_are_each_seen_once(tmp_path: Path) -> None
     finally:
         watcher.stop()
     assert calls == [[source], [source]]
+
+
+def test_a_rebuild_that_fails_unexpectedly_does_not_stop_the_watching(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "questions.yaml"
+    source.write_text("a\n", encoding="utf-8")
+    calls: list[list[Path]] = []
+    second = threading.Event()
+
+    def changed(paths: list[Path]) -> None:
+        calls.append(paths)
+        if len(calls) == 1:
+            raise RuntimeError("a bug in the rebuild")
+        second.set()
+
+    watcher = Watcher(lambda: [source], changed)
+    watcher.start()
+    try:
+        source.write_text("ab\n", encoding="utf-8")
+        deadline = time.monotonic() + 10
+        while not calls and time.monotonic() < deadline:
+            time.sleep(0.01)
+        source.write_text("abc\n", encoding="utf-8")
+        wait_for(second)
+    finally:
+        watcher.stop()
+    assert len(calls) == 2
+    assert "RuntimeError: a bug in the rebuild" in capsys.readouterr().err
