@@ -94,10 +94,10 @@ def question_panes(
     ctx: RenderContext,
     q: Question,
     number: int,
-    week: tuple[str, Sequence[tuple[Question, datetime]]] | None = None,
+    week: tuple[str, Sequence[tuple[Question, datetime]]],
 ) -> list[Pane]:
     """Every pane of question ``q``, number ``number`` in the publishing order (``week``:
-    its ISO week's label and questions with their slots, when the caller knows them).
+    its ISO week's label and questions with their slots).
 
     ``ctx.fragments`` must hold ``q``'s fragments (and its week's, for the email). Raises
     :class:`~pipeline.errors.PipelineError` for templates the build would refuse.
@@ -211,14 +211,11 @@ def digest_pane(
     ctx: RenderContext,
     q: Question,
     content: Path,
-    week: tuple[str, Sequence[tuple[Question, datetime]]] | None = None,
+    week: tuple[str, Sequence[tuple[Question, datetime]]],
 ) -> Pane:
     """The question's block in its week's email; the images shown from the source folder."""
     templates = _email_templates(*_current(ctx.options.template_folder(TEMPLATE_DIR)))
     block = question_email(ctx, q, templates, week)
-    if block is None:
-        text = "Вопрос не попал ни в одну неделю"
-        return Pane("digest", "Дайджест", "", documents.notice_document(q.id, text))
     page = block.html
     for img in q.images:
         published = block.urls.image(img.src)

@@ -99,13 +99,7 @@ class Digest:
             page = self.html(week, numbered, n, len(parts))
             prepared = self.prepare(week, name, numbered, page, n, len(parts))
             files.extend(self.message_files(name, tuple(v.id for v in part), prepared))
-        names = ", ".join(f"{week}-{n}" for n in range(1, len(parts) + 1))
-        note = (
-            f"digest {week}: {len(views)} questions make {kib(encoded_size_of(html))} of "
-            f"encoded HTML, over the {kib(HTML_BUDGET)} Gmail budget; split into "
-            f"{len(parts)} emails ({names})"
-        )
-        return files, note, []
+        return files, split_note(week, len(views), encoded_size_of(html), len(parts)), []
 
     def split(
         self, week: str, views: list[QuestionView], problems: list[Problem]
@@ -285,3 +279,12 @@ def output_file(path: str, kind: str, data: bytes, ids: tuple[str, ...]) -> Outp
 def kib(size: int) -> str:
     """A size as the warnings write it: ``90.0 KiB``."""
     return f"{size / 1024:.1f} KiB"
+
+
+def split_note(week: str, questions: int, size: int, parts: int) -> str:
+    """The build's warning for a week whose email is over the budget, split into ``parts``."""
+    names = ", ".join(f"{week}-{n}" for n in range(1, parts + 1))
+    return (
+        f"digest {week}: {questions} questions make {kib(size)} of encoded HTML, over the "
+        f"{kib(HTML_BUDGET)} Gmail budget; split into {parts} emails ({names})"
+    )

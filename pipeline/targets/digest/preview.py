@@ -16,10 +16,10 @@ from datetime import datetime
 
 from pipeline.build.contract import RenderContext
 from pipeline.source.model import Question
-from pipeline.targets.digest.compose import HTML_BUDGET, Digest, kib
+from pipeline.targets.digest.compose import HTML_BUDGET, Digest, split_note
 from pipeline.targets.digest.html import Urls
 from pipeline.targets.digest.message import encoded_size_of
-from pipeline.targets.digest.templates import TEMPLATE_DIR, Templates, load_templates, shield
+from pipeline.targets.digest.templates import Templates, shield
 from pipeline.targets.digest.views import QuestionView, renumbered
 
 
@@ -37,20 +37,13 @@ class EmailBlock:
 def question_email(
     ctx: RenderContext,
     q: Question,
-    templates: Templates | None = None,
-    week: tuple[str, Sequence[tuple[Question, datetime]]] | None = None,
-) -> EmailBlock | None:
-    """The email of ``q``'s week holding ``q`` alone between its header and footer; None
-    when ``q`` has no slot. ``ctx.fragments["digest"]`` must hold the week's questions
-    (they are made here otherwise). A caller that keeps them passes the loaded ``templates``
-    and ``week`` (its label and its questions with their slots, in order). Template errors
-    propagate as Jinja's ``TemplateError``."""
-    if week is None:
-        slots = dict(ctx.schedule.items)
-        found = [(w, qs) for w, qs in ctx.schedule.weeks().items() if any(x is q for x in qs)]
-        if not found:
-            return None
-        week = (found[0][0], [(x, slots[x]) for x in found[0][1]])
+    templates: Templates,
+    week: tuple[str, Sequence[tuple[Question, datetime]]],
+) -> EmailBlock:
+    """The email of ``q``'s week holding ``q`` alone between its header and footer.
+    ``week``: its label and its questions with their slots, in order;
+    ``ctx.fragments["digest"]`` must hold them (they are made here otherwise). Template
+    errors propagate as Jinja's ``TemplateError``."""
     label, placed = week
     members = [x for x, _ in placed]
     settings = ctx.bank.settings
@@ -59,8 +52,6 @@ def question_email(
         ctx.bank.content_dir,
         (img for x in ctx.bank.questions for img in x.images),
     )
-    if templates is None:
-        templates = load_templates(ctx.options.template_folder(TEMPLATE_DIR))
     digest = Digest(ctx, templates, urls, {x.id: at for x, at in placed})
     views = [digest.view(x, n) for n, x in enumerate(members, start=1)]
     name, part, parts, shown, note = label, 1, 1, views, None
@@ -71,11 +62,7 @@ def question_email(
             if any(v.id == q.id for v in chunk):
                 name, part, parts = f"{label}-{n}", n, len(split)
                 shown = [renumbered(v, i) for i, v in enumerate(chunk, start=1)]
-        names = ", ".join(f"{label}-{n}" for n in range(1, len(split) + 1))
-        note = (
-            f"digest {label}: {len(views)} questions make {kib(size)} of encoded HTML, over "
-            f"the {kib(HTML_BUDGET)} Gmail budget; split into {len(split)} emails ({names})"
-        )
+        note = split_note(label, len(views), size, len(split))
     own: list[QuestionView] = [v for v in shown if v.id == q.id]
     variables = digest.common(label, shown, part, parts) | {"questions": own}
     page = templates.html.render(variables)
