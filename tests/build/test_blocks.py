@@ -125,3 +125,26 @@ def test_a_line_joined_to_the_next_item_is_cut_as_the_whole_text_is() -> None:
     again = resplit(before, new)
     assert again is None or again[0] == split(new)
     assert len(split(new).items) == 1  # type: ignore[union-attr]
+
+
+@settings(max_examples=examples(200))
+@given(data=st.data())
+def test_words_typed_into_an_answer_are_cut_again_around_the_edit(data: st.DataObject) -> None:
+    """The editor's usual edit (text typed inside a question's lines) never needs the whole
+    text cut again."""
+    before = split(SEED_TEXT)
+    assert before is not None
+    index = data.draw(st.integers(0, len(before.items) - 1))
+    block = before.items[index][1]
+    lines = block.split("\n")  # (the last is empty: the block ends with a line break)
+    row = data.draw(st.integers(1, len(lines) - 2))  # not the item's first line
+    if not lines[row].startswith("    "):
+        lines[row] = "      " + lines[row]  # (a blank line of a block scalar)
+    at = data.draw(st.integers(4, len(lines[row])))
+    typed = data.draw(st.sampled_from(["слово ", "x", "  "]))
+    lines[row] = lines[row][:at] + typed + lines[row][at:]
+    new = SEED_TEXT.replace(block, "\n".join(lines), 1)
+    again = resplit(before, new)
+    assert again is not None
+    assert again[0] == split(new)
+    assert again[1].first >= index - 1 and again[1].new_end <= index + 1
